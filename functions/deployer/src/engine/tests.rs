@@ -1,0 +1,322 @@
+//! Scenario tests of the pipeline against the in-process fake.
+
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{DeploymentController, DeploymentControllerType};
+use serde_json::json;
+
+use super::*;
+use crate::error::AwsErrorKind;
+use crate::fake::FakeAws;
+use crate::testing::*;
+
+const MUTATING: &[&str] = &["RegisterTaskDefinition", "UpdateService", "DeregisterTaskDefinition"];
+
+fn defaults() -> Defaults {
+    Defaults {
+        cluster: Some("prod".into()),
+        service: Some("web".into()),
+        repository: Some(REPOSITORY.into()),
+        containers: vec![],
+        base: Base::Latest,
+    }
+}
+
+fn deployer(fake: FakeAws) -> Deployer<FakeAws> {
+    Deployer::new(fake, defaults(), REGION)
+}
+
+/// The service runs web:7 with app at v1; the registry has v1 and v2.
+fn standard() -> Deployer<FakeAws> {
+    deployer(FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]))
+}
+
+fn request(json: serde_json::Value) -> DeployRequest {
+    serde_json::from_value(json).unwrap()
+}
+
+fn mutations(d: &Deployer<FakeAws>) -> Vec<&'static str> {
+    d.aws().ops().into_iter().filter(|op| MUTATING.contains(op)).collect()
+}
+
+#[tokio::test]
+async fn deploy_registers_a_clone_and_points_the_service_at_it() {
+    let d = standard();
+    let result = d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+
+    let ops = d.aws().ops();
+    let mut preflight = ops[..4].to_vec();
+    preflight.sort_unstable();
+    assert_eq!(
+        preflight,
+        [
+            "DescribeClusters",
+            "DescribeImages",
+            "DescribeServices",
+            "DescribeTaskDefinition"
+        ]
+    );
+    assert_eq!(ops[4..], ["RegisterTaskDefinition", "UpdateService"]);
+    let args: Vec<(&str, String)> = d.aws().calls().into_iter().map(|c| (c.op, c.arg)).collect();
+    assert!(
+        args.contains(&("DescribeTaskDefinition", "web".into())),
+        "the newest revision is asked by family"
+    );
+    assert!(
+        args.contains(&("UpdateService", arn("web:8"))),
+        "the update names the new revision by ARN"
+    );
+
+    assert_eq!(result.status, Status::Deployed);
+    assert_eq!(result.task_definition.as_deref(), Some("web:8"));
+    assert_eq!(
+        (
+            result.base_task_definition.as_str(),
+            result.previous_task_definition.as_str()
+        ),
+        ("web:7", "web:7")
+    );
+    assert_eq!(result.image, format!("{REGISTRY}/{REPOSITORY}:v2"));
+    assert_eq!(result.deployment_id.as_deref(), Some("ecs-svc/1"));
+    assert_eq!(result.containers_updated.len(), 1);
+    assert!(result.timings_ms.register.is_some() && result.timings_ms.update.is_some());
+
+    let service = d.aws().service("web");
+    assert_eq!(service.task_definition(), Some(arn("web:8").as_str()));
+    let new = d.aws().revisions("web").pop().unwrap();
+    let app = &new.task_definition.container_definitions()[0];
+    assert_eq!(app.image(), Some(format!("{REGISTRY}/{REPOSITORY}:v2").as_str()));
+    assert!(new
+        .tags
+        .iter()
+        .any(|t| t.key() == Some("ecs-deployer:previous-task-definition") && t.value() == Some("web:7")));
+}
+
+#[tokio::test]
+async fn preflight_checks_run_in_one_parallel_round() {
+    let fake =
+        FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]).with_latency(Duration::from_millis(30));
+    let d = deployer(fake);
+    d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    let calls = d.aws().calls();
+    let first_end = calls.iter().map(|c| c.ended).min().unwrap();
+    let started_before: Vec<_> = calls.iter().filter(|c| c.started < first_end).map(|c| c.op).collect();
+    assert_eq!(
+        started_before.len(),
+        3,
+        "image, cluster and service checks overlap: {started_before:?}"
+    );
+    assert_eq!(calls.len(), 6, "{:?}", d.aws().ops());
+}
+
+#[tokio::test]
+async fn repeat_deploy_of_the_running_version_is_already_deployed() {
+    let d = standard();
+    d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    let calls_before = d.aws().ops().len();
+    let again = d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    assert_eq!(again.status, Status::AlreadyDeployed);
+    assert_eq!(again.task_definition.as_deref(), Some("web:8"));
+    assert!(again.containers_updated.is_empty());
+    let new_ops = &d.aws().ops()[calls_before..];
+    assert!(new_ops.iter().all(|op| op.starts_with("Describe")), "{new_ops:?}");
+    assert_eq!(d.aws().revisions("web").len(), 2);
+}
+
+#[tokio::test]
+async fn a_bad_version_calls_nothing() {
+    let d = standard();
+    let err = d
+        .deploy(request(json!({"version": "v2 && rm -rf /"})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidVersion");
+    assert!(d.aws().ops().is_empty());
+}
+
+#[tokio::test]
+async fn every_failed_check_is_reported_and_nothing_changes() {
+    let d = standard();
+    let err = d
+        .deploy(request(json!({"version": "v9", "cluster": "nope"})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "ClusterNotFound");
+    let codes: Vec<_> = err.details()["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].clone())
+        .collect();
+    assert_eq!(codes, [json!("ClusterNotFound"), json!("ImageNotFound")]);
+    assert!(mutations(&d).is_empty());
+}
+
+#[tokio::test]
+async fn missing_things_get_their_own_codes() {
+    for (req, code) in [
+        (json!({"version": "v9"}), "ImageNotFound"),
+        (json!({"version": "v2", "service": "api"}), "ServiceNotFound"),
+        (
+            json!({"version": "v2", "repository": "team/other"}),
+            "RepositoryNotFound",
+        ),
+        (json!({"version": "v2", "containers": ["worker"]}), "NoTargetContainer"),
+    ] {
+        let d = standard();
+        let err = d.deploy(request(req.clone())).await.unwrap_err();
+        assert_eq!(err.code(), code, "{req}");
+        assert!(mutations(&d).is_empty(), "{req}");
+    }
+}
+
+#[tokio::test]
+async fn inactive_cluster_and_draining_service_are_refused() {
+    let d = standard();
+    {
+        let mut s = d.aws().state.lock().unwrap();
+        s.clusters.get_mut("prod").unwrap().status = Some("INACTIVE".into());
+        s.services.get_mut("web").unwrap().status = Some("DRAINING".into());
+    }
+    let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
+    let codes: Vec<_> = err.details()["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].clone())
+        .collect();
+    assert_eq!(codes, [json!("ClusterNotActive"), json!("ServiceNotActive")]);
+    assert!(mutations(&d).is_empty());
+}
+
+#[tokio::test]
+async fn code_deploy_and_external_controllers_are_explained() {
+    for (kind, name) in [
+        (DeploymentControllerType::CodeDeploy, "CODE_DEPLOY"),
+        (DeploymentControllerType::External, "EXTERNAL"),
+    ] {
+        let d = standard();
+        d.aws()
+            .state
+            .lock()
+            .unwrap()
+            .services
+            .get_mut("web")
+            .unwrap()
+            .deployment_controller = Some(DeploymentController::builder().r#type(kind).build().unwrap());
+        let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
+        assert_eq!(err.code(), "UnsupportedDeploymentController");
+        assert_eq!(err.details()["deployment_controller"], name);
+        assert!(err.to_string().contains("not by UpdateService"), "{err}");
+        assert!(mutations(&d).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn dry_run_shows_the_change_and_mutates_nothing() {
+    let d = standard();
+    let result = d
+        .deploy(request(json!({"version": "v2", "dry_run": true})))
+        .await
+        .unwrap();
+    assert_eq!(result.status, Status::DryRun);
+    assert_eq!(result.task_definition, None);
+    let change = serde_json::to_value(&result.containers_updated).unwrap();
+    assert_eq!(
+        change,
+        json!([{"container": "app", "from": format!("{REGISTRY}/{REPOSITORY}:v1"), "to": format!("{REGISTRY}/{REPOSITORY}:v2")}])
+    );
+    assert!(mutations(&d).is_empty());
+}
+
+#[tokio::test]
+async fn latest_base_clones_the_newest_revision_and_records_the_running_one() {
+    // The service runs web:5; someone registered web:6 by hand.
+    let fake = FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(5, "v1"), described(6, "v1")]);
+    let d = deployer(fake);
+    let latest = d
+        .deploy(request(json!({"version": "v2", "dry_run": true})))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            latest.base_task_definition.as_str(),
+            latest.previous_task_definition.as_str()
+        ),
+        ("web:6", "web:5")
+    );
+    let from_service = d
+        .deploy(request(json!({"version": "v2", "base": "service"})))
+        .await
+        .unwrap();
+    assert_eq!(from_service.base_task_definition, "web:5");
+    assert_eq!(from_service.task_definition.as_deref(), Some("web:7"));
+}
+
+#[tokio::test]
+async fn a_rejected_update_deregisters_the_new_revision() {
+    let d = standard();
+    d.aws().fail_next("UpdateService", AwsErrorKind::Rejected, false);
+    let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
+    assert_eq!(err.code(), "UpdateServiceFailed");
+    assert_eq!(err.details()["cleanup"], "deregistered");
+    assert_eq!(err.details()["task_definition"], "web:8");
+    assert_eq!(
+        mutations(&d),
+        ["RegisterTaskDefinition", "UpdateService", "DeregisterTaskDefinition"]
+    );
+    assert_eq!(
+        d.aws().calls().last().unwrap().arg,
+        arn("web:8"),
+        "only the new revision is deregistered"
+    );
+    assert_eq!(d.aws().service("web").task_definition(), Some(arn("web:7").as_str()));
+}
+
+#[tokio::test]
+async fn an_update_that_timed_out_but_took_effect_is_a_deploy() {
+    let d = standard();
+    d.aws().fail_next("UpdateService", AwsErrorKind::Unknown, true);
+    let result = d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    assert_eq!(result.status, Status::Deployed);
+    assert_eq!(mutations(&d), ["RegisterTaskDefinition", "UpdateService"]);
+    let web8 = d.aws().revisions("web").pop().unwrap();
+    assert_eq!(
+        web8.task_definition.status(),
+        Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+    );
+}
+
+#[tokio::test]
+async fn an_update_that_timed_out_and_did_not_happen_is_cleaned_up() {
+    let d = standard();
+    d.aws().fail_next("UpdateService", AwsErrorKind::Unknown, false);
+    let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
+    assert_eq!(err.details()["cleanup"], "deregistered");
+    assert_eq!(d.aws().service("web").task_definition(), Some(arn("web:7").as_str()));
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_keeps_the_revision_and_says_so() {
+    let d = standard();
+    d.aws().fail_next("UpdateService", AwsErrorKind::Unknown, false);
+    // Preflight's DescribeServices succeeds; the read-back after the failed update does not.
+    d.aws().pass_next("DescribeServices");
+    d.aws().fail_next("DescribeServices", AwsErrorKind::Unknown, false);
+    let result = d.deploy(request(json!({"version": "v2"}))).await;
+    let err = result.unwrap_err();
+    assert_eq!(err.details()["cleanup"], "kept_outcome_unknown");
+    assert!(!mutations(&d).contains(&"DeregisterTaskDefinition"));
+    assert!(err.to_string().contains("was kept"), "{err}");
+}
+
+#[tokio::test]
+async fn a_failed_register_never_updates_the_service() {
+    let d = standard();
+    d.aws()
+        .fail_next("RegisterTaskDefinition", AwsErrorKind::Throttled, false);
+    let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
+    assert_eq!(err.code(), "AwsThrottled");
+    assert_eq!(mutations(&d), ["RegisterTaskDefinition"]);
+    assert_eq!(d.aws().service("web").task_definition(), Some(arn("web:7").as_str()));
+}

@@ -1,0 +1,118 @@
+//! The Lambda boundary: a JSON event in, a JSON result or a function error whose type is the stable code.
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+
+use crate::aws::Aws;
+use crate::engine::Deployer;
+use crate::error::DeployError;
+use crate::request::DeployRequest;
+
+/// A function error: `errorType` is the stable code, `errorMessage` the JSON error body
+/// `{"error": {"code", "message", "details"}}`.
+pub fn diagnostic(err: &DeployError) -> Diagnostic {
+    Diagnostic {
+        error_type: err.code().to_owned(),
+        error_message: err.to_body().to_string(),
+    }
+}
+
+pub async fn handle<A: Aws>(deployer: &Deployer<A>, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+    let outcome = match serde_json::from_value::<DeployRequest>(event.payload) {
+        Ok(request) => deployer.deploy(request).await,
+        Err(e) => Err(DeployError::InvalidRequest { reason: e.to_string() }),
+    };
+    match outcome {
+        Ok(result) => serde_json::to_value(result).map_err(|e| {
+            diagnostic(&DeployError::InvalidRequest {
+                reason: format!("cannot render the result: {e}"),
+            })
+        }),
+        Err(err) => {
+            if err.is_caller_error() {
+                tracing::warn!(code = err.code(), "{err}");
+            } else {
+                tracing::error!(code = err.code(), "{err}");
+            }
+            Err(diagnostic(&err))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_runtime::Context;
+    use serde_json::json;
+
+    use super::*;
+    use crate::fake::FakeAws;
+    use crate::request::Defaults;
+    use crate::testing::*;
+
+    fn deployer() -> Deployer<FakeAws> {
+        let defaults = Defaults {
+            cluster: Some("prod".into()),
+            service: Some("web".into()),
+            repository: Some(REPOSITORY.into()),
+            ..Defaults::default()
+        };
+        Deployer::new(
+            FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]),
+            defaults,
+            REGION,
+        )
+    }
+
+    fn event(payload: Value) -> LambdaEvent<Value> {
+        LambdaEvent::new(payload, Context::default())
+    }
+
+    #[tokio::test]
+    async fn a_deploy_answers_with_the_result_shape() {
+        let out = handle(&deployer(), event(json!({"version": "v2"}))).await.unwrap();
+        for key in [
+            "status",
+            "cluster",
+            "service",
+            "version",
+            "image",
+            "base_task_definition",
+            "previous_task_definition",
+            "task_definition",
+            "deployment_id",
+            "containers_updated",
+            "timings_ms",
+        ] {
+            assert!(out.get(key).is_some(), "result lacks {key}: {out}");
+        }
+        assert_eq!(out["status"], "deployed");
+        assert_eq!(out["task_definition"], "web:8");
+    }
+
+    #[tokio::test]
+    async fn errors_are_function_errors_typed_by_their_code() {
+        let d = deployer();
+        let err = handle(&d, event(json!({"version": "v2", "dryrun": true})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_type, "InvalidRequest");
+        let body: Value = serde_json::from_str(&err.error_message).unwrap();
+        assert_eq!(body["error"]["code"], "InvalidRequest");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `dryrun`"));
+
+        let err = handle(&d, event(json!({"version": "v9"}))).await.unwrap_err();
+        assert_eq!(err.error_type, "ImageNotFound");
+        let body: Value = serde_json::from_str(&err.error_message).unwrap();
+        assert_eq!(
+            body["error"]["details"],
+            json!({"repository": REPOSITORY, "version": "v9"})
+        );
+
+        let err = handle(&d, event(json!("v2"))).await.unwrap_err();
+        assert_eq!(err.error_type, "InvalidRequest");
+        assert!(d.aws().ops().iter().all(|op| op.starts_with("Describe")));
+    }
+}

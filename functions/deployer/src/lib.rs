@@ -1,0 +1,17 @@
+//! ecs-deployer: ships an image version to an ECS service. `main.rs` wires this library to the Lambda
+//! runtime; everything that decides lives here.
+
+pub mod aws;
+pub mod engine;
+pub mod error;
+pub mod handler;
+pub mod image;
+pub mod plan;
+pub mod request;
+pub mod sdk;
+pub mod version;
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod testing;

@@ -1,0 +1,21 @@
+//! Wires the deployer to the Lambda runtime: configuration and clients are built once per cold start.
+
+use deployer::engine::Deployer;
+use deployer::handler::{diagnostic, handle};
+use deployer::request::Defaults;
+use deployer::sdk::{config_loader, SdkAws};
+use lambda_runtime::{service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let defaults = Defaults::from_env().map_err(|e| Error::from(diagnostic(&e).error_message))?;
+    let config = config_loader().load().await;
+    let region = config
+        .region()
+        .map(ToString::to_string)
+        .ok_or("no AWS region: set AWS_REGION")?;
+    let deployer = Deployer::new(SdkAws::new(&config), defaults, region);
+    let deployer = &deployer;
+    lambda_runtime::run(service_fn(move |event| handle(deployer, event))).await
+}

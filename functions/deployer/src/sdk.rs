@@ -1,0 +1,269 @@
+//! [`Aws`] implemented with the real SDK clients.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_sdk_ecr::types::ImageIdentifier;
+use aws_sdk_ecs::config::http::HttpResponse;
+use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
+use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
+use aws_sdk_ecs::types::{Cluster, Service, TaskDefinition, TaskDefinitionField};
+
+use crate::aws::{Aws, DescribedTaskDefinition, ImageLookup, ServiceLookup};
+use crate::error::{AwsError, AwsErrorKind};
+use crate::version::Version;
+
+/// The AWS configuration every client is built from: adaptive retries with jitter for throttling, and
+/// time-outs short enough that a hung call cannot eat a Lambda's whole life. The caller adds region,
+/// credentials and endpoint (or leaves them to the environment) and loads it once per cold start.
+pub fn config_loader() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::adaptive().with_max_attempts(4))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(25))
+                .build(),
+        )
+}
+
+#[derive(Clone, Debug)]
+pub struct SdkAws {
+    ecs: aws_sdk_ecs::Client,
+    ecr: aws_sdk_ecr::Client,
+}
+
+impl SdkAws {
+    pub fn new(config: &SdkConfig) -> Self {
+        SdkAws {
+            ecs: aws_sdk_ecs::Client::new(config),
+            ecr: aws_sdk_ecr::Client::new(config),
+        }
+    }
+}
+
+/// Classifies an SDK error by what it means for the caller: was anything changed?
+fn aws_error<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let aws_code = err.code().map(str::to_owned);
+    let kind = match err {
+        SdkError::ServiceError(ctx) => match aws_code.as_deref().unwrap_or_default() {
+            c if c.contains("Throttl") || c == "TooManyRequestsException" || c == "RequestLimitExceeded" => {
+                AwsErrorKind::Throttled
+            }
+            c if c.contains("AccessDenied") || c == "UnrecognizedClientException" || c.contains("NotAuthorized") => {
+                AwsErrorKind::AccessDenied
+            }
+            _ if ctx.raw().status().is_server_error() => AwsErrorKind::Unknown,
+            _ => AwsErrorKind::Rejected,
+        },
+        SdkError::ConstructionFailure(_) => AwsErrorKind::Rejected,
+        _ => AwsErrorKind::Unknown,
+    };
+    AwsError {
+        operation,
+        kind,
+        aws_code,
+        message: DisplayErrorContext(err).to_string(),
+    }
+}
+
+/// Maps every field of the input onto the fluent builder. Kept beside [`crate::plan::COPIED_FIELDS`]; a test
+/// proves that the builder's input equals the one given, so a field forgotten here fails the build's tests.
+pub(crate) fn register_request(
+    client: &aws_sdk_ecs::Client,
+    input: RegisterTaskDefinitionInput,
+) -> RegisterTaskDefinitionFluentBuilder {
+    #[allow(deprecated)] // inference_accelerators: copied as the base has it, see plan::register_input
+    let builder = client
+        .register_task_definition()
+        .set_family(input.family)
+        .set_task_role_arn(input.task_role_arn)
+        .set_execution_role_arn(input.execution_role_arn)
+        .set_network_mode(input.network_mode)
+        .set_container_definitions(input.container_definitions)
+        .set_volumes(input.volumes)
+        .set_placement_constraints(input.placement_constraints)
+        .set_requires_compatibilities(input.requires_compatibilities)
+        .set_cpu(input.cpu)
+        .set_memory(input.memory)
+        .set_tags(input.tags)
+        .set_pid_mode(input.pid_mode)
+        .set_ipc_mode(input.ipc_mode)
+        .set_proxy_configuration(input.proxy_configuration)
+        .set_inference_accelerators(input.inference_accelerators)
+        .set_ephemeral_storage(input.ephemeral_storage)
+        .set_runtime_platform(input.runtime_platform)
+        .set_enable_fault_injection(input.enable_fault_injection);
+    builder
+}
+
+impl Aws for SdkAws {
+    async fn describe_image(&self, repository: &str, version: &Version) -> Result<ImageLookup, AwsError> {
+        let id = match version {
+            Version::Tag(t) => ImageIdentifier::builder().image_tag(t),
+            Version::Digest(d) => ImageIdentifier::builder().image_digest(d),
+        };
+        let sent = self
+            .ecr
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(id.build())
+            .send()
+            .await;
+        match sent {
+            Ok(out) => Ok(match out.image_details().first() {
+                Some(detail) => ImageLookup::Found {
+                    registry_id: detail.registry_id().unwrap_or_default().to_owned(),
+                    digest: detail.image_digest().map(str::to_owned),
+                },
+                None => ImageLookup::ImageMissing,
+            }),
+            Err(e) => match e.as_service_error() {
+                Some(se) if se.is_image_not_found_exception() => Ok(ImageLookup::ImageMissing),
+                Some(se) if se.is_repository_not_found_exception() => Ok(ImageLookup::RepositoryMissing),
+                _ => Err(aws_error("DescribeImages", &e)),
+            },
+        }
+    }
+
+    async fn describe_cluster(&self, cluster: &str) -> Result<Option<Cluster>, AwsError> {
+        let out = self.ecs.describe_clusters().clusters(cluster).send().await;
+        let out = out.map_err(|e| aws_error("DescribeClusters", &e))?;
+        // A missing cluster comes back in failures[], not as an error.
+        Ok(out.clusters.and_then(|c| c.into_iter().next()))
+    }
+
+    async fn describe_service(&self, cluster: &str, service: &str) -> Result<ServiceLookup, AwsError> {
+        match self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(match out.services.and_then(|s| s.into_iter().next()) {
+                Some(s) => ServiceLookup::Found(Box::new(s)),
+                None => ServiceLookup::Missing,
+            }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_cluster_not_found_exception()) =>
+            {
+                Ok(ServiceLookup::ClusterMissing)
+            }
+            Err(e) => Err(aws_error("DescribeServices", &e)),
+        }
+    }
+
+    async fn describe_task_definition(
+        &self,
+        task_definition: &str,
+    ) -> Result<Option<DescribedTaskDefinition>, AwsError> {
+        let sent = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await;
+        match sent {
+            Ok(out) => Ok(out.task_definition.map(|td| DescribedTaskDefinition {
+                task_definition: td,
+                tags: out.tags.unwrap_or_default(),
+            })),
+            // ECS answers "Unable to describe task definition." for a family or revision it does not have.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_client_exception()) => Ok(None),
+            Err(e) => Err(aws_error("DescribeTaskDefinition", &e)),
+        }
+    }
+
+    async fn register_task_definition(&self, input: RegisterTaskDefinitionInput) -> Result<TaskDefinition, AwsError> {
+        let out = register_request(&self.ecs, input).send().await;
+        let out = out.map_err(|e| aws_error("RegisterTaskDefinition", &e))?;
+        out.task_definition.ok_or_else(|| AwsError {
+            operation: "RegisterTaskDefinition",
+            kind: AwsErrorKind::Unknown,
+            aws_code: None,
+            message: "the response held no task definition".into(),
+        })
+    }
+
+    async fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition_arn: &str,
+    ) -> Result<Service, AwsError> {
+        let out = self
+            .ecs
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .task_definition(task_definition_arn)
+            .send()
+            .await;
+        let out = out.map_err(|e| aws_error("UpdateService", &e))?;
+        out.service.ok_or_else(|| AwsError {
+            operation: "UpdateService",
+            kind: AwsErrorKind::Unknown,
+            aws_code: None,
+            message: "the response held no service".into(),
+        })
+    }
+
+    async fn deregister_task_definition(&self, task_definition_arn: &str) -> Result<(), AwsError> {
+        let out = self
+            .ecs
+            .deregister_task_definition()
+            .task_definition(task_definition_arn)
+            .send()
+            .await;
+        out.map(|_| ()).map_err(|e| aws_error("DeregisterTaskDefinition", &e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecs::config::{BehaviorVersion, Region};
+
+    use super::*;
+    use crate::plan::{plan, Action, PlanInput};
+    use crate::testing::*;
+
+    #[test]
+    fn the_fluent_builder_carries_the_whole_planned_input() {
+        let base = described(7, "v1");
+        let version = Version::parse("v2").unwrap();
+        let planned = plan(&PlanInput {
+            base: &base,
+            running: &base.task_definition,
+            containers: &[],
+            repository: REPOSITORY,
+            version: &version,
+            registry_host: REGISTRY,
+        })
+        .unwrap();
+        let Action::Register(input) = planned.action else {
+            panic!("expected a register plan")
+        };
+        let config = aws_sdk_ecs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .build();
+        let client = aws_sdk_ecs::Client::from_conf(config);
+        let sent = register_request(&client, (*input).clone())
+            .as_input()
+            .clone()
+            .build()
+            .unwrap();
+        assert_eq!(sent, *input);
+    }
+}
