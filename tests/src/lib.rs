@@ -1,1 +1,485 @@
+//! A local AWS for tests and the demo: a moto server on a free 127.0.0.1 port with a VPC, a subnet, a
+//! security group, an ECR repository holding `v1` and `v2`, an ACTIVE cluster and a Fargate service running
+//! a task definition with an app container and sidecars. Everything it starts stops when it is dropped.
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_ecs::config::Credentials;
+use aws_sdk_ecs::types::{
+    ApplicationProtocol, AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, CpuArchitecture,
+    EphemeralStorage, HealthCheck, KeyValuePair, LaunchType, LogConfiguration, LogDriver, NetworkConfiguration,
+    NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret, Tag, TaskDefinition, TaskDefinitionField,
+    TransportProtocol, Ulimit, UlimitName, Volume,
+};
+use deployer::engine::Deployer;
+use deployer::request::Defaults;
+use deployer::sdk::{config_loader, SdkAws};
+use serde::Deserialize;
+
+pub const REGION: &str = "us-east-1";
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_path_buf()
+}
+
+/// A program from the project's virtualenv (`make tools` creates it). A missing tool fails the test: tests
+/// that need moto or cargo-lambda never skip.
+pub fn tool(name: &str) -> PathBuf {
+    let venv = std::env::var_os("DEPLOYER_VENV").map_or_else(|| repo_root().join(".venv"), PathBuf::from);
+    let path = venv.join("bin").join(name);
+    assert!(
+        path.exists(),
+        "{} not found: run `make tools` (or `make test`), which installs it",
+        path.display()
+    );
+    path
+}
+
+/// What the world looks like. The default is the demo's; tests vary it to prove nothing depends on names.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub cluster: String,
+    pub service: String,
+    pub family: String,
+    pub repository: String,
+    pub app_container: String,
+    /// (name, image) of containers that must never change.
+    pub sidecars: Vec<(String, String)>,
+    /// Volumes, ulimits, a health check, docker labels, a pid mode: fields a whitelist would drop.
+    pub extra_fields: bool,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape {
+            cluster: "demo".into(),
+            service: "web".into(),
+            family: "web".into(),
+            repository: "web".into(),
+            app_container: "app".into(),
+            sidecars: vec![("xray".into(), "public.ecr.aws/xray/aws-xray-daemon:3.3".into())],
+            extra_fields: false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Network {
+    endpoint: String,
+    subnet: String,
+    security_group: String,
+}
+
+pub struct World {
+    moto: Child,
+    _keepalive: ChildStdin,
+    pub endpoint: String,
+    pub config: SdkConfig,
+    pub ecs: aws_sdk_ecs::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub shape: Shape,
+    pub repository_uri: String,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.moto.kill();
+        let _ = self.moto.wait();
+    }
+}
+
+fn fake_digest(seed: &str) -> String {
+    let hex: String = seed.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex:0>64}")
+}
+
+fn kv(name: &str, value: &str) -> KeyValuePair {
+    KeyValuePair::builder().name(name).value(value).build()
+}
+
+impl World {
+    pub async fn start() -> World {
+        World::start_with(Shape::default()).await
+    }
+
+    pub async fn start_with(shape: Shape) -> World {
+        let script = repo_root().join("tests/world/moto_world.py");
+        let mut moto = Command::new(tool("python"))
+            .arg(&script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the moto world");
+        let keepalive = moto.stdin.take().expect("piped stdin");
+        let mut line = String::new();
+        BufReader::new(moto.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("read moto's address");
+        let network: Network = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("moto world did not start ({e}); it printed {line:?}"));
+
+        let config = config_loader()
+            .endpoint_url(&network.endpoint)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "world"))
+            .load()
+            .await;
+        let mut world = World {
+            moto,
+            _keepalive: keepalive,
+            endpoint: network.endpoint.clone(),
+            ecs: aws_sdk_ecs::Client::new(&config),
+            ecr: aws_sdk_ecr::Client::new(&config),
+            config,
+            shape,
+            repository_uri: String::new(),
+        };
+        world.build(&network).await;
+        world
+    }
+
+    async fn build(&mut self, network: &Network) {
+        let s = self.shape.clone();
+        let repo = self
+            .ecr
+            .create_repository()
+            .repository_name(&s.repository)
+            .send()
+            .await
+            .expect("create repository");
+        self.repository_uri = repo.repository.and_then(|r| r.repository_uri).expect("repository URI");
+        for tag in ["v1", "v2"] {
+            self.push_image(tag).await;
+        }
+        self.ecs
+            .create_cluster()
+            .cluster_name(&s.cluster)
+            .send()
+            .await
+            .expect("create cluster");
+
+        let mut containers = vec![self.app_container("v1")];
+        for (name, image) in &s.sidecars {
+            containers.push(
+                ContainerDefinition::builder()
+                    .name(name)
+                    .image(image)
+                    .essential(false)
+                    .cpu(32)
+                    .memory_reservation(64)
+                    .build(),
+            );
+        }
+        let mut register = self
+            .ecs
+            .register_task_definition()
+            .family(&s.family)
+            .set_container_definitions(Some(containers))
+            .network_mode(NetworkMode::Awsvpc)
+            .requires_compatibilities(Compatibility::Fargate)
+            .cpu("512")
+            .memory("1024")
+            .task_role_arn("arn:aws:iam::123456789012:role/web-task")
+            .execution_role_arn("arn:aws:iam::123456789012:role/web-execution")
+            .runtime_platform(
+                RuntimePlatform::builder()
+                    .cpu_architecture(CpuArchitecture::Arm64)
+                    .operating_system_family(OsFamily::Linux)
+                    .build(),
+            )
+            .ephemeral_storage(EphemeralStorage::builder().size_in_gib(40).build())
+            .tags(Tag::builder().key("team").value("payments").build())
+            .tags(Tag::builder().key("cost-center").value("42").build());
+        if s.extra_fields {
+            register = register
+                .volumes(Volume::builder().name("scratch").build())
+                .pid_mode(aws_sdk_ecs::types::PidMode::Task)
+                .enable_fault_injection(true);
+        }
+        let td = register
+            .send()
+            .await
+            .expect("register task definition")
+            .task_definition
+            .expect("task definition");
+        self.ecs
+            .create_service()
+            .cluster(&s.cluster)
+            .service_name(&s.service)
+            .task_definition(td.task_definition_arn().expect("ARN"))
+            .desired_count(1)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(
+                NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        AwsVpcConfiguration::builder()
+                            .subnets(&network.subnet)
+                            .security_groups(&network.security_group)
+                            .assign_public_ip(AssignPublicIp::Disabled)
+                            .build()
+                            .expect("awsvpc configuration"),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create service");
+    }
+
+    fn app_container(&self, tag: &str) -> ContainerDefinition {
+        let s = &self.shape;
+        let mut app = ContainerDefinition::builder()
+            .name(&s.app_container)
+            .image(format!("{}:{tag}", self.repository_uri))
+            .essential(true)
+            .environment(kv("LOG_LEVEL", "info"))
+            .environment(kv("FEATURE_FLAG", ""))
+            .secrets(
+                Secret::builder()
+                    .name("DB_PASSWORD")
+                    .value_from("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf")
+                    .build()
+                    .expect("secret"),
+            )
+            .port_mappings(
+                PortMapping::builder()
+                    .container_port(8080)
+                    .protocol(TransportProtocol::Tcp)
+                    .name("http")
+                    .app_protocol(ApplicationProtocol::Http)
+                    .build(),
+            )
+            .log_configuration(
+                LogConfiguration::builder()
+                    .log_driver(LogDriver::Awslogs)
+                    .options("awslogs-group", "/ecs/web")
+                    .options("awslogs-region", REGION)
+                    .options("awslogs-stream-prefix", "web")
+                    .build()
+                    .expect("log configuration"),
+            );
+        if s.extra_fields {
+            app = app
+                .ulimits(
+                    Ulimit::builder()
+                        .name(UlimitName::Nofile)
+                        .soft_limit(4096)
+                        .hard_limit(8192)
+                        .build()
+                        .expect("ulimit"),
+                )
+                .health_check(
+                    HealthCheck::builder()
+                        .command("CMD-SHELL")
+                        .command("curl -f http://localhost:8080/health || exit 1")
+                        .interval(10)
+                        .build()
+                        .expect("health check"),
+                )
+                .docker_labels("com.example.owner", "payments")
+                .stop_timeout(20);
+        }
+        app.build()
+    }
+
+    /// Pushes a (tiny, fake) image with `tag`; distinct manifests give distinct digests.
+    pub async fn push_image(&self, tag: &str) -> String {
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": fake_digest(tag)},
+            "layers": [],
+        });
+        let out = self
+            .ecr
+            .put_image()
+            .repository_name(&self.shape.repository)
+            .image_manifest(manifest.to_string())
+            .image_tag(tag)
+            .send()
+            .await
+            .expect("put image");
+        out.image
+            .and_then(|i| i.image_id)
+            .and_then(|id| id.image_digest)
+            .expect("image digest")
+    }
+
+    /// The deployer's defaults for this world.
+    pub fn defaults(&self) -> Defaults {
+        Defaults {
+            cluster: Some(self.shape.cluster.clone()),
+            service: Some(self.shape.service.clone()),
+            repository: Some(self.shape.repository.clone()),
+            containers: Vec::new(),
+            base: Default::default(),
+        }
+    }
+
+    /// The deployer library wired to this world through the real SDK.
+    pub fn deployer(&self) -> Deployer<SdkAws> {
+        Deployer::new(SdkAws::new(&self.config), self.defaults(), REGION)
+    }
+
+    /// The environment the Lambda function needs to deploy in this world.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        let d = self.defaults();
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("AWS_REGION".into(), REGION.into()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("DEPLOY_CLUSTER".into(), d.cluster.unwrap_or_default()),
+            ("DEPLOY_SERVICE".into(), d.service.unwrap_or_default()),
+            ("DEPLOY_REPOSITORY".into(), d.repository.unwrap_or_default()),
+        ]
+    }
+
+    /// The task definition the service runs now, with its tags.
+    pub async fn running(&self) -> (TaskDefinition, Vec<Tag>) {
+        let svc = self
+            .ecs
+            .describe_services()
+            .cluster(&self.shape.cluster)
+            .services(&self.shape.service)
+            .send()
+            .await
+            .expect("describe service");
+        let arn = svc.services()[0].task_definition().expect("task definition").to_owned();
+        self.task_definition(&arn).await
+    }
+
+    pub async fn task_definition(&self, name: &str) -> (TaskDefinition, Vec<Tag>) {
+        let out = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(name)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+            .expect("describe task definition");
+        (
+            out.task_definition.expect("task definition"),
+            out.tags.unwrap_or_default(),
+        )
+    }
+
+    /// Every registered revision of the world's family, as `family:revision`.
+    pub async fn revisions(&self) -> Vec<String> {
+        let out = self
+            .ecs
+            .list_task_definitions()
+            .family_prefix(&self.shape.family)
+            .send()
+            .await
+            .expect("list task definitions");
+        let mut names: Vec<String> = out
+            .task_definition_arns()
+            .iter()
+            .map(|a| deployer::plan::family_revision(a).to_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// The function running under `cargo lambda watch` (the Lambda runtime emulator), on 127.0.0.1.
+pub struct LambdaEmulator {
+    watch: Child,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl LambdaEmulator {
+    /// Starts the emulator with `env` as the function's environment and waits until it accepts invokes.
+    pub fn start(env: &[(String, String)]) -> LambdaEmulator {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("deployer-lambda-{port}"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let env_file = dir.join("function.env");
+        let mut f = std::fs::File::create(&env_file).expect("env file");
+        for (k, v) in env {
+            writeln!(f, "{k}={v}").expect("write env file");
+        }
+        let log = dir.join("watch.log");
+        let out = std::fs::File::create(&log).expect("log file");
+        let watch = {
+            use std::os::unix::process::CommandExt;
+            Command::new(tool("cargo-lambda"))
+                .args([
+                    "lambda",
+                    "watch",
+                    "--package",
+                    "deployer",
+                    "--bin",
+                    "deployer",
+                    "--ignore-changes",
+                ])
+                .args(["--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
+                .arg("--env-file")
+                .arg(&env_file)
+                .current_dir(repo_root())
+                .stdout(out.try_clone().expect("log file"))
+                .stderr(out)
+                .process_group(0)
+                .spawn()
+                .expect("start cargo lambda watch")
+        };
+        let emulator = LambdaEmulator { watch, port, log };
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "cargo lambda watch did not listen; see {}",
+                emulator.log.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        emulator
+    }
+
+    /// `cargo lambda invoke deployer --data-file FILE` against this emulator.
+    pub fn invoke(&self, data_file: &Path) -> Output {
+        Command::new(tool("cargo-lambda"))
+            .args(["lambda", "invoke", "deployer", "--invoke-address", "127.0.0.1"])
+            .args([
+                "--invoke-port",
+                &self.port.to_string(),
+                "--output-format",
+                "json",
+                "--data-file",
+            ])
+            .arg(data_file)
+            .current_dir(repo_root())
+            .output()
+            .expect("run cargo lambda invoke")
+    }
+}
+
+impl Drop for LambdaEmulator {
+    fn drop(&mut self) {
+        // cargo lambda watch runs cargo, which runs the function: stop the whole process group.
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.watch.id())])
+            .status();
+        let _ = self.watch.wait();
+    }
+}

@@ -1,0 +1,212 @@
+//! The deployer through the real AWS SDK against a local AWS (moto). Each test starts its own world.
+
+use aws_sdk_ecs::types::{ContainerDefinition, TaskDefinition};
+use deployer::engine::Status;
+use deployer::request::DeployRequest;
+use deployer_tests::{Shape, World};
+use serde_json::json;
+
+fn request(value: serde_json::Value) -> DeployRequest {
+    serde_json::from_value(value).expect("a valid request")
+}
+
+fn container<'a>(td: &'a TaskDefinition, name: &str) -> &'a ContainerDefinition {
+    td.container_definitions()
+        .iter()
+        .find(|c| c.name() == Some(name))
+        .expect("container")
+}
+
+/// The fields a revision may differ in from the one it was cloned from: who ECS says it is.
+fn without_identity(td: &TaskDefinition) -> TaskDefinition {
+    let mut td = td.clone();
+    td.task_definition_arn = None;
+    td.revision = 0;
+    td.registered_at = None;
+    td.registered_by = None;
+    td
+}
+
+fn tag_value<'a>(tags: &'a [aws_sdk_ecs::types::Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+}
+
+#[tokio::test]
+async fn deploying_v2_puts_the_service_on_a_faithful_clone() {
+    let world = World::start().await;
+    let (base, _) = world.running().await;
+
+    let result = world
+        .deployer()
+        .deploy(request(json!({"version": "v2"})))
+        .await
+        .expect("deploy");
+    assert_eq!(result.status, Status::Deployed);
+    assert_eq!(result.task_definition.as_deref(), Some("web:2"));
+    assert_eq!(result.previous_task_definition, "web:1");
+    assert_eq!(result.base_task_definition, "web:1");
+    assert_eq!(result.image, format!("{}:v2", world.repository_uri));
+
+    let (running, tags) = world.running().await;
+    assert_eq!(
+        deployer::plan::describe_name(&running),
+        "web:2",
+        "the service runs the new revision"
+    );
+    assert_eq!(
+        container(&running, "app").image(),
+        Some(format!("{}:v2", world.repository_uri).as_str())
+    );
+    assert_eq!(
+        container(&running, "xray"),
+        container(&base, "xray"),
+        "the sidecar is untouched"
+    );
+
+    let mut expected = without_identity(&base);
+    let app = expected
+        .container_definitions
+        .as_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c.name() == Some("app"))
+        .unwrap();
+    app.image = Some(format!("{}:v2", world.repository_uri));
+    assert_eq!(
+        without_identity(&running),
+        expected,
+        "every other field equals the base"
+    );
+    let env = container(&running, "app").environment();
+    assert!(env
+        .iter()
+        .any(|e| e.name() == Some("FEATURE_FLAG") && e.value() == Some("")));
+
+    assert_eq!(tag_value(&tags, "team"), Some("payments"));
+    assert_eq!(tag_value(&tags, "cost-center"), Some("42"));
+    assert_eq!(tag_value(&tags, "Version"), Some("v2"));
+    assert_eq!(tag_value(&tags, "ecs-deployer:previous-task-definition"), Some("web:1"));
+}
+
+#[tokio::test]
+async fn deploying_the_running_version_again_registers_nothing() {
+    let world = World::start().await;
+    let deployer = world.deployer();
+    deployer
+        .deploy(request(json!({"version": "v2"})))
+        .await
+        .expect("first deploy");
+    let again = deployer
+        .deploy(request(json!({"version": "v2"})))
+        .await
+        .expect("repeat deploy");
+    assert_eq!(again.status, Status::AlreadyDeployed);
+    assert_eq!(again.task_definition.as_deref(), Some("web:2"));
+    assert_eq!(world.revisions().await, ["web:1", "web:2"]);
+}
+
+#[tokio::test]
+async fn refusals_name_the_problem_and_register_nothing() {
+    let world = World::start().await;
+    let deployer = world.deployer();
+    for (req, code) in [
+        (json!({"version": "v9"}), "ImageNotFound"),
+        (json!({"version": "v2", "cluster": "nope"}), "ClusterNotFound"),
+        (json!({"version": "v2", "service": "nope"}), "ServiceNotFound"),
+        (json!({"version": "v2", "repository": "nope"}), "RepositoryNotFound"),
+        (json!({"version": "v2:latest"}), "InvalidVersion"),
+        (json!({"version": "v2", "containers": ["worker"]}), "NoTargetContainer"),
+    ] {
+        let err = deployer.deploy(request(req.clone())).await.expect_err("a refusal");
+        assert_eq!(err.code(), code, "{req}: {err}");
+    }
+    let err = deployer
+        .deploy(request(json!({"version": "v9", "cluster": "nope"})))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.details()["failures"].as_array().map(Vec::len),
+        Some(2),
+        "both failures are reported: {err}"
+    );
+    assert!(
+        err.to_string().contains("image v9 not found in ECR repository web"),
+        "{err}"
+    );
+    assert_eq!(world.revisions().await, ["web:1"]);
+    assert_eq!(deployer::plan::describe_name(&world.running().await.0), "web:1");
+}
+
+#[tokio::test]
+async fn dry_run_registers_nothing() {
+    let world = World::start().await;
+    let result = world
+        .deployer()
+        .deploy(request(json!({"version": "v2", "dry_run": true})))
+        .await
+        .unwrap();
+    assert_eq!(result.status, Status::DryRun);
+    assert_eq!(result.containers_updated[0].to, format!("{}:v2", world.repository_uri));
+    assert_eq!(world.revisions().await, ["web:1"]);
+}
+
+#[tokio::test]
+async fn a_digest_pins_the_exact_image() {
+    let world = World::start().await;
+    let digest = world.push_image("v3").await;
+    let result = world
+        .deployer()
+        .deploy(request(json!({"version": digest})))
+        .await
+        .unwrap();
+    assert_eq!(result.status, Status::Deployed);
+    let (running, tags) = world.running().await;
+    assert_eq!(
+        container(&running, "app").image(),
+        Some(format!("{}@{digest}", world.repository_uri).as_str())
+    );
+    assert_eq!(tag_value(&tags, "Version"), Some(digest.as_str()));
+}
+
+#[tokio::test]
+async fn a_differently_shaped_world_is_deployed_just_as_correctly() {
+    let world = World::start_with(Shape {
+        cluster: "payments-prod".into(),
+        service: "ledger-api".into(),
+        family: "ledger".into(),
+        repository: "payments/ledger/api".into(),
+        app_container: "api".into(),
+        sidecars: vec![
+            ("datadog-agent".into(), "docker.io/datadog/agent:7".into()),
+            (
+                "envoy".into(),
+                "840364872350.dkr.ecr.us-east-1.amazonaws.com/aws-appmesh-envoy:v1.29.6.0-prod".into(),
+            ),
+            ("log-router".into(), "localhost:5000/payments/ledger/api:fluent".into()),
+        ],
+        extra_fields: true,
+    })
+    .await;
+    let (base, _) = world.running().await;
+    let result = world
+        .deployer()
+        .deploy(request(json!({"version": "v2"})))
+        .await
+        .unwrap();
+    assert_eq!(result.task_definition.as_deref(), Some("ledger:2"));
+    assert_eq!(result.containers_updated.len(), 1, "{:?}", result.containers_updated);
+
+    let (running, _) = world.running().await;
+    let mut expected = without_identity(&base);
+    let api = expected
+        .container_definitions
+        .as_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c.name() == Some("api"))
+        .unwrap();
+    api.image = Some(format!("{}:v2", world.repository_uri));
+    assert_eq!(without_identity(&running), expected);
+    assert!(running.volumes().iter().any(|v| v.name() == Some("scratch")));
+    assert!(container(&running, "api").health_check().is_some());
+}

@@ -1,0 +1,39 @@
+"""Starts a moto server on a free 127.0.0.1 port with the network a Fargate service needs.
+
+Prints one JSON line {"endpoint", "vpc", "subnet", "security_group"} on stdout, then serves until its
+standard input closes, so the server dies with whoever started it. ECS and ECR are set up by the caller
+through the AWS SDK it tests.
+"""
+
+import json
+import sys
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+
+def main() -> None:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    _, port = server.get_host_and_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="deployer-world", Description="ecs-deployer tests", VpcId=vpc)
+    print(
+        json.dumps({"endpoint": endpoint, "vpc": vpc, "subnet": subnet, "security_group": group["GroupId"]}),
+        flush=True,
+    )
+    sys.stdin.read()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
