@@ -72,7 +72,7 @@ impl Default for Shape {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Network {
     endpoint: String,
     subnet: String,
@@ -88,6 +88,7 @@ pub struct World {
     pub ecr: aws_sdk_ecr::Client,
     pub shape: Shape,
     pub repository_uri: String,
+    network: Network,
 }
 
 impl Drop for World {
@@ -143,31 +144,27 @@ impl World {
             config,
             shape,
             repository_uri: String::new(),
+            network,
         };
-        world.build(&network).await;
+        world.build().await;
         world
     }
 
-    async fn build(&mut self, network: &Network) {
+    async fn build(&mut self) {
         let s = self.shape.clone();
-        let repo = self
-            .ecr
-            .create_repository()
-            .repository_name(&s.repository)
-            .send()
-            .await
-            .expect("create repository");
+        let repo = self.ecr.create_repository().repository_name(&s.repository).send().await.expect("create repository");
         self.repository_uri = repo.repository.and_then(|r| r.repository_uri).expect("repository URI");
         for tag in ["v1", "v2"] {
             self.push_image(tag).await;
         }
-        self.ecs
-            .create_cluster()
-            .cluster_name(&s.cluster)
-            .send()
-            .await
-            .expect("create cluster");
+        self.ecs.create_cluster().cluster_name(&s.cluster).send().await.expect("create cluster");
+        self.add_service(&s.service, &s.family).await;
+    }
 
+    /// Registers `family` (revision 1, the app at `v1` plus the shape's sidecars) and creates a Fargate
+    /// service `name` in the world's cluster that runs it.
+    pub async fn add_service(&self, name: &str, family: &str) {
+        let s = &self.shape;
         let mut containers = vec![self.app_container("v1")];
         for (name, image) in &s.sidecars {
             containers.push(
@@ -183,7 +180,7 @@ impl World {
         let mut register = self
             .ecs
             .register_task_definition()
-            .family(&s.family)
+            .family(family)
             .set_container_definitions(Some(containers))
             .network_mode(NetworkMode::Awsvpc)
             .requires_compatibilities(Compatibility::Fargate)
@@ -206,16 +203,11 @@ impl World {
                 .pid_mode(aws_sdk_ecs::types::PidMode::Task)
                 .enable_fault_injection(true);
         }
-        let td = register
-            .send()
-            .await
-            .expect("register task definition")
-            .task_definition
-            .expect("task definition");
+        let td = register.send().await.expect("register task definition").task_definition.expect("task definition");
         self.ecs
             .create_service()
             .cluster(&s.cluster)
-            .service_name(&s.service)
+            .service_name(name)
             .task_definition(td.task_definition_arn().expect("ARN"))
             .desired_count(1)
             .launch_type(LaunchType::Fargate)
@@ -223,8 +215,8 @@ impl World {
                 NetworkConfiguration::builder()
                     .awsvpc_configuration(
                         AwsVpcConfiguration::builder()
-                            .subnets(&network.subnet)
-                            .security_groups(&network.security_group)
+                            .subnets(&self.network.subnet)
+                            .security_groups(&self.network.security_group)
                             .assign_public_ip(AssignPublicIp::Disabled)
                             .build()
                             .expect("awsvpc configuration"),
@@ -347,11 +339,16 @@ impl World {
 
     /// The task definition the service runs now, with its tags.
     pub async fn running(&self) -> (TaskDefinition, Vec<Tag>) {
+        self.running_in(&self.shape.service).await
+    }
+
+    /// The task definition `service` runs now, with its tags.
+    pub async fn running_in(&self, service: &str) -> (TaskDefinition, Vec<Tag>) {
         let svc = self
             .ecs
             .describe_services()
             .cluster(&self.shape.cluster)
-            .services(&self.shape.service)
+            .services(service)
             .send()
             .await
             .expect("describe service");
