@@ -5,6 +5,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: tools test demo fmt clippy
 
+include infra/infra.mk
+
 tools: $(VENV)/.installed
 
 $(VENV)/.installed: requirements-dev.txt
@@ -13,8 +15,8 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## Every test: unit, scenario, against moto, and through the Lambda runtime emulator.
-test: tools
+## Every test: the infra checks, then unit, scenario, against moto, and through the Lambda runtime emulator.
+test: tools lint-infra
 	cargo test --workspace --locked
 
 ## Deploys v2 to a local AWS (moto) through `cargo lambda watch`, then repeats it.

@@ -11,10 +11,7 @@ fn request(value: serde_json::Value) -> DeployRequest {
 }
 
 fn container<'a>(td: &'a TaskDefinition, name: &str) -> &'a ContainerDefinition {
-    td.container_definitions()
-        .iter()
-        .find(|c| c.name() == Some(name))
-        .expect("container")
+    td.container_definitions().iter().find(|c| c.name() == Some(name)).expect("container")
 }
 
 /// The fields a revision may differ in from the one it was cloned from: who ECS says it is.
@@ -36,11 +33,7 @@ async fn deploying_v2_puts_the_service_on_a_faithful_clone() {
     let world = World::start().await;
     let (base, _) = world.running().await;
 
-    let result = world
-        .deployer()
-        .deploy(request(json!({"version": "v2"})))
-        .await
-        .expect("deploy");
+    let result = world.deployer().deploy(request(json!({"version": "v2"}))).await.expect("deploy");
     assert_eq!(result.status, Status::Deployed);
     assert_eq!(result.task_definition.as_deref(), Some("web:2"));
     assert_eq!(result.previous_task_definition, "web:1");
@@ -48,39 +41,16 @@ async fn deploying_v2_puts_the_service_on_a_faithful_clone() {
     assert_eq!(result.image, format!("{}:v2", world.repository_uri));
 
     let (running, tags) = world.running().await;
-    assert_eq!(
-        deployer::plan::describe_name(&running),
-        "web:2",
-        "the service runs the new revision"
-    );
-    assert_eq!(
-        container(&running, "app").image(),
-        Some(format!("{}:v2", world.repository_uri).as_str())
-    );
-    assert_eq!(
-        container(&running, "xray"),
-        container(&base, "xray"),
-        "the sidecar is untouched"
-    );
+    assert_eq!(deployer::plan::describe_name(&running), "web:2", "the service runs the new revision");
+    assert_eq!(container(&running, "app").image(), Some(format!("{}:v2", world.repository_uri).as_str()));
+    assert_eq!(container(&running, "xray"), container(&base, "xray"), "the sidecar is untouched");
 
     let mut expected = without_identity(&base);
-    let app = expected
-        .container_definitions
-        .as_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|c| c.name() == Some("app"))
-        .unwrap();
+    let app = expected.container_definitions.as_mut().unwrap().iter_mut().find(|c| c.name() == Some("app")).unwrap();
     app.image = Some(format!("{}:v2", world.repository_uri));
-    assert_eq!(
-        without_identity(&running),
-        expected,
-        "every other field equals the base"
-    );
+    assert_eq!(without_identity(&running), expected, "every other field equals the base");
     let env = container(&running, "app").environment();
-    assert!(env
-        .iter()
-        .any(|e| e.name() == Some("FEATURE_FLAG") && e.value() == Some("")));
+    assert!(env.iter().any(|e| e.name() == Some("FEATURE_FLAG") && e.value() == Some("")));
 
     assert_eq!(tag_value(&tags, "team"), Some("payments"));
     assert_eq!(tag_value(&tags, "cost-center"), Some("42"));
@@ -92,14 +62,8 @@ async fn deploying_v2_puts_the_service_on_a_faithful_clone() {
 async fn deploying_the_running_version_again_registers_nothing() {
     let world = World::start().await;
     let deployer = world.deployer();
-    deployer
-        .deploy(request(json!({"version": "v2"})))
-        .await
-        .expect("first deploy");
-    let again = deployer
-        .deploy(request(json!({"version": "v2"})))
-        .await
-        .expect("repeat deploy");
+    deployer.deploy(request(json!({"version": "v2"}))).await.expect("first deploy");
+    let again = deployer.deploy(request(json!({"version": "v2"}))).await.expect("repeat deploy");
     assert_eq!(again.status, Status::AlreadyDeployed);
     assert_eq!(again.task_definition.as_deref(), Some("web:2"));
     assert_eq!(world.revisions().await, ["web:1", "web:2"]);
@@ -120,19 +84,9 @@ async fn refusals_name_the_problem_and_register_nothing() {
         let err = deployer.deploy(request(req.clone())).await.expect_err("a refusal");
         assert_eq!(err.code(), code, "{req}: {err}");
     }
-    let err = deployer
-        .deploy(request(json!({"version": "v9", "cluster": "nope"})))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.details()["failures"].as_array().map(Vec::len),
-        Some(2),
-        "both failures are reported: {err}"
-    );
-    assert!(
-        err.to_string().contains("image v9 not found in ECR repository web"),
-        "{err}"
-    );
+    let err = deployer.deploy(request(json!({"version": "v9", "cluster": "nope"}))).await.unwrap_err();
+    assert_eq!(err.details()["failures"].as_array().map(Vec::len), Some(2), "both failures are reported: {err}");
+    assert!(err.to_string().contains("image v9 not found in ECR repository web"), "{err}");
     assert_eq!(world.revisions().await, ["web:1"]);
     assert_eq!(deployer::plan::describe_name(&world.running().await.0), "web:1");
 }
@@ -140,11 +94,7 @@ async fn refusals_name_the_problem_and_register_nothing() {
 #[tokio::test]
 async fn dry_run_registers_nothing() {
     let world = World::start().await;
-    let result = world
-        .deployer()
-        .deploy(request(json!({"version": "v2", "dry_run": true})))
-        .await
-        .unwrap();
+    let result = world.deployer().deploy(request(json!({"version": "v2", "dry_run": true}))).await.unwrap();
     assert_eq!(result.status, Status::DryRun);
     assert_eq!(result.containers_updated[0].to, format!("{}:v2", world.repository_uri));
     assert_eq!(world.revisions().await, ["web:1"]);
@@ -154,17 +104,10 @@ async fn dry_run_registers_nothing() {
 async fn a_digest_pins_the_exact_image() {
     let world = World::start().await;
     let digest = world.push_image("v3").await;
-    let result = world
-        .deployer()
-        .deploy(request(json!({"version": digest})))
-        .await
-        .unwrap();
+    let result = world.deployer().deploy(request(json!({"version": digest}))).await.unwrap();
     assert_eq!(result.status, Status::Deployed);
     let (running, tags) = world.running().await;
-    assert_eq!(
-        container(&running, "app").image(),
-        Some(format!("{}@{digest}", world.repository_uri).as_str())
-    );
+    assert_eq!(container(&running, "app").image(), Some(format!("{}@{digest}", world.repository_uri).as_str()));
     assert_eq!(tag_value(&tags, "Version"), Some(digest.as_str()));
 }
 
@@ -178,35 +121,61 @@ async fn a_differently_shaped_world_is_deployed_just_as_correctly() {
         app_container: "api".into(),
         sidecars: vec![
             ("datadog-agent".into(), "docker.io/datadog/agent:7".into()),
-            (
-                "envoy".into(),
-                "840364872350.dkr.ecr.us-east-1.amazonaws.com/aws-appmesh-envoy:v1.29.6.0-prod".into(),
-            ),
+            ("envoy".into(), "840364872350.dkr.ecr.us-east-1.amazonaws.com/aws-appmesh-envoy:v1.29.6.0-prod".into()),
             ("log-router".into(), "localhost:5000/payments/ledger/api:fluent".into()),
         ],
         extra_fields: true,
     })
     .await;
     let (base, _) = world.running().await;
-    let result = world
-        .deployer()
-        .deploy(request(json!({"version": "v2"})))
-        .await
-        .unwrap();
+    let result = world.deployer().deploy(request(json!({"version": "v2"}))).await.unwrap();
     assert_eq!(result.task_definition.as_deref(), Some("ledger:2"));
     assert_eq!(result.containers_updated.len(), 1, "{:?}", result.containers_updated);
 
     let (running, _) = world.running().await;
     let mut expected = without_identity(&base);
-    let api = expected
-        .container_definitions
-        .as_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|c| c.name() == Some("api"))
-        .unwrap();
+    let api = expected.container_definitions.as_mut().unwrap().iter_mut().find(|c| c.name() == Some("api")).unwrap();
     api.image = Some(format!("{}:v2", world.repository_uri));
     assert_eq!(without_identity(&running), expected);
     assert!(running.volumes().iter().any(|v| v.name() == Some("scratch")));
     assert!(container(&running, "api").health_check().is_some());
+}
+
+#[tokio::test]
+async fn one_request_deploys_many_services_and_all_or_nothing_undoes_a_partial_one() {
+    let world = World::start().await;
+    for name in ["svc-a", "svc-b"] {
+        world.add_service(name, name).await;
+    }
+    let deployer = world.deployer();
+    let targets = json!([
+        {"cluster": "demo", "service": "web"},
+        {"cluster": "demo", "service": "svc-a"},
+        {"cluster": "demo", "service": "svc-b"},
+    ]);
+    let result = deployer.execute(request(json!({"version": "v2", "targets": targets}))).await.expect("fan-out");
+    assert_eq!(result["status"], "deployed");
+    let names: Vec<_> = result["targets"].as_array().unwrap().iter().map(|t| t["task_definition"].clone()).collect();
+    assert_eq!(names, [json!("web:2"), json!("svc-a:2"), json!("svc-b:2")]);
+    for (service, expected) in [("web", "web:2"), ("svc-a", "svc-a:2"), ("svc-b", "svc-b:2")] {
+        assert_eq!(deployer::plan::describe_name(&world.running_in(service).await.0), expected);
+    }
+
+    // v1 everywhere, but one target does not exist: the two that were deployed are put back on v2's revision.
+    let partial = json!({"version": "v1", "all_or_nothing": true, "targets": [
+        {"cluster": "demo", "service": "svc-a"},
+        {"cluster": "demo", "service": "nope"},
+        {"cluster": "demo", "service": "svc-b"},
+    ]});
+    let err = deployer.execute(request(partial)).await.expect_err("one target is missing");
+    assert_eq!(err.code(), "TargetsFailed");
+    let details = err.details();
+    assert_eq!(details["status"], "rolled_back");
+    assert_eq!(details["targets"][0]["status"], "rolled_back");
+    assert_eq!(details["targets"][1]["error"]["code"], "ServiceNotFound");
+    for (service, expected) in [("svc-a", "svc-a:2"), ("svc-b", "svc-b:2")] {
+        assert_eq!(deployer::plan::describe_name(&world.running_in(service).await.0), expected, "{service}");
+        let (undone, _) = world.task_definition(&format!("{service}:3")).await;
+        assert_eq!(undone.status().map(|s| s.as_str()), Some("INACTIVE"), "{service}:3 is deregistered");
+    }
 }

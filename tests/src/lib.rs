@@ -2,6 +2,7 @@
 //! security group, an ECR repository holding `v1` and `v2`, an ACTIVE cluster and a Fargate service running
 //! a task definition with an app container and sidecars. Everything it starts stops when it is dropped.
 
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -25,10 +26,7 @@ pub const REGION: &str = "us-east-1";
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the repository")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the repository").to_path_buf()
 }
 
 /// A program from the project's virtualenv (`make tools` creates it). A missing tool fails the test: tests
@@ -36,11 +34,7 @@ pub fn repo_root() -> PathBuf {
 pub fn tool(name: &str) -> PathBuf {
     let venv = std::env::var_os("DEPLOYER_VENV").map_or_else(|| repo_root().join(".venv"), PathBuf::from);
     let path = venv.join("bin").join(name);
-    assert!(
-        path.exists(),
-        "{} not found: run `make tools` (or `make test`), which installs it",
-        path.display()
-    );
+    assert!(path.exists(), "{} not found: run `make tools` (or `make test`), which installs it", path.display());
     path
 }
 
@@ -123,9 +117,7 @@ impl World {
             .expect("start the moto world");
         let keepalive = moto.stdin.take().expect("piped stdin");
         let mut line = String::new();
-        BufReader::new(moto.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("read moto's address");
+        BufReader::new(moto.stdout.take().expect("piped stdout")).read_line(&mut line).expect("read moto's address");
         let network: Network = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("moto world did not start ({e}); it printed {line:?}"));
 
@@ -301,10 +293,7 @@ impl World {
             .send()
             .await
             .expect("put image");
-        out.image
-            .and_then(|i| i.image_id)
-            .and_then(|id| id.image_digest)
-            .expect("image digest")
+        out.image.and_then(|i| i.image_id).and_then(|id| id.image_digest).expect("image digest")
     }
 
     /// The deployer's defaults for this world.
@@ -365,10 +354,7 @@ impl World {
             .send()
             .await
             .expect("describe task definition");
-        (
-            out.task_definition.expect("task definition"),
-            out.tags.unwrap_or_default(),
-        )
+        (out.task_definition.expect("task definition"), out.tags.unwrap_or_default())
     }
 
     /// Every registered revision of the world's family, as `family:revision`.
@@ -380,11 +366,8 @@ impl World {
             .send()
             .await
             .expect("list task definitions");
-        let mut names: Vec<String> = out
-            .task_definition_arns()
-            .iter()
-            .map(|a| deployer::plan::family_revision(a).to_owned())
-            .collect();
+        let mut names: Vec<String> =
+            out.task_definition_arns().iter().map(|a| deployer::plan::family_revision(a).to_owned()).collect();
         names.sort();
         names
     }
@@ -392,10 +375,7 @@ impl World {
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
 }
 
 /// The function running under `cargo lambda watch` (the Lambda runtime emulator), on 127.0.0.1.
@@ -421,15 +401,7 @@ impl LambdaEmulator {
         let watch = {
             use std::os::unix::process::CommandExt;
             Command::new(tool("cargo-lambda"))
-                .args([
-                    "lambda",
-                    "watch",
-                    "--package",
-                    "deployer",
-                    "--bin",
-                    "deployer",
-                    "--ignore-changes",
-                ])
+                .args(["lambda", "watch", "--package", "deployer", "--bin", "deployer", "--ignore-changes"])
                 .args(["--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
                 .arg("--env-file")
                 .arg(&env_file)
@@ -443,11 +415,7 @@ impl LambdaEmulator {
         let emulator = LambdaEmulator { watch, port, log };
         let deadline = Instant::now() + Duration::from_secs(300);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "cargo lambda watch did not listen; see {}",
-                emulator.log.display()
-            );
+            assert!(Instant::now() < deadline, "cargo lambda watch did not listen; see {}", emulator.log.display());
             std::thread::sleep(Duration::from_millis(100));
         }
         emulator
@@ -457,13 +425,7 @@ impl LambdaEmulator {
     pub fn invoke(&self, data_file: &Path) -> Output {
         Command::new(tool("cargo-lambda"))
             .args(["lambda", "invoke", "deployer", "--invoke-address", "127.0.0.1"])
-            .args([
-                "--invoke-port",
-                &self.port.to_string(),
-                "--output-format",
-                "json",
-                "--data-file",
-            ])
+            .args(["--invoke-port", &self.port.to_string(), "--output-format", "json", "--data-file"])
             .arg(data_file)
             .current_dir(repo_root())
             .output()
@@ -474,9 +436,7 @@ impl LambdaEmulator {
 impl Drop for LambdaEmulator {
     fn drop(&mut self) {
         // cargo lambda watch runs cargo, which runs the function: stop the whole process group.
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{}", self.watch.id())])
-            .status();
+        let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", self.watch.id())]).status();
         let _ = self.watch.wait();
     }
 }

@@ -12,10 +12,7 @@ use crate::version::Version;
 /// What ECR knows of the image being deployed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageLookup {
-    Found {
-        registry_id: String,
-        digest: Option<String>,
-    },
+    Found { registry_id: String, digest: Option<String> },
     ImageMissing,
     RepositoryMissing,
 }

@@ -1,10 +1,15 @@
 //! The deploy pipeline: one parallel preflight round, the pure plan, then RegisterTaskDefinition and
 //! UpdateService. Everything it asks of AWS goes through [`Aws`].
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
 
 use aws_sdk_ecs::types::{DeploymentControllerType, Service, TaskDefinition};
 use serde::Serialize;
+use serde_json::Value;
 use tracing::Instrument;
 
 use crate::aws::{Aws, DescribedTaskDefinition, ImageLookup, ServiceLookup};
@@ -19,6 +24,9 @@ pub enum Status {
     Deployed,
     AlreadyDeployed,
     DryRun,
+    /// Deployed, then put back on `previous_task_definition` because another target of an
+    /// `all_or_nothing` request failed.
+    RolledBack,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -58,10 +66,52 @@ struct Checked {
     running: TaskDefinition,
 }
 
+/// Builds the AWS seam for another region; called at most once per region per process.
+pub type RegionFactory<A> = Box<dyn Fn(&str) -> A + Send + Sync>;
+
+/// How many targets of one request are deployed at the same time. ECS's RegisterTaskDefinition bucket
+/// bursts to 20; the SDK's adaptive retry absorbs what goes beyond.
+pub const PARALLEL_TARGETS: usize = 20;
+
 pub struct Deployer<A> {
-    aws: A,
-    defaults: Defaults,
+    home: Arc<A>,
     region: String,
+    other_regions: Mutex<HashMap<String, Arc<A>>>,
+    factory: Option<RegionFactory<A>>,
+    defaults: Defaults,
+    /// The task-definition family of each service seen by this process, so that a warm deploy reads the
+    /// base revision in the same round as the service instead of after it.
+    families: Mutex<HashMap<FamilyKey, String>>,
+}
+
+type FamilyKey = (Option<String>, String, String);
+
+/// One entry of a multi-target result: what the target's deploy did, or its error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum TargetOutcome {
+    Done(DeployResult),
+    Failed { cluster: String, service: String, region: Option<String>, error: Value },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FanOutStatus {
+    /// Every target is on the version (or already was, or would be in a dry run).
+    Deployed,
+    DryRun,
+    /// Some targets failed; the others keep the new version.
+    Failed,
+    /// Some targets failed and, as asked by `all_or_nothing`, the deployed ones were put back.
+    RolledBack,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FanOutResult {
+    pub status: FanOutStatus,
+    pub version: String,
+    pub targets: Vec<TargetOutcome>,
+    pub timings_ms: Timings,
 }
 
 fn ms(since: Instant) -> u64 {
@@ -84,22 +134,133 @@ fn deployment_for(service: &Service, task_definition: &str) -> Option<String> {
 }
 
 impl<A: Aws> Deployer<A> {
+    /// A deployer for `region`, the function's own. Targets in other regions need [`Deployer::with_regions`].
     pub fn new(aws: A, defaults: Defaults, region: impl Into<String>) -> Self {
         Deployer {
-            aws,
-            defaults,
+            home: Arc::new(aws),
             region: region.into(),
+            other_regions: Mutex::default(),
+            factory: None,
+            defaults,
+            families: Mutex::default(),
         }
     }
 
-    pub fn aws(&self) -> &A {
-        &self.aws
+    /// Lets targets name other regions; `factory` builds their clients, once per region.
+    pub fn with_regions(mut self, factory: RegionFactory<A>) -> Self {
+        self.factory = Some(factory);
+        self
     }
 
-    /// Ships `request.version`. Bad input fails before any AWS call; a failed check changes nothing.
+    /// The AWS seam of the function's own region.
+    pub fn aws(&self) -> &A {
+        &self.home
+    }
+
+    fn aws_for(&self, region: Option<&str>) -> Result<Arc<A>, DeployError> {
+        let region = match region {
+            None => return Ok(self.home.clone()),
+            Some(r) if r == self.region => return Ok(self.home.clone()),
+            Some(r) => r,
+        };
+        let Some(factory) = &self.factory else {
+            return Err(DeployError::InvalidRequest { reason: format!("this deployer cannot reach region {region}") });
+        };
+        let mut clients = self.other_regions.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(clients.entry(region.to_owned()).or_insert_with(|| Arc::new(factory(region))).clone())
+    }
+
+    /// Runs a request: one service, or every entry of `targets`. The JSON is the result the caller gets.
+    pub async fn execute(&self, request: DeployRequest) -> Result<Value, DeployError> {
+        let rendered = if request.targets.is_some() {
+            let result = self.deploy_many(request).await?;
+            if matches!(result.status, FanOutStatus::Failed | FanOutStatus::RolledBack) {
+                return Err(DeployError::TargetsFailed(Box::new(result)));
+            }
+            serde_json::to_value(result)
+        } else {
+            serde_json::to_value(self.deploy(request).await?)
+        };
+        rendered.map_err(|e| DeployError::InvalidRequest { reason: format!("cannot render the result: {e}") })
+    }
+
+    /// Ships `request.version` to one service. Bad input fails before any AWS call; a failed check changes
+    /// nothing.
     pub async fn deploy(&self, request: DeployRequest) -> Result<DeployResult, DeployError> {
         let started = Instant::now();
         let target = Target::resolve(request, &self.defaults)?;
+        self.deploy_target(&self.home, &target, started).await
+    }
+
+    /// Ships one version to every target, [`PARALLEL_TARGETS`] at a time. Targets fail independently; with
+    /// `all_or_nothing`, a failure puts the deployed targets back on the revision they ran before.
+    pub async fn deploy_many(&self, request: DeployRequest) -> Result<FanOutResult, DeployError> {
+        let started = Instant::now();
+        let all_or_nothing = request.all_or_nothing;
+        let dry_run = request.dry_run;
+        let targets = Target::resolve_all(request, &self.defaults)?;
+        // Every region's clients before any call: a region this deployer cannot reach refuses the whole request.
+        let clients = targets.iter().map(|t| self.aws_for(t.region.as_deref())).collect::<Result<Vec<_>, _>>()?;
+        let version = targets[0].version.to_string();
+        let outcomes: Vec<_> =
+            stream::iter(targets.iter().zip(&clients).map(|(t, aws)| self.deploy_target(aws, t, Instant::now())))
+                .buffered(PARALLEL_TARGETS)
+                .collect()
+                .await;
+        let failed = outcomes.iter().any(Result::is_err);
+        let roll_back = failed && all_or_nothing;
+        let settled: Vec<_> = stream::iter(targets.iter().zip(outcomes).map(|(t, outcome)| async move {
+            match outcome {
+                Ok(result) if roll_back && result.status == Status::Deployed => self.roll_back(t, result).await,
+                other => other,
+            }
+        }))
+        .buffered(PARALLEL_TARGETS)
+        .collect()
+        .await;
+        let entries = targets
+            .iter()
+            .zip(settled)
+            .map(|(t, outcome)| match outcome {
+                Ok(result) => TargetOutcome::Done(result),
+                Err(e) => TargetOutcome::Failed {
+                    cluster: t.cluster.clone(),
+                    service: t.service.clone(),
+                    region: t.region.clone(),
+                    error: e.to_body()["error"].clone(),
+                },
+            })
+            .collect();
+        let status = match (failed, roll_back, dry_run) {
+            (true, true, _) => FanOutStatus::RolledBack,
+            (true, false, _) => FanOutStatus::Failed,
+            (false, _, true) => FanOutStatus::DryRun,
+            (false, _, false) => FanOutStatus::Deployed,
+        };
+        let timings_ms = Timings { total: ms(started), ..Timings::default() };
+        Ok(FanOutResult { status, version, targets: entries, timings_ms })
+    }
+
+    /// Puts a target that was deployed back on the revision it ran before, and deregisters the new one.
+    async fn roll_back(&self, t: &Target, mut result: DeployResult) -> Result<DeployResult, DeployError> {
+        let aws = self.aws_for(t.region.as_deref())?;
+        let new = result.task_definition.clone().unwrap_or_default();
+        let previous = result.previous_task_definition.clone();
+        aws.update_service(&t.cluster, &t.service, &previous).await.map_err(|source| DeployError::RollbackFailed {
+            task_definition: new.clone(),
+            to: previous.clone(),
+            source,
+        })?;
+        if let Err(e) = aws.deregister_task_definition(&new).await {
+            tracing::warn!("rolled back to {previous} but could not deregister {new}: {e}");
+        }
+        tracing::info!(cluster = %t.cluster, service = %t.service, "rolled back from {new} to {previous}");
+        result.status = Status::RolledBack;
+        result.task_definition = Some(previous);
+        Ok(result)
+    }
+
+    async fn deploy_target(&self, aws: &A, target: &Target, started: Instant) -> Result<DeployResult, DeployError> {
         let span = tracing::info_span!(
             "deploy",
             cluster = %target.cluster,
@@ -107,17 +268,15 @@ impl<A: Aws> Deployer<A> {
             version = %target.version,
             task_definition = tracing::field::Empty,
         );
-        self.run(&target, started).instrument(span).await
+        self.run(aws, target, started).instrument(span).await
     }
 
-    async fn run(&self, t: &Target, started: Instant) -> Result<DeployResult, DeployError> {
-        let checked = self.preflight(t).await?;
-        let mut timings = Timings {
-            preflight: ms(started),
-            ..Timings::default()
-        };
+    async fn run(&self, aws: &A, t: &Target, started: Instant) -> Result<DeployResult, DeployError> {
+        let checked = self.preflight(aws, t).await?;
+        let mut timings = Timings { preflight: ms(started), ..Timings::default() };
 
-        let registry_host = ecr_registry_host(&checked.registry_id, &self.region);
+        let region = t.region.as_deref().unwrap_or(&self.region);
+        let registry_host = ecr_registry_host(&checked.registry_id, region);
         let planned = plan(&PlanInput {
             base: &checked.base,
             running: &checked.running,
@@ -149,7 +308,7 @@ impl<A: Aws> Deployer<A> {
             Action::Register(_) if t.dry_run => {}
             Action::Register(input) => {
                 let step = Instant::now();
-                let registered = self.aws.register_task_definition(*input).await?;
+                let registered = aws.register_task_definition(*input).await?;
                 timings.register = Some(ms(step));
                 let arn = registered.task_definition_arn.clone().ok_or_else(|| AwsError {
                     operation: "RegisterTaskDefinition",
@@ -162,9 +321,9 @@ impl<A: Aws> Deployer<A> {
                 tracing::info!("registered {name}");
 
                 let step = Instant::now();
-                let updated = match self.aws.update_service(&t.cluster, &t.service, &arn).await {
+                let updated = match aws.update_service(&t.cluster, &t.service, &arn).await {
                     Ok(service) => service,
-                    Err(e) => self.after_failed_update(t, &arn, e).await?,
+                    Err(e) => self.after_failed_update(aws, t, &arn, e).await?,
                 };
                 timings.update = Some(ms(step));
                 result.status = Status::Deployed;
@@ -180,12 +339,18 @@ impl<A: Aws> Deployer<A> {
 
     /// UpdateService failed after the register. When the failure may have taken effect, read the service back
     /// first: the new revision is deregistered only when the service certainly does not use it.
-    async fn after_failed_update(&self, t: &Target, arn: &str, error: AwsError) -> Result<Service, DeployError> {
+    async fn after_failed_update(
+        &self,
+        aws: &A,
+        t: &Target,
+        arn: &str,
+        error: AwsError,
+    ) -> Result<Service, DeployError> {
         let name = family_revision(arn).to_owned();
         let applied = if error.certainly_not_applied() {
             Some(None)
         } else {
-            match self.aws.describe_service(&t.cluster, &t.service).await {
+            match aws.describe_service(&t.cluster, &t.service).await {
                 Ok(ServiceLookup::Found(s)) if s.task_definition().is_some_and(|td| same_revision(td, arn)) => {
                     Some(Some(*s))
                 }
@@ -198,28 +363,24 @@ impl<A: Aws> Deployer<A> {
                 tracing::warn!("UpdateService failed ({error}) but the service runs {name}: the update took effect");
                 return Ok(service);
             }
-            Some(None) => match self.aws.deregister_task_definition(arn).await {
+            Some(None) => match aws.deregister_task_definition(arn).await {
                 Ok(()) => Cleanup::Deregistered,
                 Err(e) => Cleanup::DeregisterFailed(e.to_string()),
             },
             None => Cleanup::KeptOutcomeUnknown,
         };
-        let err = DeployError::UpdateFailed {
-            task_definition: name,
-            cleanup,
-            source: error,
-        };
+        let err = DeployError::UpdateFailed { task_definition: name, cleanup, source: error };
         tracing::error!(code = err.code(), "{err}");
         Err(err)
     }
 
     /// One parallel round: the image in ECR, the cluster, and the service with its task definitions. Every
     /// failed check is reported, not only the first.
-    async fn preflight(&self, t: &Target) -> Result<Checked, DeployError> {
+    async fn preflight(&self, aws: &A, t: &Target) -> Result<Checked, DeployError> {
         let (image, cluster, service) = tokio::join!(
-            self.aws.describe_image(&t.repository, &t.version),
-            self.aws.describe_cluster(&t.cluster),
-            self.service_and_task_definitions(t),
+            aws.describe_image(&t.repository, &t.version),
+            aws.describe_cluster(&t.cluster),
+            self.service_and_task_definitions(aws, t),
         );
         let mut failures = Vec::new();
         match cluster {
@@ -228,9 +389,7 @@ impl<A: Aws> Deployer<A> {
                 cluster: t.cluster.clone(),
                 status: c.status().unwrap_or("UNKNOWN").to_owned(),
             }),
-            Ok(None) => failures.push(DeployError::ClusterNotFound {
-                cluster: t.cluster.clone(),
-            }),
+            Ok(None) => failures.push(DeployError::ClusterNotFound { cluster: t.cluster.clone() }),
             Err(e) => failures.push(e.into()),
         }
         let task_definitions = match service {
@@ -250,9 +409,7 @@ impl<A: Aws> Deployer<A> {
                 None
             }
             Ok(ImageLookup::RepositoryMissing) => {
-                failures.push(DeployError::RepositoryNotFound {
-                    repository: t.repository.clone(),
-                });
+                failures.push(DeployError::RepositoryNotFound { repository: t.repository.clone() });
                 None
             }
             Err(e) => {
@@ -261,26 +418,37 @@ impl<A: Aws> Deployer<A> {
             }
         };
         match (registry_id, task_definitions) {
-            (Some(registry_id), Some((base, running))) if failures.is_empty() => Ok(Checked {
-                registry_id,
-                base,
-                running,
-            }),
+            (Some(registry_id), Some((base, running))) if failures.is_empty() => {
+                Ok(Checked { registry_id, base, running })
+            }
             _ if failures.len() == 1 => Err(failures.remove(0)),
-            _ if failures.is_empty() => Err(DeployError::ClusterNotFound {
-                cluster: t.cluster.clone(),
-            }),
+            _ if failures.is_empty() => Err(DeployError::ClusterNotFound { cluster: t.cluster.clone() }),
             _ => Err(DeployError::Preflight(failures)),
         }
     }
 
     /// The service, checked, then the base revision and the one the service runs (one call when they are the
-    /// same revision). `Ok(None)` when the cluster is missing: the cluster check reports that.
+    /// same revision). When this process has seen the service before, the base revision of its family is read
+    /// in the same round as the service and kept only if the service still runs that family.
+    /// `Ok(None)` when the cluster is missing: the cluster check reports that.
     async fn service_and_task_definitions(
         &self,
+        aws: &A,
         t: &Target,
     ) -> Result<Option<(DescribedTaskDefinition, TaskDefinition)>, Vec<DeployError>> {
-        let service = match self.aws.describe_service(&t.cluster, &t.service).await {
+        let key: FamilyKey = (t.region.clone(), t.cluster.clone(), t.service.clone());
+        let known_family = match t.base {
+            Base::Latest => self.families.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned(),
+            Base::Service => None,
+        };
+        let early_base = async {
+            match &known_family {
+                Some(f) => aws.describe_task_definition(f).await.ok().flatten(),
+                None => None,
+            }
+        };
+        let (service, early_base) = tokio::join!(aws.describe_service(&t.cluster, &t.service), early_base);
+        let service = match service {
             Ok(ServiceLookup::Found(s)) => s,
             Ok(ServiceLookup::Missing) => {
                 return Err(vec![DeployError::ServiceNotFound {
@@ -313,9 +481,7 @@ impl<A: Aws> Deployer<A> {
             _ => {}
         }
         let Some(current) = service.task_definition() else {
-            failures.push(DeployError::TaskDefinitionNotFound {
-                task_definition: format!("(none on {})", t.service),
-            });
+            failures.push(DeployError::TaskDefinitionNotFound { task_definition: format!("(none on {})", t.service) });
             return Err(failures);
         };
         if !failures.is_empty() {
@@ -325,17 +491,24 @@ impl<A: Aws> Deployer<A> {
             Base::Latest => family(current),
             Base::Service => current,
         };
+        if t.base == Base::Latest {
+            let mut families = self.families.lock().unwrap_or_else(|p| p.into_inner());
+            families.insert(key, base_name.to_owned());
+        }
         let describe = |name: &str| {
             let name = name.to_owned();
             async move {
-                match self.aws.describe_task_definition(&name).await {
+                match aws.describe_task_definition(&name).await {
                     Ok(Some(found)) => Ok(found),
                     Ok(None) => Err(vec![DeployError::TaskDefinitionNotFound { task_definition: name }]),
                     Err(e) => Err(vec![e.into()]),
                 }
             }
         };
-        let base = describe(base_name).await?;
+        let base = match early_base {
+            Some(found) if known_family.as_deref() == Some(base_name) => found,
+            _ => describe(base_name).await?,
+        };
         let base_arn = base.task_definition.task_definition_arn().unwrap_or_default();
         let running = if same_revision(base_arn, current) {
             base.task_definition.clone()

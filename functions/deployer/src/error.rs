@@ -58,31 +58,19 @@ pub enum DeployError {
     ServiceNotFound { cluster: String, service: String },
 
     #[error("service {service} in cluster {cluster} is {status}, not ACTIVE")]
-    ServiceNotActive {
-        cluster: String,
-        service: String,
-        status: String,
-    },
+    ServiceNotActive { cluster: String, service: String, status: String },
 
     #[error(
         "service {service} uses the {controller} deployment controller: its task definition is changed by \
          {owner}, not by UpdateService, so this deployer cannot ship it"
     )]
-    UnsupportedDeploymentController {
-        service: String,
-        controller: String,
-        owner: &'static str,
-    },
+    UnsupportedDeploymentController { service: String, controller: String, owner: &'static str },
 
     #[error("task definition {task_definition} not found")]
     TaskDefinitionNotFound { task_definition: String },
 
     #[error("no container to deploy in {task_definition}: {reason}")]
-    NoTargetContainer {
-        task_definition: String,
-        reason: String,
-        containers: Vec<String>,
-    },
+    NoTargetContainer { task_definition: String, reason: String, containers: Vec<String> },
 
     #[error("{} preflight checks failed: {}", .0.len(), join_messages(.0))]
     Preflight(Vec<DeployError>),
@@ -91,14 +79,21 @@ pub enum DeployError {
     Aws(#[from] AwsError),
 
     #[error(
+        "{} of {} targets failed{}",
+        .0.targets.iter().filter(|t| matches!(t, crate::engine::TargetOutcome::Failed { .. })).count(),
+        .0.targets.len(),
+        if .0.status == crate::engine::FanOutStatus::RolledBack { "; the others were rolled back" } else { "" }
+    )]
+    TargetsFailed(Box<crate::engine::FanOutResult>),
+
+    #[error("could not roll {task_definition} back to {to}: {source}")]
+    RollbackFailed { task_definition: String, to: String, source: AwsError },
+
+    #[error(
         "registered {task_definition} but could not update the service ({source}); {}",
         cleanup.describe(task_definition)
     )]
-    UpdateFailed {
-        task_definition: String,
-        cleanup: Cleanup,
-        source: AwsError,
-    },
+    UpdateFailed { task_definition: String, cleanup: Cleanup, source: AwsError },
 }
 
 /// What became of a revision registered for an update that failed.
@@ -154,6 +149,8 @@ impl DeployError {
             DeployError::Preflight(all) => all.first().map_or("PreflightFailed", DeployError::code),
             DeployError::Aws(e) => aws_code(e),
             DeployError::UpdateFailed { .. } => "UpdateServiceFailed",
+            DeployError::TargetsFailed(_) => "TargetsFailed",
+            DeployError::RollbackFailed { .. } => "RollbackFailed",
         }
     }
 
@@ -169,24 +166,14 @@ impl DeployError {
             DeployError::ClusterNotFound { cluster } => json!({ "cluster": cluster }),
             DeployError::ClusterNotActive { cluster, status } => json!({ "cluster": cluster, "status": status }),
             DeployError::ServiceNotFound { cluster, service } => json!({ "cluster": cluster, "service": service }),
-            DeployError::ServiceNotActive {
-                cluster,
-                service,
-                status,
-            } => {
+            DeployError::ServiceNotActive { cluster, service, status } => {
                 json!({ "cluster": cluster, "service": service, "status": status })
             }
-            DeployError::UnsupportedDeploymentController {
-                service, controller, ..
-            } => {
+            DeployError::UnsupportedDeploymentController { service, controller, .. } => {
                 json!({ "service": service, "deployment_controller": controller })
             }
             DeployError::TaskDefinitionNotFound { task_definition } => json!({ "task_definition": task_definition }),
-            DeployError::NoTargetContainer {
-                task_definition,
-                containers,
-                ..
-            } => {
+            DeployError::NoTargetContainer { task_definition, containers, .. } => {
                 json!({ "task_definition": task_definition, "containers": containers })
             }
             DeployError::Preflight(all) => json!({
@@ -195,11 +182,13 @@ impl DeployError {
                 })).collect::<Vec<_>>()
             }),
             DeployError::Aws(e) => aws_details(e),
-            DeployError::UpdateFailed {
-                task_definition,
-                cleanup,
-                source,
-            } => json!({
+            DeployError::TargetsFailed(result) => serde_json::to_value(result).unwrap_or_default(),
+            DeployError::RollbackFailed { task_definition, to, source } => json!({
+                "task_definition": task_definition,
+                "rollback_to": to,
+                "cause": aws_details(source),
+            }),
+            DeployError::UpdateFailed { task_definition, cleanup, source } => json!({
                 "task_definition": task_definition,
                 "cleanup": cleanup.code(),
                 "cause": aws_details(source),
@@ -214,7 +203,13 @@ impl DeployError {
 
     /// Errors that the caller caused, as opposed to AWS failing: the HTTP front door maps these to 4xx.
     pub fn is_caller_error(&self) -> bool {
-        !matches!(self, DeployError::Aws(_) | DeployError::UpdateFailed { .. })
+        !matches!(
+            self,
+            DeployError::Aws(_)
+                | DeployError::UpdateFailed { .. }
+                | DeployError::TargetsFailed(_)
+                | DeployError::RollbackFailed { .. }
+        )
     }
 }
 
@@ -238,10 +233,7 @@ mod tests {
     fn preflight_reports_every_failure_and_takes_the_first_code() {
         let err = DeployError::Preflight(vec![
             DeployError::ClusterNotFound { cluster: "c".into() },
-            DeployError::ImageNotFound {
-                repository: "app".into(),
-                version: "v9".into(),
-            },
+            DeployError::ImageNotFound { repository: "app".into(), version: "v9".into() },
         ]);
         let body = err.to_body();
         assert_eq!(body["error"]["code"], "ClusterNotFound");

@@ -31,12 +31,7 @@ pub struct Fault {
 }
 
 pub fn error(op: &'static str, kind: AwsErrorKind) -> AwsError {
-    AwsError {
-        operation: op,
-        kind,
-        aws_code: Some(format!("{kind:?}Fault")),
-        message: format!("injected {kind:?}"),
-    }
+    AwsError { operation: op, kind, aws_code: Some(format!("{kind:?}Fault")), message: format!("injected {kind:?}") }
 }
 
 #[derive(Default)]
@@ -70,10 +65,7 @@ impl FakeAws {
             for t in tags {
                 s.images.insert((repository.to_owned(), (*t).to_owned()));
             }
-            s.clusters.insert(
-                "prod".into(),
-                Cluster::builder().cluster_name("prod").status("ACTIVE").build(),
-            );
+            s.clusters.insert("prod".into(), Cluster::builder().cluster_name("prod").status("ACTIVE").build());
             let running = revisions[0].task_definition.task_definition_arn.clone().unwrap();
             s.task_definitions = revisions;
             s.services.insert(
@@ -83,11 +75,7 @@ impl FakeAws {
                     .status("ACTIVE")
                     .task_definition(running.clone())
                     .deployments(
-                        Deployment::builder()
-                            .id("ecs-svc/0")
-                            .status("PRIMARY")
-                            .task_definition(running)
-                            .build(),
+                        Deployment::builder().id("ecs-svc/0").status("PRIMARY").task_definition(running).build(),
                     )
                     .build(),
             );
@@ -102,10 +90,7 @@ impl FakeAws {
 
     pub fn fail_next(&self, op: &'static str, kind: AwsErrorKind, applied: bool) {
         let mut s = self.state.lock().unwrap();
-        s.faults.entry(op).or_default().push_back(Some(Fault {
-            error: error(op, kind),
-            applied,
-        }));
+        s.faults.entry(op).or_default().push_back(Some(Fault { error: error(op, kind), applied }));
     }
 
     /// Lets the next call of `op` through; with [`FakeAws::fail_next`], fails a later call.
@@ -127,11 +112,7 @@ impl FakeAws {
 
     pub fn revisions(&self, family_name: &str) -> Vec<DescribedTaskDefinition> {
         let s = self.state.lock().unwrap();
-        s.task_definitions
-            .iter()
-            .filter(|d| d.task_definition.family() == Some(family_name))
-            .cloned()
-            .collect()
+        s.task_definitions.iter().filter(|d| d.task_definition.family() == Some(family_name)).cloned().collect()
     }
 
     /// Runs one call: waits the latency, records it, then either fails it or applies `body`.
@@ -146,12 +127,7 @@ impl FakeAws {
             tokio::time::sleep(self.latency).await;
         }
         let mut s = self.state.lock().unwrap();
-        s.calls.push(Call {
-            op,
-            arg: arg.to_owned(),
-            started,
-            ended: Instant::now(),
-        });
+        s.calls.push(Call { op, arg: arg.to_owned(), started, ended: Instant::now() });
         match s.faults.get_mut(op).and_then(VecDeque::pop_front).flatten() {
             Some(Fault { error, applied: true }) => {
                 let _ = body(&mut s);
@@ -184,10 +160,7 @@ impl Aws for FakeAws {
             Ok(if !s.repositories.contains(repository) {
                 ImageLookup::RepositoryMissing
             } else if s.images.contains(&(repository.to_owned(), version.to_string())) {
-                ImageLookup::Found {
-                    registry_id: ACCOUNT.into(),
-                    digest: None,
-                }
+                ImageLookup::Found { registry_id: ACCOUNT.into(), digest: None }
             } else {
                 ImageLookup::ImageMissing
             })
@@ -196,8 +169,7 @@ impl Aws for FakeAws {
     }
 
     async fn describe_cluster(&self, cluster: &str) -> Result<Option<Cluster>, AwsError> {
-        self.call("DescribeClusters", cluster, |s| Ok(s.clusters.get(cluster).cloned()))
-            .await
+        self.call("DescribeClusters", cluster, |s| Ok(s.clusters.get(cluster).cloned())).await
     }
 
     async fn describe_service(&self, cluster: &str, service: &str) -> Result<ServiceLookup, AwsError> {
@@ -205,17 +177,16 @@ impl Aws for FakeAws {
             Ok(if !s.clusters.contains_key(cluster) {
                 ServiceLookup::ClusterMissing
             } else {
-                s.services.get(service).map_or(ServiceLookup::Missing, |svc| {
-                    ServiceLookup::Found(Box::new(svc.clone()))
-                })
+                s.services
+                    .get(service)
+                    .map_or(ServiceLookup::Missing, |svc| ServiceLookup::Found(Box::new(svc.clone())))
             })
         })
         .await
     }
 
     async fn describe_task_definition(&self, name: &str) -> Result<Option<DescribedTaskDefinition>, AwsError> {
-        self.call("DescribeTaskDefinition", name, |s| Ok(find(s, name).cloned()))
-            .await
+        self.call("DescribeTaskDefinition", name, |s| Ok(find(s, name).cloned())).await
     }
 
     async fn register_task_definition(&self, input: RegisterTaskDefinitionInput) -> Result<TaskDefinition, AwsError> {
@@ -252,10 +223,8 @@ impl Aws for FakeAws {
                 .set_runtime_platform(input.runtime_platform)
                 .set_enable_fault_injection(input.enable_fault_injection)
                 .build();
-            s.task_definitions.push(DescribedTaskDefinition {
-                task_definition: td.clone(),
-                tags: input.tags.unwrap_or_default(),
-            });
+            s.task_definitions
+                .push(DescribedTaskDefinition { task_definition: td.clone(), tags: input.tags.unwrap_or_default() });
             Ok(td)
         })
         .await
@@ -275,22 +244,13 @@ impl Aws for FakeAws {
             }
             s.next_deployment += 1;
             let id = format!("ecs-svc/{}", s.next_deployment);
-            let svc = s
-                .services
-                .get_mut(service)
-                .ok_or_else(|| error("UpdateService", AwsErrorKind::Rejected))?;
+            let svc = s.services.get_mut(service).ok_or_else(|| error("UpdateService", AwsErrorKind::Rejected))?;
             let mut deployments: Vec<Deployment> = svc.deployments().to_vec();
             for d in &mut deployments {
                 d.status = Some("ACTIVE".into());
             }
-            deployments.insert(
-                0,
-                Deployment::builder()
-                    .id(id)
-                    .status("PRIMARY")
-                    .task_definition(task_definition_arn)
-                    .build(),
-            );
+            deployments
+                .insert(0, Deployment::builder().id(id).status("PRIMARY").task_definition(task_definition_arn).build());
             svc.deployments = Some(deployments);
             svc.task_definition = Some(task_definition_arn.to_owned());
             Ok(svc.clone())

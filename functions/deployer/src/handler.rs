@@ -11,10 +11,7 @@ use crate::request::DeployRequest;
 /// A function error: `errorType` is the stable code, `errorMessage` the JSON error body
 /// `{"error": {"code", "message", "details"}}`.
 pub fn diagnostic(err: &DeployError) -> Diagnostic {
-    Diagnostic {
-        error_type: err.code().to_owned(),
-        error_message: err.to_body().to_string(),
-    }
+    Diagnostic { error_type: err.code().to_owned(), error_message: err.to_body().to_string() }
 }
 
 pub async fn handle<A: Aws>(deployer: &Deployer<A>, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
@@ -23,11 +20,8 @@ pub async fn handle<A: Aws>(deployer: &Deployer<A>, event: LambdaEvent<Value>) -
         Err(e) => Err(DeployError::InvalidRequest { reason: e.to_string() }),
     };
     match outcome {
-        Ok(result) => serde_json::to_value(result).map_err(|e| {
-            diagnostic(&DeployError::InvalidRequest {
-                reason: format!("cannot render the result: {e}"),
-            })
-        }),
+        Ok(result) => serde_json::to_value(result)
+            .map_err(|e| diagnostic(&DeployError::InvalidRequest { reason: format!("cannot render the result: {e}") })),
         Err(err) => {
             if err.is_caller_error() {
                 tracing::warn!(code = err.code(), "{err}");
@@ -56,11 +50,7 @@ mod tests {
             repository: Some(REPOSITORY.into()),
             ..Defaults::default()
         };
-        Deployer::new(
-            FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]),
-            defaults,
-            REGION,
-        )
+        Deployer::new(FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]), defaults, REGION)
     }
 
     fn event(payload: Value) -> LambdaEvent<Value> {
@@ -92,24 +82,16 @@ mod tests {
     #[tokio::test]
     async fn errors_are_function_errors_typed_by_their_code() {
         let d = deployer();
-        let err = handle(&d, event(json!({"version": "v2", "dryrun": true})))
-            .await
-            .unwrap_err();
+        let err = handle(&d, event(json!({"version": "v2", "dryrun": true}))).await.unwrap_err();
         assert_eq!(err.error_type, "InvalidRequest");
         let body: Value = serde_json::from_str(&err.error_message).unwrap();
         assert_eq!(body["error"]["code"], "InvalidRequest");
-        assert!(body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("unknown field `dryrun`"));
+        assert!(body["error"]["message"].as_str().unwrap().contains("unknown field `dryrun`"));
 
         let err = handle(&d, event(json!({"version": "v9"}))).await.unwrap_err();
         assert_eq!(err.error_type, "ImageNotFound");
         let body: Value = serde_json::from_str(&err.error_message).unwrap();
-        assert_eq!(
-            body["error"]["details"],
-            json!({"repository": REPOSITORY, "version": "v9"})
-        );
+        assert_eq!(body["error"]["details"], json!({"repository": REPOSITORY, "version": "v9"}));
 
         let err = handle(&d, event(json!("v2"))).await.unwrap_err();
         assert_eq!(err.error_type, "InvalidRequest");

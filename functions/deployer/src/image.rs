@@ -39,12 +39,7 @@ impl ImageRef {
         if repository.is_empty() || repository.split('/').any(str::is_empty) {
             return None;
         }
-        Some(ImageRef {
-            registry,
-            repository: repository.to_owned(),
-            tag,
-            digest,
-        })
+        Some(ImageRef { registry, repository: repository.to_owned(), tag, digest })
     }
 
     /// True for a private ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]`).
@@ -76,11 +71,7 @@ impl ImageRef {
 
 /// The registry host of a private ECR registry in a region.
 pub fn ecr_registry_host(registry_id: &str, region: &str) -> String {
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
+    let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
     format!("{registry_id}.dkr.ecr.{region}.{suffix}")
 }
 
@@ -102,30 +93,13 @@ mod tests {
         let d = format!("sha256:{}", "a".repeat(64));
         assert_eq!(ImageRef::parse("nginx"), img(None, "nginx", None, None));
         assert_eq!(ImageRef::parse("nginx:1.27"), img(None, "nginx", Some("1.27"), None));
-        assert_eq!(
-            ImageRef::parse("library/nginx:1"),
-            img(None, "library/nginx", Some("1"), None)
-        );
-        assert_eq!(
-            ImageRef::parse("localhost:5000/app"),
-            img(Some("localhost:5000"), "app", None, None)
-        );
-        assert_eq!(
-            ImageRef::parse("localhost:5000/app:v1"),
-            img(Some("localhost:5000"), "app", Some("v1"), None)
-        );
-        assert_eq!(
-            ImageRef::parse("localhost/app"),
-            img(Some("localhost"), "app", None, None)
-        );
+        assert_eq!(ImageRef::parse("library/nginx:1"), img(None, "library/nginx", Some("1"), None));
+        assert_eq!(ImageRef::parse("localhost:5000/app"), img(Some("localhost:5000"), "app", None, None));
+        assert_eq!(ImageRef::parse("localhost:5000/app:v1"), img(Some("localhost:5000"), "app", Some("v1"), None));
+        assert_eq!(ImageRef::parse("localhost/app"), img(Some("localhost"), "app", None, None));
         assert_eq!(
             ImageRef::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/svc/app:v1"),
-            img(
-                Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com"),
-                "team/svc/app",
-                Some("v1"),
-                None
-            )
+            img(Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com"), "team/svc/app", Some("v1"), None)
         );
         assert_eq!(
             ImageRef::parse(&format!("reg.io:443/app@{d}")),
@@ -137,12 +111,7 @@ mod tests {
         );
         assert_eq!(
             ImageRef::parse("public.ecr.aws/aws-observability/aws-otel-collector:latest"),
-            img(
-                Some("public.ecr.aws"),
-                "aws-observability/aws-otel-collector",
-                Some("latest"),
-                None
-            )
+            img(Some("public.ecr.aws"), "aws-observability/aws-otel-collector", Some("latest"), None)
         );
     }
 
@@ -157,26 +126,15 @@ mod tests {
     fn swaps_tag_or_digest_and_keeps_registry_with_port() {
         let d = format!("sha256:{}", "b".repeat(64));
         let img = ImageRef::parse(&format!("localhost:5000/team/app:v1@sha256:{}", "a".repeat(64))).unwrap();
-        assert_eq!(
-            img.at_version(&Version::parse("v2").unwrap()),
-            "localhost:5000/team/app:v2"
-        );
-        assert_eq!(
-            img.at_version(&Version::parse(&d).unwrap()),
-            format!("localhost:5000/team/app@{d}")
-        );
+        assert_eq!(img.at_version(&Version::parse("v2").unwrap()), "localhost:5000/team/app:v2");
+        assert_eq!(img.at_version(&Version::parse(&d).unwrap()), format!("localhost:5000/team/app@{d}"));
         assert!(!img.is_private_ecr());
-        assert!(ImageRef::parse("1.dkr.ecr.us-east-1.amazonaws.com/a")
-            .unwrap()
-            .is_private_ecr());
+        assert!(ImageRef::parse("1.dkr.ecr.us-east-1.amazonaws.com/a").unwrap().is_private_ecr());
     }
 
     #[test]
     fn ecr_hosts_follow_the_partition() {
         assert_eq!(ecr_registry_host("1", "us-east-1"), "1.dkr.ecr.us-east-1.amazonaws.com");
-        assert_eq!(
-            ecr_registry_host("1", "cn-north-1"),
-            "1.dkr.ecr.cn-north-1.amazonaws.com.cn"
-        );
+        assert_eq!(ecr_registry_host("1", "cn-north-1"), "1.dkr.ecr.cn-north-1.amazonaws.com.cn");
     }
 }

@@ -1,4 +1,7 @@
 //! Wires the deployer to the Lambda runtime: configuration and clients are built once per cold start.
+// The handler future nests the fan-out stream, the preflight join and the SDK calls deeply enough to
+// pass the compiler's default layout depth.
+#![recursion_limit = "256"]
 
 use deployer::engine::Deployer;
 use deployer::handler::{diagnostic, handle};
@@ -11,11 +14,11 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let defaults = Defaults::from_env().map_err(|e| Error::from(diagnostic(&e).error_message))?;
     let config = config_loader().load().await;
-    let region = config
-        .region()
-        .map(ToString::to_string)
-        .ok_or("no AWS region: set AWS_REGION")?;
-    let deployer = Deployer::new(SdkAws::new(&config), defaults, region);
+    let region = config.region().map(ToString::to_string).ok_or("no AWS region: set AWS_REGION")?;
+    let regional = config.clone();
+    let deployer = Deployer::new(SdkAws::new(&config), defaults, region).with_regions(Box::new(move |region| {
+        SdkAws::new(&regional.to_builder().region(aws_config::Region::new(region.to_owned())).build())
+    }));
     let deployer = &deployer;
     lambda_runtime::run(service_fn(move |event| handle(deployer, event))).await
 }

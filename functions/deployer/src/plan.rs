@@ -139,9 +139,7 @@ fn targets(td: &TaskDefinition, named: &[String], repository: &str) -> Result<Ve
         if !missing.is_empty() {
             return Err(format!("no container named {}", missing.join(", ")));
         }
-        return Ok((0..defs.len())
-            .filter(|&i| named.iter().any(|n| defs[i].name.as_deref() == Some(n)))
-            .collect());
+        return Ok((0..defs.len()).filter(|&i| named.iter().any(|n| defs[i].name.as_deref() == Some(n))).collect());
     }
     let found: Vec<usize> = (0..defs.len())
         .filter(|&i| {
@@ -153,9 +151,7 @@ fn targets(td: &TaskDefinition, named: &[String], repository: &str) -> Result<Ve
         })
         .collect();
     if found.is_empty() {
-        Err(format!(
-            "no container runs an image from the ECR repository {repository}; name the containers to deploy"
-        ))
+        Err(format!("no container runs an image from the ECR repository {repository}; name the containers to deploy"))
     } else {
         Ok(found)
     }
@@ -207,9 +203,9 @@ pub fn register_input(
         .set_runtime_platform(base.runtime_platform)
         .set_enable_fault_injection(base.enable_fault_injection)
         .set_tags((!tags.is_empty()).then_some(tags));
-    builder.build().map_err(|e| DeployError::InvalidRequest {
-        reason: format!("cannot build the register request: {e}"),
-    })
+    builder
+        .build()
+        .map_err(|e| DeployError::InvalidRequest { reason: format!("cannot build the register request: {e}") })
 }
 
 /// Decides what a deploy does.
@@ -220,11 +216,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, DeployError> {
         targets(base, input.containers, input.repository).map_err(|reason| DeployError::NoTargetContainer {
             task_definition: base_name.clone(),
             reason,
-            containers: base
-                .container_definitions()
-                .iter()
-                .filter_map(|c| c.name.clone())
-                .collect(),
+            containers: base.container_definitions().iter().filter_map(|c| c.name.clone()).collect(),
         })?;
 
     let mut containers = base.container_definitions().to_vec();
@@ -241,19 +233,11 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, DeployError> {
     let image = changes.first().map(|c| c.to.clone()).unwrap_or_default();
 
     if already_runs(input) {
-        return Ok(Plan {
-            action: Action::AlreadyDeployed,
-            image,
-            changes: Vec::new(),
-        });
+        return Ok(Plan { action: Action::AlreadyDeployed, image, changes: Vec::new() });
     }
     let tags = plan_tags(&input.base.tags, input.version, &describe_name(input.running));
     let register = register_input(base, containers, tags)?;
-    Ok(Plan {
-        action: Action::Register(Box::new(register)),
-        image,
-        changes,
-    })
+    Ok(Plan { action: Action::Register(Box::new(register)), image, changes })
 }
 
 /// True when every target container of the running revision already has the image this deploy would set.

@@ -29,7 +29,26 @@ pub struct DeployRequest {
     pub base: Option<Base>,
     #[serde(default)]
     pub dry_run: bool,
+    /// Deploy the same version to several services at once, instead of `cluster`/`service`.
+    pub targets: Option<Vec<TargetSpec>>,
+    /// With `targets`: when one target fails, roll back the ones that were deployed.
+    #[serde(default)]
+    pub all_or_nothing: bool,
 }
+
+/// One service of a multi-target request.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    pub cluster: String,
+    pub service: String,
+    /// Another region than the function's; its clients are built once and reused.
+    pub region: Option<String>,
+    pub containers: Option<Vec<String>>,
+}
+
+/// How many targets one request may name.
+pub const MAX_TARGETS: usize = 50;
 
 /// The function's configuration, read once from the environment at cold start.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,13 +75,7 @@ impl Defaults {
             }
         };
         let containers = get("DEPLOY_CONTAINERS")
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
+            .map(|v| v.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
         let defaults = Defaults {
             cluster: get("DEPLOY_CLUSTER"),
@@ -71,10 +84,7 @@ impl Defaults {
             containers,
             base,
         };
-        for (name, value) in [
-            ("DEPLOY_CLUSTER", &defaults.cluster),
-            ("DEPLOY_SERVICE", &defaults.service),
-        ] {
+        for (name, value) in [("DEPLOY_CLUSTER", &defaults.cluster), ("DEPLOY_SERVICE", &defaults.service)] {
             if let Some(v) = value {
                 check_name(name, v)?;
             }
@@ -100,34 +110,73 @@ pub struct Target {
     pub base: Base,
     pub version: Version,
     pub dry_run: bool,
+    /// `None`: the function's own region.
+    pub region: Option<String>,
 }
 
 impl Target {
+    /// Every target of a request: one for a plain request, one per entry of `targets`.
+    pub fn resolve_all(mut request: DeployRequest, defaults: &Defaults) -> Result<Vec<Target>, DeployError> {
+        let Some(specs) = request.targets.take() else {
+            return Target::resolve(request, defaults).map(|t| vec![t]);
+        };
+        let invalid = |reason: String| DeployError::InvalidRequest { reason };
+        if request.cluster.is_some() || request.service.is_some() {
+            return Err(invalid("name the cluster and service inside each of \"targets\", not beside it".into()));
+        }
+        if specs.is_empty() || specs.len() > MAX_TARGETS {
+            return Err(invalid(format!("\"targets\" takes 1 to {MAX_TARGETS} services, not {}", specs.len())));
+        }
+        let mut targets: Vec<Target> = Vec::with_capacity(specs.len());
+        for spec in specs {
+            if let Some(region) = &spec.region {
+                check_region(region)?;
+            }
+            let one = DeployRequest {
+                cluster: Some(spec.cluster),
+                service: Some(spec.service),
+                containers: spec.containers.or_else(|| request.containers.clone()),
+                targets: None,
+                all_or_nothing: false,
+                ..request.clone()
+            };
+            let mut target = Target::resolve(one, defaults)?;
+            target.region = spec.region;
+            if targets
+                .iter()
+                .any(|t| (&t.cluster, &t.service, &t.region) == (&target.cluster, &target.service, &target.region))
+            {
+                return Err(invalid(format!(
+                    "service {} in cluster {} is named twice",
+                    target.service, target.cluster
+                )));
+            }
+            targets.push(target);
+        }
+        Ok(targets)
+    }
+
     pub fn resolve(request: DeployRequest, defaults: &Defaults) -> Result<Target, DeployError> {
+        if request.targets.is_some() || request.all_or_nothing {
+            return Err(DeployError::InvalidRequest {
+                reason: "\"targets\" and \"all_or_nothing\" belong to a multi-target request".into(),
+            });
+        }
         let version = Version::parse(request.version.trim())?;
         let pick = |field: &'static str, asked: Option<String>, default: &Option<String>, env: &str| {
-            asked
-                .or_else(|| default.clone())
-                .ok_or_else(|| DeployError::InvalidRequest {
-                    reason: format!("no {field}: pass \"{field}\" or configure {env}"),
-                })
+            asked.or_else(|| default.clone()).ok_or_else(|| DeployError::InvalidRequest {
+                reason: format!("no {field}: pass \"{field}\" or configure {env}"),
+            })
         };
         let cluster = pick("cluster", request.cluster, &defaults.cluster, "DEPLOY_CLUSTER")?;
         let service = pick("service", request.service, &defaults.service, "DEPLOY_SERVICE")?;
-        let repository = pick(
-            "repository",
-            request.repository,
-            &defaults.repository,
-            "DEPLOY_REPOSITORY",
-        )?;
+        let repository = pick("repository", request.repository, &defaults.repository, "DEPLOY_REPOSITORY")?;
         check_name("cluster", &cluster)?;
         check_name("service", &service)?;
         check_repository(&repository)?;
         let containers = request.containers.unwrap_or_else(|| defaults.containers.clone());
         if let Some(bad) = containers.iter().find(|c| c.is_empty() || c.len() > 255) {
-            return Err(DeployError::InvalidRequest {
-                reason: format!("container name {bad:?} is not valid"),
-            });
+            return Err(DeployError::InvalidRequest { reason: format!("container name {bad:?} is not valid") });
         }
         Ok(Target {
             cluster,
@@ -137,6 +186,7 @@ impl Target {
             base: request.base.unwrap_or(defaults.base),
             version,
             dry_run: request.dry_run,
+            region: None,
         })
     }
 }
@@ -145,9 +195,7 @@ impl Target {
 fn check_name(what: &str, value: &str) -> Result<(), DeployError> {
     let name_ok = !value.is_empty()
         && value.len() <= 255
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     let arn_ok = value.starts_with("arn:")
         && value.len() <= 1600
         && value.split(':').nth(2) == Some("ecs")
@@ -155,9 +203,19 @@ fn check_name(what: &str, value: &str) -> Result<(), DeployError> {
     if name_ok || arn_ok {
         Ok(())
     } else {
-        Err(DeployError::InvalidRequest {
-            reason: format!("{what} {value:?} is not an ECS name or ARN"),
-        })
+        Err(DeployError::InvalidRequest { reason: format!("{what} {value:?} is not an ECS name or ARN") })
+    }
+}
+
+/// A region name such as `eu-west-1` or `us-gov-west-1`.
+fn check_region(value: &str) -> Result<(), DeployError> {
+    let ok = (4..=32).contains(&value.len())
+        && value.split('-').count() >= 3
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(DeployError::InvalidRequest { reason: format!("region {value:?} is not an AWS region name") })
     }
 }
 
@@ -166,16 +224,12 @@ fn check_repository(value: &str) -> Result<(), DeployError> {
     let ok = (2..=256).contains(&value.len())
         && value.split('/').all(|part| {
             !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+                && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
         });
     if ok {
         Ok(())
     } else {
-        Err(DeployError::InvalidRequest {
-            reason: format!("repository {value:?} is not an ECR repository name"),
-        })
+        Err(DeployError::InvalidRequest { reason: format!("repository {value:?} is not an ECR repository name") })
     }
 }
 
@@ -200,10 +254,7 @@ mod tests {
     #[test]
     fn a_version_is_enough_with_defaults() {
         let t = Target::resolve(request(r#"{"version":"v2"}"#), &defaults()).unwrap();
-        assert_eq!(
-            (t.cluster.as_str(), t.service.as_str(), t.repository.as_str()),
-            ("prod", "web", "team/web")
-        );
+        assert_eq!((t.cluster.as_str(), t.service.as_str(), t.repository.as_str()), ("prod", "web", "team/web"));
         assert_eq!((t.base, t.dry_run, t.version.as_str()), (Base::Latest, false, "v2"));
     }
 
@@ -219,10 +270,43 @@ mod tests {
         .unwrap();
         assert_eq!(t.cluster, "arn:aws:ecs:eu-west-1:1:cluster/c2");
         assert_eq!((t.service.as_str(), t.repository.as_str()), ("api", "x/y"));
-        assert_eq!(
-            (t.containers, t.base, t.dry_run),
-            (vec!["main".to_string()], Base::Service, true)
-        );
+        assert_eq!((t.containers, t.base, t.dry_run), (vec!["main".to_string()], Base::Service, true));
+    }
+
+    #[test]
+    fn targets_fan_out_with_shared_fields_and_their_own_overrides() {
+        let targets = Target::resolve_all(
+            request(
+                r#"{"version":"v4","containers":["app"],"targets":[
+                    {"cluster":"prod","service":"a"},
+                    {"cluster":"prod","service":"b","region":"eu-central-1","containers":["main"]}]}"#,
+            ),
+            &defaults(),
+        )
+        .unwrap();
+        assert_eq!(targets.len(), 2);
+        assert_eq!((targets[0].service.as_str(), targets[0].region.as_deref()), ("a", None));
+        assert_eq!(targets[0].containers, ["app"]);
+        assert_eq!((targets[1].service.as_str(), targets[1].region.as_deref()), ("b", Some("eu-central-1")));
+        assert_eq!(targets[1].containers, ["main"]);
+        assert!(targets.iter().all(|t| t.version.as_str() == "v4" && t.repository == "team/web"));
+    }
+
+    #[test]
+    fn bad_target_lists_are_refused() {
+        for bad in [
+            r#"{"version":"v2","targets":[]}"#,
+            r#"{"version":"v2","service":"x","targets":[{"cluster":"c","service":"s"}]}"#,
+            r#"{"version":"v2","targets":[{"cluster":"c","service":"s"},{"cluster":"c","service":"s"}]}"#,
+            r#"{"version":"v2","targets":[{"cluster":"c","service":"s","region":"Mars"}]}"#,
+            r#"{"version":"v2","all_or_nothing":true}"#,
+        ] {
+            let err = Target::resolve_all(request(bad), &defaults()).unwrap_err();
+            assert_eq!(err.code(), "InvalidRequest", "{bad}");
+        }
+        let many: Vec<String> = (0..=MAX_TARGETS).map(|i| format!(r#"{{"cluster":"c","service":"s{i}"}}"#)).collect();
+        let req = format!(r#"{{"version":"v2","targets":[{}]}}"#, many.join(","));
+        assert_eq!(Target::resolve_all(request(&req), &defaults()).unwrap_err().code(), "InvalidRequest");
     }
 
     #[test]
@@ -236,15 +320,8 @@ mod tests {
         let err = Target::resolve(request(r#"{"version":"v2"}"#), &Defaults::default()).unwrap_err();
         assert_eq!(err.code(), "InvalidRequest");
         assert!(err.to_string().contains("DEPLOY_CLUSTER"), "{err}");
-        for bad in [
-            r#"{"version":"v2","service":"a b"}"#,
-            r#"{"version":"v2","repository":"Team/Web"}"#,
-        ] {
-            assert_eq!(
-                Target::resolve(request(bad), &defaults()).unwrap_err().code(),
-                "InvalidRequest",
-                "{bad}"
-            );
+        for bad in [r#"{"version":"v2","service":"a b"}"#, r#"{"version":"v2","repository":"Team/Web"}"#] {
+            assert_eq!(Target::resolve(request(bad), &defaults()).unwrap_err().code(), "InvalidRequest", "{bad}");
         }
         let err = Target::resolve(request(r#"{"version":"v2;rm"}"#), &defaults()).unwrap_err();
         assert_eq!(err.code(), "InvalidVersion");
@@ -262,10 +339,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(d.containers, ["app", "worker"]);
-        assert_eq!(
-            (d.cluster.as_deref(), d.service, d.base),
-            (Some("prod"), None, Base::Service)
-        );
+        assert_eq!((d.cluster.as_deref(), d.service, d.base), (Some("prod"), None, Base::Service));
         assert!(Defaults::from_lookup(env(&[("DEPLOY_BASE", "newest")])).is_err());
         assert!(Defaults::from_lookup(env(&[("DEPLOY_REPOSITORY", "UPPER")])).is_err());
     }

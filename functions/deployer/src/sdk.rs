@@ -39,10 +39,7 @@ pub struct SdkAws {
 
 impl SdkAws {
     pub fn new(config: &SdkConfig) -> Self {
-        SdkAws {
-            ecs: aws_sdk_ecs::Client::new(config),
-            ecr: aws_sdk_ecr::Client::new(config),
-        }
+        SdkAws { ecs: aws_sdk_ecs::Client::new(config), ecr: aws_sdk_ecr::Client::new(config) }
     }
 }
 
@@ -66,12 +63,7 @@ where
         SdkError::ConstructionFailure(_) => AwsErrorKind::Rejected,
         _ => AwsErrorKind::Unknown,
     };
-    AwsError {
-        operation,
-        kind,
-        aws_code,
-        message: DisplayErrorContext(err).to_string(),
-    }
+    AwsError { operation, kind, aws_code, message: DisplayErrorContext(err).to_string() }
 }
 
 /// Maps every field of the input onto the fluent builder. Kept beside [`crate::plan::COPIED_FIELDS`]; a test
@@ -110,13 +102,7 @@ impl Aws for SdkAws {
             Version::Tag(t) => ImageIdentifier::builder().image_tag(t),
             Version::Digest(d) => ImageIdentifier::builder().image_digest(d),
         };
-        let sent = self
-            .ecr
-            .describe_images()
-            .repository_name(repository)
-            .image_ids(id.build())
-            .send()
-            .await;
+        let sent = self.ecr.describe_images().repository_name(repository).image_ids(id.build()).send().await;
         match sent {
             Ok(out) => Ok(match out.image_details().first() {
                 Some(detail) => ImageLookup::Found {
@@ -141,22 +127,12 @@ impl Aws for SdkAws {
     }
 
     async fn describe_service(&self, cluster: &str, service: &str) -> Result<ServiceLookup, AwsError> {
-        match self
-            .ecs
-            .describe_services()
-            .cluster(cluster)
-            .services(service)
-            .send()
-            .await
-        {
+        match self.ecs.describe_services().cluster(cluster).services(service).send().await {
             Ok(out) => Ok(match out.services.and_then(|s| s.into_iter().next()) {
                 Some(s) => ServiceLookup::Found(Box::new(s)),
                 None => ServiceLookup::Missing,
             }),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_cluster_not_found_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_cluster_not_found_exception()) => {
                 Ok(ServiceLookup::ClusterMissing)
             }
             Err(e) => Err(aws_error("DescribeServices", &e)),
@@ -175,10 +151,9 @@ impl Aws for SdkAws {
             .send()
             .await;
         match sent {
-            Ok(out) => Ok(out.task_definition.map(|td| DescribedTaskDefinition {
-                task_definition: td,
-                tags: out.tags.unwrap_or_default(),
-            })),
+            Ok(out) => Ok(out
+                .task_definition
+                .map(|td| DescribedTaskDefinition { task_definition: td, tags: out.tags.unwrap_or_default() })),
             // ECS answers "Unable to describe task definition." for a family or revision it does not have.
             Err(e) if e.as_service_error().is_some_and(|se| se.is_client_exception()) => Ok(None),
             Err(e) => Err(aws_error("DescribeTaskDefinition", &e)),
@@ -220,12 +195,7 @@ impl Aws for SdkAws {
     }
 
     async fn deregister_task_definition(&self, task_definition_arn: &str) -> Result<(), AwsError> {
-        let out = self
-            .ecs
-            .deregister_task_definition()
-            .task_definition(task_definition_arn)
-            .send()
-            .await;
+        let out = self.ecs.deregister_task_definition().task_definition(task_definition_arn).send().await;
         out.map(|_| ()).map_err(|e| aws_error("DeregisterTaskDefinition", &e))
     }
 }
@@ -251,19 +221,13 @@ mod tests {
             registry_host: REGISTRY,
         })
         .unwrap();
-        let Action::Register(input) = planned.action else {
-            panic!("expected a register plan")
-        };
+        let Action::Register(input) = planned.action else { panic!("expected a register plan") };
         let config = aws_sdk_ecs::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(REGION))
             .build();
         let client = aws_sdk_ecs::Client::from_conf(config);
-        let sent = register_request(&client, (*input).clone())
-            .as_input()
-            .clone()
-            .build()
-            .unwrap();
+        let sent = register_request(&client, (*input).clone()).as_input().clone().build().unwrap();
         assert_eq!(sent, *input);
     }
 }

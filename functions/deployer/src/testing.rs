@@ -137,11 +137,7 @@ pub fn full_task_definition(revision: i32, app_tag: &str) -> TaskDefinition {
         .cpu("512")
         .memory("1024")
         .inference_accelerators(
-            InferenceAccelerator::builder()
-                .device_name("gpu0")
-                .device_type("eia2.medium")
-                .build()
-                .unwrap(),
+            InferenceAccelerator::builder().device_name("gpu0").device_type("eia2.medium").build().unwrap(),
         )
         .pid_mode(PidMode::Task)
         .ipc_mode(IpcMode::Task)
@@ -165,10 +161,6 @@ pub fn full_task_definition(revision: i32, app_tag: &str) -> TaskDefinition {
 pub fn described(revision: i32, app_tag: &str) -> DescribedTaskDefinition {
     DescribedTaskDefinition {
         task_definition: full_task_definition(revision, app_tag),
-        tags: vec![
-            tag("team", "payments"),
-            tag("Version", app_tag),
-            tag("aws:cloudformation:stack-name", "web"),
-        ],
+        tags: vec![tag("team", "payments"), tag("Version", app_tag), tag("aws:cloudformation:stack-name", "web")],
     }
 }

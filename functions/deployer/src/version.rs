@@ -15,10 +15,8 @@ pub enum Version {
 
 impl Version {
     pub fn parse(raw: &str) -> Result<Self, DeployError> {
-        let invalid = |reason: &'static str| DeployError::InvalidVersion {
-            version: raw.chars().take(200).collect(),
-            reason,
-        };
+        let invalid =
+            |reason: &'static str| DeployError::InvalidVersion { version: raw.chars().take(200).collect(), reason };
         if let Some(hex) = raw.strip_prefix("sha256:") {
             return if hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
                 Ok(Version::Digest(raw.to_owned()))

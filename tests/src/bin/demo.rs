@@ -25,11 +25,7 @@ async fn main() {
     println!("== starting a local AWS (moto) with cluster, ECR repository (v1, v2) and service");
     let world = World::start().await;
     let (before, _) = world.running().await;
-    println!(
-        "service {} runs {}",
-        world.shape.service,
-        deployer::plan::describe_name(&before)
-    );
+    println!("service {} runs {}", world.shape.service, deployer::plan::describe_name(&before));
 
     println!("== starting the function under cargo lambda watch (first run compiles it)");
     let lambda = LambdaEmulator::start(&world.function_env());
@@ -52,10 +48,7 @@ async fn main() {
         "ephemeral_storage_gib": td.ephemeral_storage().map(|e| e.size_in_gib()),
         "tags": tags.iter().map(|t| (t.key().unwrap_or_default().to_owned(), json!(t.value()))).collect::<serde_json::Map<_, _>>(),
     });
-    println!(
-        "\n== the service now runs\n{}",
-        serde_json::to_string_pretty(&summary).unwrap_or_default()
-    );
+    println!("\n== the service now runs\n{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
 
     println!("\n$ cargo lambda invoke deployer --data-file events/deploy.json   # again");
     let second = show("repeat deploy of v2", &lambda.invoke(&event));
@@ -63,10 +56,7 @@ async fn main() {
     drop(lambda);
     drop(world);
     let ok = first["status"] == "deployed" && second["status"] == "already_deployed";
-    println!(
-        "\n== stopped the function and the local AWS; demo {}",
-        if ok { "succeeded" } else { "FAILED" }
-    );
+    println!("\n== stopped the function and the local AWS; demo {}", if ok { "succeeded" } else { "FAILED" });
     if !ok {
         std::process::exit(1);
     }

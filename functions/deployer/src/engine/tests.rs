@@ -47,35 +47,15 @@ async fn deploy_registers_a_clone_and_points_the_service_at_it() {
     let ops = d.aws().ops();
     let mut preflight = ops[..4].to_vec();
     preflight.sort_unstable();
-    assert_eq!(
-        preflight,
-        [
-            "DescribeClusters",
-            "DescribeImages",
-            "DescribeServices",
-            "DescribeTaskDefinition"
-        ]
-    );
+    assert_eq!(preflight, ["DescribeClusters", "DescribeImages", "DescribeServices", "DescribeTaskDefinition"]);
     assert_eq!(ops[4..], ["RegisterTaskDefinition", "UpdateService"]);
     let args: Vec<(&str, String)> = d.aws().calls().into_iter().map(|c| (c.op, c.arg)).collect();
-    assert!(
-        args.contains(&("DescribeTaskDefinition", "web".into())),
-        "the newest revision is asked by family"
-    );
-    assert!(
-        args.contains(&("UpdateService", arn("web:8"))),
-        "the update names the new revision by ARN"
-    );
+    assert!(args.contains(&("DescribeTaskDefinition", "web".into())), "the newest revision is asked by family");
+    assert!(args.contains(&("UpdateService", arn("web:8"))), "the update names the new revision by ARN");
 
     assert_eq!(result.status, Status::Deployed);
     assert_eq!(result.task_definition.as_deref(), Some("web:8"));
-    assert_eq!(
-        (
-            result.base_task_definition.as_str(),
-            result.previous_task_definition.as_str()
-        ),
-        ("web:7", "web:7")
-    );
+    assert_eq!((result.base_task_definition.as_str(), result.previous_task_definition.as_str()), ("web:7", "web:7"));
     assert_eq!(result.image, format!("{REGISTRY}/{REPOSITORY}:v2"));
     assert_eq!(result.deployment_id.as_deref(), Some("ecs-svc/1"));
     assert_eq!(result.containers_updated.len(), 1);
@@ -101,11 +81,7 @@ async fn preflight_checks_run_in_one_parallel_round() {
     let calls = d.aws().calls();
     let first_end = calls.iter().map(|c| c.ended).min().unwrap();
     let started_before: Vec<_> = calls.iter().filter(|c| c.started < first_end).map(|c| c.op).collect();
-    assert_eq!(
-        started_before.len(),
-        3,
-        "image, cluster and service checks overlap: {started_before:?}"
-    );
+    assert_eq!(started_before.len(), 3, "image, cluster and service checks overlap: {started_before:?}");
     assert_eq!(calls.len(), 6, "{:?}", d.aws().ops());
 }
 
@@ -126,10 +102,7 @@ async fn repeat_deploy_of_the_running_version_is_already_deployed() {
 #[tokio::test]
 async fn a_bad_version_calls_nothing() {
     let d = standard();
-    let err = d
-        .deploy(request(json!({"version": "v2 && rm -rf /"})))
-        .await
-        .unwrap_err();
+    let err = d.deploy(request(json!({"version": "v2 && rm -rf /"}))).await.unwrap_err();
     assert_eq!(err.code(), "InvalidVersion");
     assert!(d.aws().ops().is_empty());
 }
@@ -137,17 +110,9 @@ async fn a_bad_version_calls_nothing() {
 #[tokio::test]
 async fn every_failed_check_is_reported_and_nothing_changes() {
     let d = standard();
-    let err = d
-        .deploy(request(json!({"version": "v9", "cluster": "nope"})))
-        .await
-        .unwrap_err();
+    let err = d.deploy(request(json!({"version": "v9", "cluster": "nope"}))).await.unwrap_err();
     assert_eq!(err.code(), "ClusterNotFound");
-    let codes: Vec<_> = err.details()["failures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].clone())
-        .collect();
+    let codes: Vec<_> = err.details()["failures"].as_array().unwrap().iter().map(|f| f["code"].clone()).collect();
     assert_eq!(codes, [json!("ClusterNotFound"), json!("ImageNotFound")]);
     assert!(mutations(&d).is_empty());
 }
@@ -157,10 +122,7 @@ async fn missing_things_get_their_own_codes() {
     for (req, code) in [
         (json!({"version": "v9"}), "ImageNotFound"),
         (json!({"version": "v2", "service": "api"}), "ServiceNotFound"),
-        (
-            json!({"version": "v2", "repository": "team/other"}),
-            "RepositoryNotFound",
-        ),
+        (json!({"version": "v2", "repository": "team/other"}), "RepositoryNotFound"),
         (json!({"version": "v2", "containers": ["worker"]}), "NoTargetContainer"),
     ] {
         let d = standard();
@@ -179,31 +141,19 @@ async fn inactive_cluster_and_draining_service_are_refused() {
         s.services.get_mut("web").unwrap().status = Some("DRAINING".into());
     }
     let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
-    let codes: Vec<_> = err.details()["failures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].clone())
-        .collect();
+    let codes: Vec<_> = err.details()["failures"].as_array().unwrap().iter().map(|f| f["code"].clone()).collect();
     assert_eq!(codes, [json!("ClusterNotActive"), json!("ServiceNotActive")]);
     assert!(mutations(&d).is_empty());
 }
 
 #[tokio::test]
 async fn code_deploy_and_external_controllers_are_explained() {
-    for (kind, name) in [
-        (DeploymentControllerType::CodeDeploy, "CODE_DEPLOY"),
-        (DeploymentControllerType::External, "EXTERNAL"),
-    ] {
+    for (kind, name) in
+        [(DeploymentControllerType::CodeDeploy, "CODE_DEPLOY"), (DeploymentControllerType::External, "EXTERNAL")]
+    {
         let d = standard();
-        d.aws()
-            .state
-            .lock()
-            .unwrap()
-            .services
-            .get_mut("web")
-            .unwrap()
-            .deployment_controller = Some(DeploymentController::builder().r#type(kind).build().unwrap());
+        d.aws().state.lock().unwrap().services.get_mut("web").unwrap().deployment_controller =
+            Some(DeploymentController::builder().r#type(kind).build().unwrap());
         let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
         assert_eq!(err.code(), "UnsupportedDeploymentController");
         assert_eq!(err.details()["deployment_controller"], name);
@@ -215,10 +165,7 @@ async fn code_deploy_and_external_controllers_are_explained() {
 #[tokio::test]
 async fn dry_run_shows_the_change_and_mutates_nothing() {
     let d = standard();
-    let result = d
-        .deploy(request(json!({"version": "v2", "dry_run": true})))
-        .await
-        .unwrap();
+    let result = d.deploy(request(json!({"version": "v2", "dry_run": true}))).await.unwrap();
     assert_eq!(result.status, Status::DryRun);
     assert_eq!(result.task_definition, None);
     let change = serde_json::to_value(&result.containers_updated).unwrap();
@@ -234,21 +181,9 @@ async fn latest_base_clones_the_newest_revision_and_records_the_running_one() {
     // The service runs web:5; someone registered web:6 by hand.
     let fake = FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(5, "v1"), described(6, "v1")]);
     let d = deployer(fake);
-    let latest = d
-        .deploy(request(json!({"version": "v2", "dry_run": true})))
-        .await
-        .unwrap();
-    assert_eq!(
-        (
-            latest.base_task_definition.as_str(),
-            latest.previous_task_definition.as_str()
-        ),
-        ("web:6", "web:5")
-    );
-    let from_service = d
-        .deploy(request(json!({"version": "v2", "base": "service"})))
-        .await
-        .unwrap();
+    let latest = d.deploy(request(json!({"version": "v2", "dry_run": true}))).await.unwrap();
+    assert_eq!((latest.base_task_definition.as_str(), latest.previous_task_definition.as_str()), ("web:6", "web:5"));
+    let from_service = d.deploy(request(json!({"version": "v2", "base": "service"}))).await.unwrap();
     assert_eq!(from_service.base_task_definition, "web:5");
     assert_eq!(from_service.task_definition.as_deref(), Some("web:7"));
 }
@@ -261,15 +196,8 @@ async fn a_rejected_update_deregisters_the_new_revision() {
     assert_eq!(err.code(), "UpdateServiceFailed");
     assert_eq!(err.details()["cleanup"], "deregistered");
     assert_eq!(err.details()["task_definition"], "web:8");
-    assert_eq!(
-        mutations(&d),
-        ["RegisterTaskDefinition", "UpdateService", "DeregisterTaskDefinition"]
-    );
-    assert_eq!(
-        d.aws().calls().last().unwrap().arg,
-        arn("web:8"),
-        "only the new revision is deregistered"
-    );
+    assert_eq!(mutations(&d), ["RegisterTaskDefinition", "UpdateService", "DeregisterTaskDefinition"]);
+    assert_eq!(d.aws().calls().last().unwrap().arg, arn("web:8"), "only the new revision is deregistered");
     assert_eq!(d.aws().service("web").task_definition(), Some(arn("web:7").as_str()));
 }
 
@@ -281,10 +209,7 @@ async fn an_update_that_timed_out_but_took_effect_is_a_deploy() {
     assert_eq!(result.status, Status::Deployed);
     assert_eq!(mutations(&d), ["RegisterTaskDefinition", "UpdateService"]);
     let web8 = d.aws().revisions("web").pop().unwrap();
-    assert_eq!(
-        web8.task_definition.status(),
-        Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active)
-    );
+    assert_eq!(web8.task_definition.status(), Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active));
 }
 
 #[tokio::test]
@@ -313,10 +238,161 @@ async fn an_unknown_outcome_keeps_the_revision_and_says_so() {
 #[tokio::test]
 async fn a_failed_register_never_updates_the_service() {
     let d = standard();
-    d.aws()
-        .fail_next("RegisterTaskDefinition", AwsErrorKind::Throttled, false);
+    d.aws().fail_next("RegisterTaskDefinition", AwsErrorKind::Throttled, false);
     let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
     assert_eq!(err.code(), "AwsThrottled");
     assert_eq!(mutations(&d), ["RegisterTaskDefinition"]);
     assert_eq!(d.aws().service("web").task_definition(), Some(arn("web:7").as_str()));
+}
+
+/// Adds service `name` running `family:1` (app at v1) to the fake.
+fn add_service(fake: &FakeAws, name: &str, family: &str) {
+    let mut td = described(1, "v1");
+    td.task_definition.family = Some(family.into());
+    td.task_definition.task_definition_arn = Some(arn(&format!("{family}:1")));
+    let mut s = fake.state.lock().unwrap();
+    let mut service = s.services["web"].clone();
+    service.service_name = Some(name.into());
+    service.task_definition = td.task_definition.task_definition_arn.clone();
+    service.deployments = None;
+    s.services.insert(name.into(), service);
+    s.task_definitions.push(td);
+}
+
+fn fan_out(services: &[&str]) -> Deployer<FakeAws> {
+    let fake = FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]);
+    for name in services {
+        add_service(&fake, name, name);
+    }
+    deployer(fake)
+}
+
+fn targets(services: &[&str]) -> serde_json::Value {
+    services.iter().map(|s| json!({"cluster": "prod", "service": s})).collect()
+}
+
+#[tokio::test]
+async fn a_warm_deploy_reads_service_and_base_revision_in_the_same_round() {
+    let fake = FakeAws::world(REPOSITORY, &["v1", "v2", "v3"], vec![described(7, "v1")])
+        .with_latency(Duration::from_millis(30));
+    let d = deployer(fake);
+    d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    let first_deploy_calls = d.aws().calls().len();
+    d.deploy(request(json!({"version": "v3"}))).await.unwrap();
+    let calls = d.aws().calls().split_off(first_deploy_calls);
+    let first_end = calls.iter().map(|c| c.ended).min().unwrap();
+    let mut overlapping: Vec<_> = calls.iter().filter(|c| c.started < first_end).map(|c| c.op).collect();
+    overlapping.sort_unstable();
+    assert_eq!(overlapping, ["DescribeClusters", "DescribeImages", "DescribeServices", "DescribeTaskDefinition"]);
+    assert_eq!(calls.len(), 6, "{:?}", calls.iter().map(|c| c.op).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_service_that_changed_family_is_still_cloned_from_its_own_family() {
+    let d = standard();
+    d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    // Someone points the service at another family between two deploys.
+    add_service(d.aws(), "scratch", "web-next");
+    {
+        let mut s = d.aws().state.lock().unwrap();
+        s.services.get_mut("web").unwrap().task_definition = Some(arn("web-next:1"));
+    }
+    let result = d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    assert_eq!(result.base_task_definition, "web-next:1");
+    assert_eq!(result.task_definition.as_deref(), Some("web-next:2"));
+}
+
+#[tokio::test]
+async fn targets_are_deployed_concurrently_each_with_its_own_result() {
+    let services = ["a", "b", "c"];
+    let fake =
+        FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]).with_latency(Duration::from_millis(30));
+    for name in services {
+        add_service(&fake, name, name);
+    }
+    let d = deployer(fake);
+    let result = d.deploy_many(request(json!({"version": "v2", "targets": targets(&services)}))).await.unwrap();
+    assert_eq!(result.status, FanOutStatus::Deployed);
+    let names: Vec<_> = result
+        .targets
+        .iter()
+        .map(|t| match t {
+            TargetOutcome::Done(r) => (r.service.clone(), r.task_definition.clone().unwrap()),
+            TargetOutcome::Failed { error, .. } => panic!("{error}"),
+        })
+        .collect();
+    assert_eq!(names, [("a".into(), "a:2".into()), ("b".into(), "b:2".into()), ("c".into(), "c:2".into())]);
+    let calls = d.aws().calls();
+    let first_end = calls.iter().map(|c| c.ended).min().unwrap();
+    assert_eq!(calls.iter().filter(|c| c.started < first_end).count(), 9, "all three preflights overlap");
+}
+
+#[tokio::test]
+async fn targets_fail_independently_and_the_request_reports_it() {
+    let d = fan_out(&["a", "b"]);
+    let req = json!({"version": "v2", "targets": targets(&["a", "missing", "b"])});
+    let err = d.execute(request(req)).await.unwrap_err();
+    assert_eq!(err.code(), "TargetsFailed");
+    assert_eq!(err.to_string(), "1 of 3 targets failed");
+    let details = err.details();
+    assert_eq!(details["status"], "failed");
+    assert_eq!(details["targets"][0]["status"], "deployed");
+    assert_eq!(details["targets"][1]["error"]["code"], "ServiceNotFound");
+    assert_eq!(details["targets"][1]["service"], "missing");
+    assert_eq!(details["targets"][2]["task_definition"], "b:2");
+    assert_eq!(d.aws().service("a").task_definition(), Some(arn("a:2").as_str()));
+}
+
+#[tokio::test]
+async fn all_or_nothing_puts_the_deployed_targets_back() {
+    let d = fan_out(&["a", "b"]);
+    let req = json!({"version": "v2", "all_or_nothing": true, "targets": targets(&["a", "missing", "b"])});
+    let result = d.deploy_many(request(req)).await.unwrap();
+    assert_eq!(result.status, FanOutStatus::RolledBack);
+    for (name, entry) in [("a", &result.targets[0]), ("b", &result.targets[2])] {
+        let TargetOutcome::Done(r) = entry else { panic!("{name} should have a result") };
+        assert_eq!(r.status, Status::RolledBack);
+        assert_eq!(r.task_definition.as_deref(), Some(format!("{name}:1").as_str()));
+        assert_eq!(family_revision(d.aws().service(name).task_definition().unwrap()), format!("{name}:1"));
+        let new = d.aws().revisions(name).pop().unwrap();
+        assert_eq!(new.task_definition.status(), Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Inactive));
+    }
+}
+
+#[tokio::test]
+async fn other_regions_get_their_own_clients_built_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let built = Arc::new(AtomicUsize::new(0));
+    let counter = built.clone();
+    let d = standard().with_regions(Box::new(move |_region| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(3, "v1")])
+    }));
+    let req = json!({"version": "v2", "targets": [
+        {"cluster": "prod", "service": "web"},
+        {"cluster": "prod", "service": "web", "region": "eu-central-1"}]});
+    let result = d.deploy_many(request(req.clone())).await.unwrap();
+    assert_eq!(result.status, FanOutStatus::Deployed);
+    let TargetOutcome::Done(regional) = &result.targets[1] else { panic!("regional target failed") };
+    assert_eq!(regional.task_definition.as_deref(), Some("web:4"));
+    let TargetOutcome::Done(home) = &result.targets[0] else { panic!("home target failed") };
+    assert_eq!(home.task_definition.as_deref(), Some("web:8"), "each region has its own ECS");
+    d.deploy_many(request(
+        json!({"version": "v1", "targets": [{"cluster": "prod", "service": "web", "region": "eu-central-1"}]}),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(built.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_region_refuses_the_whole_request_before_any_call() {
+    let d = standard();
+    let req = json!({"version": "v2", "targets": [
+        {"cluster": "prod", "service": "web"},
+        {"cluster": "prod", "service": "web", "region": "eu-central-1"}]});
+    let err = d.deploy_many(request(req)).await.unwrap_err();
+    assert_eq!(err.code(), "InvalidRequest");
+    assert!(d.aws().ops().is_empty());
 }

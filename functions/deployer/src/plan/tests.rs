@@ -51,14 +51,7 @@ fn plan_for(
     v: &str,
 ) -> Result<Plan, DeployError> {
     let v = version(v);
-    plan(&PlanInput {
-        base,
-        running,
-        containers,
-        repository: REPOSITORY,
-        version: &v,
-        registry_host: REGISTRY,
-    })
+    plan(&PlanInput { base, running, containers, repository: REPOSITORY, version: &v, registry_host: REGISTRY })
 }
 
 fn registered(p: Plan) -> RegisterTaskDefinitionInput {
@@ -69,11 +62,7 @@ fn registered(p: Plan) -> RegisterTaskDefinitionInput {
 }
 
 fn container<'a>(input: &'a RegisterTaskDefinitionInput, name: &str) -> &'a ContainerDefinition {
-    input
-        .container_definitions()
-        .iter()
-        .find(|c| c.name.as_deref() == Some(name))
-        .unwrap()
+    input.container_definitions().iter().find(|c| c.name.as_deref() == Some(name)).unwrap()
 }
 
 #[test]
@@ -84,20 +73,12 @@ fn field_lists_cover_every_field_the_sdk_knows() {
     let copied = set(COPIED_FIELDS);
     let read_only = set(READ_ONLY_FIELDS);
     assert!(copied.is_disjoint(&read_only));
-    assert_eq!(
-        described,
-        copied.union(&read_only).cloned().collect(),
-        "TaskDefinition fields"
-    );
+    assert_eq!(described, copied.union(&read_only).cloned().collect(), "TaskDefinition fields");
 
     let input = RegisterTaskDefinitionInput::builder().build().unwrap();
     let mut expected = copied.clone();
     expected.insert("tags".into());
-    assert_eq!(
-        names(&top_level_fields(&format!("{input:?}"))),
-        expected,
-        "RegisterTaskDefinitionInput fields"
-    );
+    assert_eq!(names(&top_level_fields(&format!("{input:?}"))), expected, "RegisterTaskDefinitionInput fields");
 }
 
 #[test]
@@ -145,10 +126,7 @@ fn read_only_keys_never_reach_the_request() {
     let fields = names(&top_level_fields(&format!("{input:?}")));
     assert!(fields.is_disjoint(&set(READ_ONLY_FIELDS)), "{fields:?}");
     let rendered = format!("{input:?}");
-    assert!(
-        !rendered.contains("task-definition/web:7"),
-        "the base ARN leaked into the request"
-    );
+    assert!(!rendered.contains("task-definition/web:7"), "the base ARN leaked into the request");
 }
 
 #[test]
@@ -167,11 +145,7 @@ fn only_the_app_container_changes_and_sidecars_stay() {
     let input = registered(p);
     let mut expected_app = app_container("v1");
     expected_app.image = Some(format!("{REGISTRY}/{REPOSITORY}:v2"));
-    assert_eq!(
-        container(&input, "app"),
-        &expected_app,
-        "only the image of app may change"
-    );
+    assert_eq!(container(&input, "app"), &expected_app, "only the image of app may change");
     for sidecar in sidecars() {
         assert_eq!(container(&input, sidecar.name.as_deref().unwrap()), &sidecar);
     }
@@ -182,10 +156,7 @@ fn empty_strings_survive_the_copy() {
     let base = described(7, "v1");
     let input = registered(plan_for(&base, &base.task_definition, &[], "v2").unwrap());
     let app = container(&input, "app");
-    assert!(app
-        .environment()
-        .iter()
-        .any(|e| e.name() == Some("EMPTY_ON_PURPOSE") && e.value() == Some("")));
+    assert!(app.environment().iter().any(|e| e.name() == Some("EMPTY_ON_PURPOSE") && e.value() == Some("")));
     let options = app.log_configuration().unwrap().options().unwrap();
     assert_eq!(options.get("awslogs-stream-prefix").map(String::as_str), Some(""));
 }
@@ -195,10 +166,7 @@ fn digest_versions_pin_the_image() {
     let base = described(7, "v1");
     let digest = format!("sha256:{}", "c".repeat(64));
     let input = registered(plan_for(&base, &base.task_definition, &[], &digest).unwrap());
-    assert_eq!(
-        container(&input, "app").image(),
-        Some(format!("{REGISTRY}/{REPOSITORY}@{digest}").as_str())
-    );
+    assert_eq!(container(&input, "app").image(), Some(format!("{REGISTRY}/{REPOSITORY}@{digest}").as_str()));
     let version_tag = input.tags().iter().find(|t| t.key() == Some(VERSION_TAG)).unwrap();
     assert_eq!(version_tag.value(), Some(digest.as_str()));
 }
@@ -208,15 +176,8 @@ fn tags_are_kept_versioned_and_record_the_running_revision() {
     let base = described(8, "v1");
     let running = full_task_definition(5, "v1");
     let input = registered(plan_for(&base, &running, &[], "v2").unwrap());
-    let tags: Vec<(&str, &str)> = input
-        .tags()
-        .iter()
-        .map(|t| (t.key().unwrap(), t.value().unwrap()))
-        .collect();
-    assert_eq!(
-        tags,
-        [("team", "payments"), (VERSION_TAG, "v2"), (PREVIOUS_TAG, "web:5")]
-    );
+    let tags: Vec<(&str, &str)> = input.tags().iter().map(|t| (t.key().unwrap(), t.value().unwrap())).collect();
+    assert_eq!(tags, [("team", "payments"), (VERSION_TAG, "v2"), (PREVIOUS_TAG, "web:5")]);
 }
 
 #[test]
@@ -232,14 +193,8 @@ fn named_containers_win_over_repository_matching() {
     let base = described(7, "v1");
     let input = registered(plan_for(&base, &base.task_definition, &["xray".into()], "v2").unwrap());
     // A named container that ran another image gets the repository's image in its ECR registry.
-    assert_eq!(
-        container(&input, "xray").image(),
-        Some(format!("{REGISTRY}/{REPOSITORY}:v2").as_str())
-    );
-    assert_eq!(
-        container(&input, "app").image(),
-        Some(format!("{REGISTRY}/{REPOSITORY}:v1").as_str())
-    );
+    assert_eq!(container(&input, "xray").image(), Some(format!("{REGISTRY}/{REPOSITORY}:v2").as_str()));
+    assert_eq!(container(&input, "app").image(), Some(format!("{REGISTRY}/{REPOSITORY}:v1").as_str()));
 }
 
 #[test]
@@ -270,10 +225,7 @@ fn running_the_same_image_is_already_deployed() {
 
     // The newest revision has v2 but the service still runs v1: that is a deploy.
     let running = full_task_definition(6, "v1");
-    assert!(matches!(
-        plan_for(&base, &running, &[], "v2").unwrap().action,
-        Action::Register(_)
-    ));
+    assert!(matches!(plan_for(&base, &running, &[], "v2").unwrap().action, Action::Register(_)));
 }
 
 #[test]

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Deploys an image version to the ECS service with the ecs-deployer function, from a shell.
+#
+#   examples/deploy-cli.sh v2            # FUNCTION=<name or ARN> to skip the stack lookup
+#
+# The call itself is the AWS CLI v2 one-liner:
+#
+#   aws lambda invoke --function-name "$FUNCTION" --cli-binary-format raw-in-base64-out \
+#     --payload '{"version":"v2"}' out.json
+#
+# `aws lambda invoke` exits 0 even when the function failed: the failure is in the response's FunctionError
+# field and in out.json ({"errorType": "<code>", "errorMessage": "..."}), so both are checked below.
+set -euo pipefail
+
+VERSION="${1:?usage: $0 VERSION (an image tag or sha256:<digest>)}"
+STACK="${STACK:-ecs-deployer}"
+FUNCTION="${FUNCTION:-$(aws cloudformation describe-stacks --stack-name "$STACK" \
+  --query "Stacks[0].Outputs[?OutputKey=='DeployerFunctionName'].OutputValue" --output text)}"
+OUT="${OUT:-out.json}"
+
+# jq builds the payload, so a version can never break out of the JSON string.
+PAYLOAD="$(jq -nc --arg v "$VERSION" '{version: $v}')"
+
+# --cli-read-timeout above the function's 60 s Timeout, so the CLI never gives up on a deploy still running.
+aws lambda invoke --function-name "$FUNCTION" --cli-binary-format raw-in-base64-out \
+  --cli-read-timeout 90 --payload "$PAYLOAD" "$OUT" > invoke-meta.json
+
+if jq -e 'has("FunctionError")' invoke-meta.json > /dev/null \
+  || jq -e 'type == "object" and has("errorType")' "$OUT" > /dev/null; then
+  echo "deploy of $VERSION failed: $(jq -r '"\(.errorType // "error"): \(.errorMessage // .)"' "$OUT")" >&2
+  exit 1
+fi
+
+jq -r '"\(.status): \(.service) in \(.cluster) runs \(.task_definition // "(dry run)") with \(.image)"' "$OUT"
