@@ -41,3 +41,33 @@ async fn the_function_deploys_through_the_lambda_runtime() {
     assert!(shown.contains("ImageNotFound"), "{shown}");
     assert_eq!(world.revisions().await, ["web:1", "web:2"]);
 }
+
+#[tokio::test]
+async fn eventbridge_events_reach_the_function() {
+    let world = World::start().await;
+    let lambda = LambdaEmulator::start(&world.function_env());
+    let events = repo_root().join("events");
+
+    // A successful CodeBuild build deploys the IMAGE_TAG of its environment (v2).
+    let built = lambda.invoke(&events.join("codebuild-succeeded.json"));
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let result = answer(&built);
+    assert_eq!((result["status"].as_str(), result["version"].as_str()), (Some("deployed"), Some("v2")), "{result}");
+    assert_eq!(deployer::plan::describe_name(&world.running().await.0), "web:2");
+
+    // Deployment state changes name a deployment by id; moto's service keeps the deployment it started with,
+    // whose revision (web:1) this deployer did not register, so both events are looked at and left alone.
+    let status = world.ecs.describe_services().cluster("demo").services("web").send().await.expect("describe service");
+    let deployment = status.services()[0].deployments()[0].id().expect("deployment id").to_owned();
+    let dir = std::env::temp_dir().join(format!("deployer-events-{}", lambda.port));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for name in ["ecs-deployment-failed.json", "ecs-deployment-completed.json"] {
+        let text = std::fs::read_to_string(events.join(name)).expect("fixture");
+        let copy = dir.join(name);
+        std::fs::write(&copy, text.replace("ecs-svc/4417731498154431163", &deployment)).expect("write event");
+        let out = answer(&lambda.invoke(&copy));
+        assert_eq!(out["status"], "ignored", "{name}: {out}");
+        assert!(out["reason"].as_str().unwrap_or_default().contains("web:1 was not deployed by ecs-deployer"), "{out}");
+    }
+    assert_eq!(deployer::plan::describe_name(&world.running().await.0), "web:2", "nothing rolled back");
+}

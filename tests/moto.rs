@@ -1,7 +1,7 @@
 //! The deployer through the real AWS SDK against a local AWS (moto). Each test starts its own world.
 
 use aws_sdk_ecs::types::{ContainerDefinition, TaskDefinition};
-use deployer::engine::Status;
+use deployer::engine::{Invocation, Status};
 use deployer::request::DeployRequest;
 use deployer_tests::{Shape, World};
 use serde_json::json;
@@ -153,7 +153,10 @@ async fn one_request_deploys_many_services_and_all_or_nothing_undoes_a_partial_o
         {"cluster": "demo", "service": "svc-a"},
         {"cluster": "demo", "service": "svc-b"},
     ]);
-    let result = deployer.execute(request(json!({"version": "v2", "targets": targets}))).await.expect("fan-out");
+    let result = deployer
+        .execute(request(json!({"version": "v2", "targets": targets})), &Invocation::default())
+        .await
+        .expect("fan-out");
     assert_eq!(result["status"], "deployed");
     let names: Vec<_> = result["targets"].as_array().unwrap().iter().map(|t| t["task_definition"].clone()).collect();
     assert_eq!(names, [json!("web:2"), json!("svc-a:2"), json!("svc-b:2")]);
@@ -167,7 +170,7 @@ async fn one_request_deploys_many_services_and_all_or_nothing_undoes_a_partial_o
         {"cluster": "demo", "service": "nope"},
         {"cluster": "demo", "service": "svc-b"},
     ]});
-    let err = deployer.execute(request(partial)).await.expect_err("one target is missing");
+    let err = deployer.execute(request(partial), &Invocation::default()).await.expect_err("one target is missing");
     assert_eq!(err.code(), "TargetsFailed");
     let details = err.details();
     assert_eq!(details["status"], "rolled_back");
@@ -178,4 +181,54 @@ async fn one_request_deploys_many_services_and_all_or_nothing_undoes_a_partial_o
         let (undone, _) = world.task_definition(&format!("{service}:3")).await;
         assert_eq!(undone.status().map(|s| s.as_str()), Some("INACTIVE"), "{service}:3 is deregistered");
     }
+}
+
+#[tokio::test]
+async fn the_lock_lives_in_dynamodb_with_a_lease() {
+    use deployer::aws::{Aws, LockState};
+    use std::time::Duration;
+    let world = World::start().await;
+    let aws = world.aws();
+    let key = "us-east-1/demo/web";
+    assert_eq!(aws.acquire_lock(key, "req-a", Duration::from_secs(60)).await.unwrap(), LockState::Acquired);
+    let LockState::HeldBy { holder, since } = aws.acquire_lock(key, "req-b", Duration::from_secs(60)).await.unwrap()
+    else {
+        panic!("a held lock is refused")
+    };
+    assert_eq!(holder, "req-a");
+    assert!(since.ends_with('Z'), "since is a timestamp: {since}");
+    // Only the holder may release it.
+    aws.release_lock(key, "req-b").await.unwrap();
+    assert!(matches!(aws.acquire_lock(key, "req-b", Duration::from_secs(60)).await.unwrap(), LockState::HeldBy { .. }));
+    aws.release_lock(key, "req-a").await.unwrap();
+    assert_eq!(aws.acquire_lock(key, "req-b", Duration::ZERO).await.unwrap(), LockState::Acquired);
+    // A holder that died loses the lock when its lease runs out.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(aws.acquire_lock(key, "req-c", Duration::from_secs(60)).await.unwrap(), LockState::Acquired);
+
+    // A deploy while req-c holds the lock is refused, naming the holder, and changes nothing.
+    let err = world.deployer().deploy(request(json!({"version": "v2"}))).await.unwrap_err();
+    assert_eq!(err.code(), "DeploymentInProgress");
+    assert!(err.to_string().contains("req-c"), "{err}");
+    assert_eq!(world.revisions().await, ["web:1"]);
+    aws.release_lock(key, "req-c").await.unwrap();
+    world.deployer().deploy(request(json!({"version": "v2"}))).await.expect("deploys once the lock is free");
+    assert_eq!(aws.acquire_lock(key, "req-d", Duration::from_secs(60)).await.unwrap(), LockState::Acquired, "released");
+}
+
+#[tokio::test]
+async fn rollback_and_status_actions_against_moto() {
+    let world = World::start().await;
+    let deployer = world.deployer();
+    let inv = Invocation::default();
+    deployer.execute(request(json!({"version": "v2"})), &inv).await.unwrap();
+    let status = deployer.execute(request(json!({"action": "status"})), &inv).await.unwrap();
+    assert_eq!((status["task_definition"].as_str(), status["version"].as_str()), (Some("web:2"), Some("v2")));
+    assert_eq!(status["previous_task_definition"], "web:1");
+    let back = deployer.execute(request(json!({"action": "rollback"})), &inv).await.unwrap();
+    assert_eq!(
+        (back["from"].as_str(), back["to"].as_str(), back["status"].as_str()),
+        (Some("web:2"), Some("web:1"), Some("rolled_back"))
+    );
+    assert_eq!(deployer::plan::describe_name(&world.running().await.0), "web:1");
 }

@@ -2,7 +2,6 @@
 //! security group, an ECR repository holding `v1` and `v2`, an ACTIVE cluster and a Fargate service running
 //! a task definition with an app container and sidecars. Everything it starts stops when it is dropped.
 
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -23,6 +22,8 @@ use deployer::sdk::{config_loader, SdkAws};
 use serde::Deserialize;
 
 pub const REGION: &str = "us-east-1";
+/// The DynamoDB table every world creates for the deployer's per-service locks.
+pub const LOCK_TABLE: &str = "ecs-deployer-locks";
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -110,6 +111,9 @@ impl World {
         let script = repo_root().join("tests/world/moto_world.py");
         let mut moto = Command::new(tool("python"))
             .arg(&script)
+            // A new service's deployment is COMPLETED once this many tasks run (else moto keeps it
+            // IN_PROGRESS forever, and the deployer would refuse to deploy over it).
+            .env("MOTO_ECS_SERVICE_RUNNING", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -151,6 +155,36 @@ impl World {
         }
         self.ecs.create_cluster().cluster_name(&s.cluster).send().await.expect("create cluster");
         self.add_service(&s.service, &s.family).await;
+        self.create_lock_table().await;
+    }
+
+    /// The deployer's lock table, as infra/template.yaml creates it.
+    async fn create_lock_table(&self) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        aws_sdk_dynamodb::Client::new(&self.config)
+            .create_table()
+            .table_name(LOCK_TABLE)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("lock_id")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("attribute"),
+            )
+            .key_schema(
+                KeySchemaElement::builder().attribute_name("lock_id").key_type(KeyType::Hash).build().expect("key"),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .expect("create lock table");
+    }
+
+    /// The seam the deployer uses, with this world's lock table.
+    pub fn aws(&self) -> SdkAws {
+        SdkAws::new(&self.config).with_lock_table(aws_sdk_dynamodb::Client::new(&self.config), LOCK_TABLE)
     }
 
     /// Registers `family` (revision 1, the app at `v1` plus the shape's sidecars) and creates a Fargate
@@ -302,14 +336,13 @@ impl World {
             cluster: Some(self.shape.cluster.clone()),
             service: Some(self.shape.service.clone()),
             repository: Some(self.shape.repository.clone()),
-            containers: Vec::new(),
-            base: Default::default(),
+            ..Defaults::default()
         }
     }
 
     /// The deployer library wired to this world through the real SDK.
     pub fn deployer(&self) -> Deployer<SdkAws> {
-        Deployer::new(SdkAws::new(&self.config), self.defaults(), REGION)
+        Deployer::new(self.aws(), self.defaults(), REGION)
     }
 
     /// The environment the Lambda function needs to deploy in this world.
@@ -323,6 +356,7 @@ impl World {
             ("DEPLOY_CLUSTER".into(), d.cluster.unwrap_or_default()),
             ("DEPLOY_SERVICE".into(), d.service.unwrap_or_default()),
             ("DEPLOY_REPOSITORY".into(), d.repository.unwrap_or_default()),
+            ("DEPLOY_LOCK_TABLE".into(), LOCK_TABLE.into()),
         ]
     }
 
@@ -381,13 +415,24 @@ pub fn free_port() -> u16 {
 /// The function running under `cargo lambda watch` (the Lambda runtime emulator), on 127.0.0.1.
 pub struct LambdaEmulator {
     watch: Child,
+    /// Where the emulator takes invokes: also the Lambda API endpoint for functions that invoke others.
     pub port: u16,
     pub log: PathBuf,
 }
 
 impl LambdaEmulator {
-    /// Starts the emulator with `env` as the function's environment and waits until it accepts invokes.
+    /// Starts the emulator for the deployer function with `env` as its environment and waits until it
+    /// accepts invokes.
     pub fn start(env: &[(String, String)]) -> LambdaEmulator {
+        LambdaEmulator::start_functions(&["--package", "deployer", "--bin", "deployer"], env)
+    }
+
+    /// Starts the emulator for every function of the workspace (each invoked by its binary's name).
+    pub fn start_all(env: &[(String, String)]) -> LambdaEmulator {
+        LambdaEmulator::start_functions(&[], env)
+    }
+
+    fn start_functions(selection: &[&str], env: &[(String, String)]) -> LambdaEmulator {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("deployer-lambda-{port}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -401,7 +446,8 @@ impl LambdaEmulator {
         let watch = {
             use std::os::unix::process::CommandExt;
             Command::new(tool("cargo-lambda"))
-                .args(["lambda", "watch", "--package", "deployer", "--bin", "deployer", "--ignore-changes"])
+                .args(["lambda", "watch", "--ignore-changes"])
+                .args(selection)
                 .args(["--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
                 .arg("--env-file")
                 .arg(&env_file)
@@ -423,8 +469,13 @@ impl LambdaEmulator {
 
     /// `cargo lambda invoke deployer --data-file FILE` against this emulator.
     pub fn invoke(&self, data_file: &Path) -> Output {
+        self.invoke_function("deployer", data_file)
+    }
+
+    /// `cargo lambda invoke FUNCTION --data-file FILE` against this emulator.
+    pub fn invoke_function(&self, function: &str, data_file: &Path) -> Output {
         Command::new(tool("cargo-lambda"))
-            .args(["lambda", "invoke", "deployer", "--invoke-address", "127.0.0.1"])
+            .args(["lambda", "invoke", function, "--invoke-address", "127.0.0.1"])
             .args(["--invoke-port", &self.port.to_string(), "--output-format", "json", "--data-file"])
             .arg(data_file)
             .current_dir(repo_root())

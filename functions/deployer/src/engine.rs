@@ -3,20 +3,21 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 
-use aws_sdk_ecs::types::{DeploymentControllerType, Service, TaskDefinition};
+use aws_sdk_ecs::types::{DeploymentControllerType, Service};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::aws::{Aws, DescribedTaskDefinition, ImageLookup, ServiceLookup};
+use crate::aws::{Aws, DescribedTaskDefinition, ImageLookup, LockState, ServiceLookup};
 use crate::error::{AwsError, AwsErrorKind, Cleanup, DeployError};
 use crate::image::ecr_registry_host;
-use crate::plan::{describe_name, family, family_revision, plan, Action, ContainerChange, PlanInput};
-use crate::request::{Base, Defaults, DeployRequest, Target};
+use crate::plan::{describe_name, family, family_revision, plan, Action, ContainerChange, PlanInput, PREVIOUS_TAG};
+use crate::request::{resource_name, Action as RequestAction, Base, Defaults, DeployRequest, Target};
+use crate::rollout::{rollout_in_progress, FailureReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -24,10 +25,60 @@ pub enum Status {
     Deployed,
     AlreadyDeployed,
     DryRun,
-    /// Deployed, then put back on `previous_task_definition` because another target of an
-    /// `all_or_nothing` request failed.
+    /// Deployed and followed: the rollout completed.
+    Completed,
+    /// Deployed and followed until the Lambda's time ran short: the rollout goes on; ask `status` later.
+    InProgress,
+    /// Deployed, then put back on `previous_task_definition`: the rollout failed (or, with
+    /// `all_or_nothing`, another target did).
     RolledBack,
+    /// Deployed and followed: the rollout failed and was not rolled back.
+    Failed,
 }
+
+/// How a followed rollout went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RolloutReport {
+    /// COMPLETED, IN_PROGRESS, FAILED or REPLACED.
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackReport>,
+    /// What to call to see how an unfinished rollout ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RollbackReport {
+    pub to: String,
+    /// `ecs-deployer`, or `ecs-circuit-breaker` when the service's circuit breaker rolled back by itself.
+    pub by: String,
+    /// COMPLETED, IN_PROGRESS or FAILED: how the rollback's own rollout went.
+    pub state: String,
+    /// The failed revision, when it was deregistered (never the target, nor a revision still in use).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deregistered: Option<String>,
+}
+
+/// What the Lambda runtime says about this call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// Names the holder of the service's lock.
+    pub request_id: String,
+    /// How long this call may take before it must answer.
+    pub budget: Duration,
+}
+
+impl Default for Invocation {
+    fn default() -> Self {
+        Invocation { request_id: "local".into(), budget: Duration::from_secs(60) }
+    }
+}
+
+/// Time kept back from following a rollout, to roll back, clean up and answer before the Lambda ends.
+pub const ANSWER_MARGIN: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Timings {
@@ -57,13 +108,17 @@ pub struct DeployResult {
     pub deployment_id: Option<String>,
     pub containers_updated: Vec<ContainerChange>,
     pub timings_ms: Timings,
+    /// With `wait`: how the rollout went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutReport>,
 }
 
 /// What the preflight learnt: everything the plan needs.
 struct Checked {
     registry_id: String,
+    service: Service,
     base: DescribedTaskDefinition,
-    running: TaskDefinition,
+    running: DescribedTaskDefinition,
 }
 
 /// Builds the AWS seam for another region; called at most once per region per process.
@@ -74,11 +129,11 @@ pub type RegionFactory<A> = Box<dyn Fn(&str) -> A + Send + Sync>;
 pub const PARALLEL_TARGETS: usize = 20;
 
 pub struct Deployer<A> {
-    home: Arc<A>,
-    region: String,
+    pub(crate) home: Arc<A>,
+    pub(crate) region: String,
     other_regions: Mutex<HashMap<String, Arc<A>>>,
     factory: Option<RegionFactory<A>>,
-    defaults: Defaults,
+    pub(crate) defaults: Defaults,
     /// The task-definition family of each service seen by this process, so that a warm deploy reads the
     /// base revision in the same round as the service instead of after it.
     families: Mutex<HashMap<FamilyKey, String>>,
@@ -90,7 +145,7 @@ type FamilyKey = (Option<String>, String, String);
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum TargetOutcome {
-    Done(DeployResult),
+    Done(Box<DeployResult>),
     Failed { cluster: String, service: String, region: Option<String>, error: Value },
 }
 
@@ -114,16 +169,16 @@ pub struct FanOutResult {
     pub timings_ms: Timings,
 }
 
-fn ms(since: Instant) -> u64 {
+pub(crate) fn ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-fn same_revision(a: &str, b: &str) -> bool {
+pub(crate) fn same_revision(a: &str, b: &str) -> bool {
     family_revision(a) == family_revision(b)
 }
 
 /// The deployment UpdateService started for `task_definition`. `deployments[0]` is not always it.
-fn deployment_for(service: &Service, task_definition: &str) -> Option<String> {
+pub(crate) fn deployment_for(service: &Service, task_definition: &str) -> Option<String> {
     service
         .deployments()
         .iter()
@@ -157,7 +212,7 @@ impl<A: Aws> Deployer<A> {
         &self.home
     }
 
-    fn aws_for(&self, region: Option<&str>) -> Result<Arc<A>, DeployError> {
+    pub(crate) fn aws_for(&self, region: Option<&str>) -> Result<Arc<A>, DeployError> {
         let region = match region {
             None => return Ok(self.home.clone()),
             Some(r) if r == self.region => return Ok(self.home.clone()),
@@ -170,16 +225,27 @@ impl<A: Aws> Deployer<A> {
         Ok(clients.entry(region.to_owned()).or_insert_with(|| Arc::new(factory(region))).clone())
     }
 
-    /// Runs a request: one service, or every entry of `targets`. The JSON is the result the caller gets.
-    pub async fn execute(&self, request: DeployRequest) -> Result<Value, DeployError> {
-        let rendered = if request.targets.is_some() {
-            let result = self.deploy_many(request).await?;
-            if matches!(result.status, FanOutStatus::Failed | FanOutStatus::RolledBack) {
-                return Err(DeployError::TargetsFailed(Box::new(result)));
+    /// Runs a request: a deploy to one service or to every entry of `targets`, a rollback or a status. The
+    /// JSON is the result the caller gets.
+    pub async fn execute(&self, request: DeployRequest, inv: &Invocation) -> Result<Value, DeployError> {
+        let rendered = match request.action {
+            RequestAction::Rollback => serde_json::to_value(self.rollback(request, inv).await?),
+            RequestAction::Status => return self.status(request).await,
+            RequestAction::Deploy if request.targets.is_some() => {
+                let result = self.deploy_many(request, inv).await?;
+                if matches!(result.status, FanOutStatus::Failed | FanOutStatus::RolledBack) {
+                    return Err(DeployError::TargetsFailed(Box::new(result)));
+                }
+                serde_json::to_value(result)
             }
-            serde_json::to_value(result)
-        } else {
-            serde_json::to_value(self.deploy(request).await?)
+            RequestAction::Deploy => {
+                let result = self.deploy_with(request, inv).await?;
+                match result.status {
+                    Status::RolledBack => return Err(DeployError::RolledBack(Box::new(result))),
+                    Status::Failed => return Err(DeployError::DeploymentFailed(Box::new(result))),
+                    _ => serde_json::to_value(result),
+                }
+            }
         };
         rendered.map_err(|e| DeployError::InvalidRequest { reason: format!("cannot render the result: {e}") })
     }
@@ -187,14 +253,18 @@ impl<A: Aws> Deployer<A> {
     /// Ships `request.version` to one service. Bad input fails before any AWS call; a failed check changes
     /// nothing.
     pub async fn deploy(&self, request: DeployRequest) -> Result<DeployResult, DeployError> {
+        self.deploy_with(request, &Invocation::default()).await
+    }
+
+    pub async fn deploy_with(&self, request: DeployRequest, inv: &Invocation) -> Result<DeployResult, DeployError> {
         let started = Instant::now();
         let target = Target::resolve(request, &self.defaults)?;
-        self.deploy_target(&self.home, &target, started).await
+        self.deploy_target(&self.home, &target, inv, started).await
     }
 
     /// Ships one version to every target, [`PARALLEL_TARGETS`] at a time. Targets fail independently; with
     /// `all_or_nothing`, a failure puts the deployed targets back on the revision they ran before.
-    pub async fn deploy_many(&self, request: DeployRequest) -> Result<FanOutResult, DeployError> {
+    pub async fn deploy_many(&self, request: DeployRequest, inv: &Invocation) -> Result<FanOutResult, DeployError> {
         let started = Instant::now();
         let all_or_nothing = request.all_or_nothing;
         let dry_run = request.dry_run;
@@ -203,7 +273,7 @@ impl<A: Aws> Deployer<A> {
         let clients = targets.iter().map(|t| self.aws_for(t.region.as_deref())).collect::<Result<Vec<_>, _>>()?;
         let version = targets[0].version.to_string();
         let outcomes: Vec<_> =
-            stream::iter(targets.iter().zip(&clients).map(|(t, aws)| self.deploy_target(aws, t, Instant::now())))
+            stream::iter(targets.iter().zip(&clients).map(|(t, aws)| self.deploy_target(aws, t, inv, Instant::now())))
                 .buffered(PARALLEL_TARGETS)
                 .collect()
                 .await;
@@ -222,7 +292,7 @@ impl<A: Aws> Deployer<A> {
             .iter()
             .zip(settled)
             .map(|(t, outcome)| match outcome {
-                Ok(result) => TargetOutcome::Done(result),
+                Ok(result) => TargetOutcome::Done(Box::new(result)),
                 Err(e) => TargetOutcome::Failed {
                     cluster: t.cluster.clone(),
                     service: t.service.clone(),
@@ -260,7 +330,13 @@ impl<A: Aws> Deployer<A> {
         Ok(result)
     }
 
-    async fn deploy_target(&self, aws: &A, target: &Target, started: Instant) -> Result<DeployResult, DeployError> {
+    async fn deploy_target(
+        &self,
+        aws: &A,
+        target: &Target,
+        inv: &Invocation,
+        started: Instant,
+    ) -> Result<DeployResult, DeployError> {
         let span = tracing::info_span!(
             "deploy",
             cluster = %target.cluster,
@@ -268,24 +344,76 @@ impl<A: Aws> Deployer<A> {
             version = %target.version,
             task_definition = tracing::field::Empty,
         );
-        self.run(aws, target, started).instrument(span).await
+        self.locked(aws, target, inv, started).instrument(span).await
     }
 
-    async fn run(&self, aws: &A, t: &Target, started: Instant) -> Result<DeployResult, DeployError> {
-        let checked = self.preflight(aws, t).await?;
+    /// Takes the service's lock in the same round as the preflight, deploys, and lets go of the lock. A dry
+    /// run changes nothing and takes no lock.
+    async fn locked(
+        &self,
+        aws: &A,
+        t: &Target,
+        inv: &Invocation,
+        started: Instant,
+    ) -> Result<DeployResult, DeployError> {
+        let key = lock_key(t, &self.region);
+        let lease = if t.wait { inv.budget + Duration::from_secs(30) } else { Duration::from_secs(120) };
+        let lock = async {
+            if t.dry_run {
+                Ok(LockState::Acquired)
+            } else {
+                aws.acquire_lock(&key, &inv.request_id, lease).await
+            }
+        };
+        let (lock, checked) = tokio::join!(lock, self.preflight(aws, t));
+        match lock {
+            Ok(LockState::Acquired) => {}
+            Ok(LockState::HeldBy { holder, since }) => {
+                return Err(DeployError::DeploymentInProgress { service: t.service.clone(), holder, since })
+            }
+            Err(e) => {
+                if !e.certainly_not_applied() {
+                    let _ = aws.release_lock(&key, &inv.request_id).await;
+                }
+                return Err(e.into());
+            }
+        }
+        let outcome = match checked {
+            Ok(checked) => self.run(aws, t, inv, checked, started).await,
+            Err(e) => Err(e),
+        };
+        if !t.dry_run {
+            if let Err(e) = aws.release_lock(&key, &inv.request_id).await {
+                tracing::warn!("could not release the lock on {key}; it expires with its lease: {e}");
+            }
+        }
+        outcome
+    }
+
+    async fn run(
+        &self,
+        aws: &A,
+        t: &Target,
+        inv: &Invocation,
+        checked: Checked,
+        started: Instant,
+    ) -> Result<DeployResult, DeployError> {
+        if !t.force {
+            self.refuse_foreign_rollout(t, &checked)?;
+        }
         let mut timings = Timings { preflight: ms(started), ..Timings::default() };
 
         let region = t.region.as_deref().unwrap_or(&self.region);
         let registry_host = ecr_registry_host(&checked.registry_id, region);
         let planned = plan(&PlanInput {
             base: &checked.base,
-            running: &checked.running,
+            running: &checked.running.task_definition,
             containers: &t.containers,
             repository: &t.repository,
             version: &t.version,
             registry_host: &registry_host,
         })?;
-        let previous = describe_name(&checked.running);
+        let previous = describe_name(&checked.running.task_definition);
         let mut result = DeployResult {
             status: Status::DryRun,
             cluster: t.cluster.clone(),
@@ -298,6 +426,7 @@ impl<A: Aws> Deployer<A> {
             deployment_id: None,
             containers_updated: planned.changes,
             timings_ms: Timings::default(),
+            rollout: None,
         };
 
         match planned.action {
@@ -308,7 +437,12 @@ impl<A: Aws> Deployer<A> {
             Action::Register(_) if t.dry_run => {}
             Action::Register(input) => {
                 let step = Instant::now();
-                let registered = aws.register_task_definition(*input).await?;
+                let family_name = input.family.clone().unwrap_or_default();
+                let registered = match aws.register_task_definition(*input).await {
+                    Ok(td) => td,
+                    Err(e) if e.certainly_not_applied() => return Err(e.into()),
+                    Err(e) => self.find_registered(aws, &family_name, t, &previous, &checked.base, e).await?,
+                };
                 timings.register = Some(ms(step));
                 let arn = registered.task_definition_arn.clone().ok_or_else(|| AwsError {
                     operation: "RegisterTaskDefinition",
@@ -329,6 +463,11 @@ impl<A: Aws> Deployer<A> {
                 result.status = Status::Deployed;
                 result.deployment_id = deployment_for(&updated, &arn);
                 result.task_definition = Some(name);
+                if t.wait {
+                    let deadline = aws.now() + inv.budget.saturating_sub(ANSWER_MARGIN + started.elapsed());
+                    let previous_arn = checked.running.task_definition.task_definition_arn().unwrap_or(&previous);
+                    self.follow_deploy(aws, t, &mut result, &arn, previous_arn, deadline).await?;
+                }
             }
         }
         timings.total = ms(started);
@@ -418,8 +557,8 @@ impl<A: Aws> Deployer<A> {
             }
         };
         match (registry_id, task_definitions) {
-            (Some(registry_id), Some((base, running))) if failures.is_empty() => {
-                Ok(Checked { registry_id, base, running })
+            (Some(registry_id), Some((service, base, running))) if failures.is_empty() => {
+                Ok(Checked { registry_id, service, base, running })
             }
             _ if failures.len() == 1 => Err(failures.remove(0)),
             _ if failures.is_empty() => Err(DeployError::ClusterNotFound { cluster: t.cluster.clone() }),
@@ -435,7 +574,7 @@ impl<A: Aws> Deployer<A> {
         &self,
         aws: &A,
         t: &Target,
-    ) -> Result<Option<(DescribedTaskDefinition, TaskDefinition)>, Vec<DeployError>> {
+    ) -> Result<Option<(Service, DescribedTaskDefinition, DescribedTaskDefinition)>, Vec<DeployError>> {
         let key: FamilyKey = (t.region.clone(), t.cluster.clone(), t.service.clone());
         let known_family = match t.base {
             Base::Latest => self.families.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned(),
@@ -510,13 +649,73 @@ impl<A: Aws> Deployer<A> {
             _ => describe(base_name).await?,
         };
         let base_arn = base.task_definition.task_definition_arn().unwrap_or_default();
-        let running = if same_revision(base_arn, current) {
-            base.task_definition.clone()
-        } else {
-            describe(current).await?.task_definition
-        };
-        Ok(Some((base, running)))
+        let running = if same_revision(base_arn, current) { base.clone() } else { describe(current).await? };
+        Ok(Some((*service, base, running)))
     }
+
+    /// RegisterTaskDefinition failed in a way that may have registered the revision anyway (a time-out, a
+    /// 5xx). Reads the family's newest revision: if it is newer than the base and tagged for this very
+    /// deploy, it is ours and the deploy goes on; otherwise nothing was registered and the error stands.
+    async fn find_registered(
+        &self,
+        aws: &A,
+        family_name: &str,
+        t: &Target,
+        previous: &str,
+        base: &DescribedTaskDefinition,
+        error: AwsError,
+    ) -> Result<aws_sdk_ecs::types::TaskDefinition, DeployError> {
+        let newest = aws.describe_task_definition(family_name).await.ok().flatten();
+        let tagged = |d: &DescribedTaskDefinition, key: &str, value: &str| {
+            d.tags.iter().any(|tag| tag.key() == Some(key) && tag.value() == Some(value))
+        };
+        match newest {
+            Some(d)
+                if d.task_definition.revision > base.task_definition.revision
+                    && tagged(&d, crate::plan::VERSION_TAG, t.version.as_str())
+                    && tagged(&d, PREVIOUS_TAG, previous) =>
+            {
+                tracing::warn!(
+                    "RegisterTaskDefinition failed ({error}) but registered {}",
+                    describe_name(&d.task_definition)
+                );
+                Ok(d.task_definition)
+            }
+            _ => Err(error.into()),
+        }
+    }
+
+    /// Refuses to deploy over a rollout that this deployer did not start (its revision lacks our tag).
+    fn refuse_foreign_rollout(&self, t: &Target, checked: &Checked) -> Result<(), DeployError> {
+        let Some(rolling) = rollout_in_progress(&checked.service) else {
+            return Ok(());
+        };
+        let ours = rolling.task_definition().is_some_and(|td| {
+            same_revision(td, checked.running.task_definition.task_definition_arn().unwrap_or_default())
+        }) && checked.running.tags.iter().any(|tag| tag.key() == Some(PREVIOUS_TAG));
+        if ours {
+            return Ok(());
+        }
+        Err(DeployError::DeploymentInProgress {
+            service: t.service.clone(),
+            holder: format!(
+                "ECS deployment {} of {}",
+                rolling.id().unwrap_or("unknown"),
+                family_revision(rolling.task_definition().unwrap_or("unknown"))
+            ),
+            since: rolling.created_at().map_or_else(|| "unknown".into(), |t| t.to_string()),
+        })
+    }
+}
+
+/// The lock of one service: region, cluster and service names.
+pub(crate) fn lock_key(t: &Target, home_region: &str) -> String {
+    format!(
+        "{}/{}/{}",
+        t.region.as_deref().unwrap_or(home_region),
+        resource_name(&t.cluster),
+        resource_name(&t.service)
+    )
 }
 
 #[cfg(test)]

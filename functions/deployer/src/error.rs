@@ -42,6 +42,15 @@ pub enum DeployError {
     #[error("invalid version {version:?}: {reason}")]
     InvalidVersion { version: String, reason: &'static str },
 
+    #[error("this deployer may not touch service {service} in cluster {cluster}")]
+    NotAllowed { cluster: String, service: String },
+
+    #[error("a deployment of service {service} is in progress ({holder}, since {since}); pass \"force\": true to deploy anyway")]
+    DeploymentInProgress { service: String, holder: String, since: String },
+
+    #[error("no revision to roll {service} back to: {reason}")]
+    NoRollbackTarget { service: String, reason: String },
+
     #[error("image {version} not found in ECR repository {repository}")]
     ImageNotFound { repository: String, version: String },
 
@@ -86,6 +95,21 @@ pub enum DeployError {
     )]
     TargetsFailed(Box<crate::engine::FanOutResult>),
 
+    #[error(
+        "the rollout of {} failed ({}) and the service was rolled back to {}",
+        .0.task_definition.as_deref().unwrap_or("the new revision"),
+        failure_reason(.0),
+        .0.previous_task_definition
+    )]
+    RolledBack(Box<crate::engine::DeployResult>),
+
+    #[error(
+        "the rollout of {} failed: {}",
+        .0.task_definition.as_deref().unwrap_or("the new revision"),
+        failure_reason(.0)
+    )]
+    DeploymentFailed(Box<crate::engine::DeployResult>),
+
     #[error("could not roll {task_definition} back to {to}: {source}")]
     RollbackFailed { task_definition: String, to: String, source: AwsError },
 
@@ -127,6 +151,14 @@ impl Cleanup {
     }
 }
 
+fn failure_reason(result: &crate::engine::DeployResult) -> String {
+    result
+        .rollout
+        .as_ref()
+        .and_then(|r| r.failure.as_ref())
+        .map_or_else(|| "no reason given".to_owned(), |f| f.reason.clone())
+}
+
 fn join_messages(errors: &[DeployError]) -> String {
     errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
@@ -137,6 +169,9 @@ impl DeployError {
         match self {
             DeployError::InvalidRequest { .. } => "InvalidRequest",
             DeployError::InvalidVersion { .. } => "InvalidVersion",
+            DeployError::NotAllowed { .. } => "NotAllowed",
+            DeployError::DeploymentInProgress { .. } => "DeploymentInProgress",
+            DeployError::NoRollbackTarget { .. } => "NoRollbackTarget",
             DeployError::ImageNotFound { .. } => "ImageNotFound",
             DeployError::RepositoryNotFound { .. } => "RepositoryNotFound",
             DeployError::ClusterNotFound { .. } => "ClusterNotFound",
@@ -150,6 +185,8 @@ impl DeployError {
             DeployError::Aws(e) => aws_code(e),
             DeployError::UpdateFailed { .. } => "UpdateServiceFailed",
             DeployError::TargetsFailed(_) => "TargetsFailed",
+            DeployError::RolledBack(_) => "RolledBack",
+            DeployError::DeploymentFailed(_) => "DeploymentFailed",
             DeployError::RollbackFailed { .. } => "RollbackFailed",
         }
     }
@@ -159,6 +196,11 @@ impl DeployError {
         match self {
             DeployError::InvalidRequest { .. } => json!({}),
             DeployError::InvalidVersion { version, .. } => json!({ "version": version }),
+            DeployError::NotAllowed { cluster, service } => json!({ "cluster": cluster, "service": service }),
+            DeployError::DeploymentInProgress { service, holder, since } => {
+                json!({ "service": service, "holder": holder, "since": since })
+            }
+            DeployError::NoRollbackTarget { service, .. } => json!({ "service": service }),
             DeployError::ImageNotFound { repository, version } => {
                 json!({ "repository": repository, "version": version })
             }
@@ -183,6 +225,9 @@ impl DeployError {
             }),
             DeployError::Aws(e) => aws_details(e),
             DeployError::TargetsFailed(result) => serde_json::to_value(result).unwrap_or_default(),
+            DeployError::RolledBack(result) | DeployError::DeploymentFailed(result) => {
+                serde_json::to_value(result).unwrap_or_default()
+            }
             DeployError::RollbackFailed { task_definition, to, source } => json!({
                 "task_definition": task_definition,
                 "rollback_to": to,
@@ -208,6 +253,8 @@ impl DeployError {
             DeployError::Aws(_)
                 | DeployError::UpdateFailed { .. }
                 | DeployError::TargetsFailed(_)
+                | DeployError::RolledBack(_)
+                | DeployError::DeploymentFailed(_)
                 | DeployError::RollbackFailed { .. }
         )
     }

@@ -1,14 +1,18 @@
-//! An in-process ECS and ECR for scenario tests: it keeps state like the real services, records every call,
-//! can be slowed down, and fails the calls it is told to.
+//! An in-process ECS, ECR and lock table for scenario tests: it keeps state like the real services, runs
+//! rollouts on a virtual clock (tasks failing, the circuit breaker rolling back), records every call, can be
+//! slowed down, and fails the calls it is told to.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
-use aws_sdk_ecs::types::{Cluster, Deployment, Service, TaskDefinition, TaskDefinitionStatus};
+use aws_sdk_ecs::types::{
+    Cluster, Container, Deployment, DeploymentRolloutState, DesiredStatus, Service, ServiceEvent, Task, TaskDefinition,
+    TaskDefinitionStatus,
+};
 
-use crate::aws::{Aws, DescribedTaskDefinition, ImageLookup, ServiceLookup};
+use crate::aws::{Aws, DescribedTaskDefinition, ImageLookup, LockState, ServiceLookup};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::plan::family_revision;
 use crate::testing::{arn, ACCOUNT};
@@ -34,6 +38,28 @@ pub fn error(op: &'static str, kind: AwsErrorKind) -> AwsError {
     AwsError { operation: op, kind, aws_code: Some(format!("{kind:?}Fault")), message: format!("injected {kind:?}") }
 }
 
+/// What the rollout started by the next UpdateService does as the virtual clock moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollout {
+    /// All tasks healthy `after` the update.
+    Completes { after: Duration },
+    /// A task of the new revision dies every `every`; without a circuit breaker the rollout never ends.
+    CrashLoop { every: Duration },
+    /// The circuit breaker fails the rollout `after` the update and rolls back to the revision before.
+    CircuitBreaker { after: Duration },
+    /// Never finishes.
+    Stuck,
+}
+
+const DEFAULT_ROLLOUT: Rollout = Rollout::Completes { after: Duration::from_secs(20) };
+
+struct Tracking {
+    rollout: Rollout,
+    started: Duration,
+    service: String,
+    previous: String,
+}
+
 #[derive(Default)]
 pub struct State {
     pub repositories: BTreeSet<String>,
@@ -45,6 +71,136 @@ pub struct State {
     pub faults: BTreeMap<&'static str, VecDeque<Option<Fault>>>,
     pub calls: Vec<Call>,
     next_deployment: u32,
+    /// The virtual clock.
+    pub now: Duration,
+    /// Rollouts for the next UpdateService calls, in order; then [`DEFAULT_ROLLOUT`].
+    pub rollouts: VecDeque<Rollout>,
+    tracking: HashMap<String, Tracking>,
+    pub running_tasks: Vec<Task>,
+    pub stopped_tasks: Vec<Task>,
+    /// key → (holder, since, expires)
+    pub locks: HashMap<String, (String, Duration, Duration)>,
+}
+
+fn task(family_revision: &str, n: usize, stopped: Option<&str>) -> Task {
+    let mut t = Task::builder()
+        .task_arn(format!("arn:aws:ecs:eu-west-1:111122223333:task/prod/{}-{n}", family_revision.replace(':', "-")))
+        .task_definition_arn(arn(family_revision))
+        .last_status(if stopped.is_some() { "STOPPED" } else { "RUNNING" })
+        .started_by("ecs-svc/fake");
+    if let Some(reason) = stopped {
+        t = t
+            .stopped_reason(reason)
+            .containers(Container::builder().name("app").exit_code(1).reason("panic: no database").build());
+    }
+    t.build()
+}
+
+impl State {
+    /// Moves every tracked rollout to where it is at `self.now`.
+    fn advance(&mut self) {
+        let now = self.now;
+        let mut ids: Vec<String> = self.tracking.keys().cloned().collect();
+        ids.sort();
+        for id in ids {
+            let Tracking { rollout, started, service, previous } = {
+                let t = &self.tracking[&id];
+                Tracking {
+                    rollout: t.rollout,
+                    started: t.started,
+                    service: t.service.clone(),
+                    previous: t.previous.clone(),
+                }
+            };
+            let Some(svc) = self.services.get_mut(&service) else { continue };
+            let mut deployments = svc.deployments().to_vec();
+            let Some(ours) = deployments.iter().position(|d| d.id() == Some(id.as_str())) else { continue };
+            // Only the PRIMARY deployment moves; the ones it superseded drain away when it completes.
+            if deployments[ours].rollout_state() != Some(&DeploymentRolloutState::InProgress)
+                || deployments[ours].status() != Some("PRIMARY")
+            {
+                continue;
+            }
+            let revision = family_revision(deployments[ours].task_definition().unwrap_or_default()).to_owned();
+            let mut events = Vec::new();
+            match rollout {
+                Rollout::Completes { after } if now >= started + after => {
+                    let mut done = deployments[ours].clone();
+                    done.rollout_state = Some(DeploymentRolloutState::Completed);
+                    done.rollout_state_reason = Some(format!("ECS deployment {id} completed."));
+                    done.running_count = done.desired_count;
+                    deployments = vec![done];
+                    // The service's own tasks move to the new revision; tasks started by hand stay.
+                    self.running_tasks.retain(|t| {
+                        t.started_by() != Some("ecs-svc/fake")
+                            || t.task_definition_arn().is_some_and(|td| family_revision(td) == revision)
+                    });
+                    self.running_tasks.push(task(&revision, 0, None));
+                    events.push(format!("(service {service}) has reached a steady state."));
+                }
+                Rollout::CrashLoop { every } => {
+                    let failed = ((now - started).as_secs() / every.as_secs().max(1)) as i32;
+                    deployments[ours].failed_tasks = failed;
+                    let have = self
+                        .stopped_tasks
+                        .iter()
+                        .filter(|t| t.task_definition_arn() == Some(arn(&revision).as_str()))
+                        .count();
+                    for n in have..failed as usize {
+                        self.stopped_tasks.push(task(&revision, n, Some("Essential container in task exited")));
+                        events.push(format!("(service {service}) has stopped 1 running tasks: (task {n})."));
+                    }
+                }
+                Rollout::CircuitBreaker { after } if now >= started + after => {
+                    deployments[ours].status = Some("ACTIVE".into());
+                    deployments[ours].rollout_state = Some(DeploymentRolloutState::Failed);
+                    deployments[ours].rollout_state_reason =
+                        Some("ECS deployment circuit breaker: tasks failed to start.".into());
+                    for d in &mut deployments {
+                        if d.status() == Some("PRIMARY") {
+                            d.status = Some("ACTIVE".into());
+                        }
+                    }
+                    self.next_deployment += 1;
+                    let rollback = format!("ecs-svc/{}", self.next_deployment);
+                    deployments.insert(
+                        0,
+                        Deployment::builder()
+                            .id(rollback.clone())
+                            .status("PRIMARY")
+                            .task_definition(previous.clone())
+                            .rollout_state(DeploymentRolloutState::InProgress)
+                            .build(),
+                    );
+                    self.tracking.insert(
+                        rollback,
+                        Tracking {
+                            rollout: Rollout::Completes { after: Duration::from_secs(15) },
+                            started: now,
+                            service: service.clone(),
+                            previous: previous.clone(),
+                        },
+                    );
+                    svc.task_definition = Some(previous.clone());
+                    events.push(format!(
+                        "(service {service}) rolling back to {}: circuit breaker",
+                        family_revision(&previous)
+                    ));
+                }
+                _ => {}
+            }
+            svc.deployments = Some(deployments);
+            for message in events {
+                svc.events.get_or_insert_with(Vec::new).insert(
+                    0,
+                    ServiceEvent::builder()
+                        .message(message)
+                        .created_at(aws_smithy_types::DateTime::from_secs(1_760_000_000 + now.as_secs() as i64))
+                        .build(),
+                );
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -81,6 +237,11 @@ impl FakeAws {
             );
         }
         fake
+    }
+
+    /// Scripts the rollouts that the next UpdateService calls start.
+    pub fn rollouts(&self, rollouts: impl IntoIterator<Item = Rollout>) {
+        self.state.lock().unwrap().rollouts.extend(rollouts);
     }
 
     pub fn with_latency(mut self, latency: Duration) -> Self {
@@ -127,6 +288,7 @@ impl FakeAws {
             tokio::time::sleep(self.latency).await;
         }
         let mut s = self.state.lock().unwrap();
+        s.advance();
         s.calls.push(Call { op, arg: arg.to_owned(), started, ended: Instant::now() });
         match s.faults.get_mut(op).and_then(VecDeque::pop_front).flatten() {
             Some(Fault { error, applied: true }) => {
@@ -244,13 +406,25 @@ impl Aws for FakeAws {
             }
             s.next_deployment += 1;
             let id = format!("ecs-svc/{}", s.next_deployment);
+            let rollout = s.rollouts.pop_front().unwrap_or(DEFAULT_ROLLOUT);
+            let now = s.now;
+            let previous = s.services.get(service).and_then(|svc| svc.task_definition.clone()).unwrap_or_default();
+            s.tracking.insert(id.clone(), Tracking { rollout, started: now, service: service.to_owned(), previous });
             let svc = s.services.get_mut(service).ok_or_else(|| error("UpdateService", AwsErrorKind::Rejected))?;
             let mut deployments: Vec<Deployment> = svc.deployments().to_vec();
             for d in &mut deployments {
                 d.status = Some("ACTIVE".into());
             }
-            deployments
-                .insert(0, Deployment::builder().id(id).status("PRIMARY").task_definition(task_definition_arn).build());
+            deployments.insert(
+                0,
+                Deployment::builder()
+                    .id(id)
+                    .status("PRIMARY")
+                    .task_definition(task_definition_arn)
+                    .rollout_state(DeploymentRolloutState::InProgress)
+                    .desired_count(2)
+                    .build(),
+            );
             svc.deployments = Some(deployments);
             svc.task_definition = Some(task_definition_arn.to_owned());
             Ok(svc.clone())
@@ -274,5 +448,65 @@ impl Aws for FakeAws {
             }
         })
         .await
+    }
+
+    async fn list_tasks(
+        &self,
+        _cluster: &str,
+        _service: &str,
+        desired: DesiredStatus,
+    ) -> Result<Vec<String>, AwsError> {
+        self.call("ListTasks", desired.as_str(), |s| {
+            let tasks = if desired == DesiredStatus::Stopped { &s.stopped_tasks } else { &s.running_tasks };
+            Ok(tasks.iter().filter_map(|t| t.task_arn.clone()).collect())
+        })
+        .await
+    }
+
+    async fn describe_tasks(&self, _cluster: &str, task_arns: &[String]) -> Result<Vec<Task>, AwsError> {
+        self.call("DescribeTasks", &task_arns.len().to_string(), |s| {
+            Ok(s.running_tasks
+                .iter()
+                .chain(&s.stopped_tasks)
+                .filter(|t| t.task_arn().is_some_and(|a| task_arns.iter().any(|x| x == a)))
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    async fn acquire_lock(&self, key: &str, holder: &str, lease: Duration) -> Result<LockState, AwsError> {
+        self.call("PutItem", key, |s| {
+            let now = s.now;
+            match s.locks.get(key) {
+                Some((other, since, expires)) if *expires > now && other != holder => {
+                    Ok(LockState::HeldBy { holder: other.clone(), since: format!("t+{}s", since.as_secs()) })
+                }
+                _ => {
+                    s.locks.insert(key.to_owned(), (holder.to_owned(), now, now + lease));
+                    Ok(LockState::Acquired)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn release_lock(&self, key: &str, holder: &str) -> Result<(), AwsError> {
+        self.call("DeleteItem", key, |s| {
+            if s.locks.get(key).is_some_and(|(h, _, _)| h == holder) {
+                s.locks.remove(key);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    fn now(&self) -> Duration {
+        self.state.lock().unwrap().now
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.state.lock().unwrap().now += duration;
+        tokio::task::yield_now().await;
     }
 }

@@ -4,9 +4,9 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
 use crate::aws::Aws;
-use crate::engine::Deployer;
+use crate::engine::{Deployer, Invocation};
 use crate::error::DeployError;
-use crate::request::DeployRequest;
+use crate::inbound::{route, Inbound};
 
 /// A function error: `errorType` is the stable code, `errorMessage` the JSON error body
 /// `{"error": {"code", "message", "details"}}`.
@@ -14,14 +14,26 @@ pub fn diagnostic(err: &DeployError) -> Diagnostic {
     Diagnostic { error_type: err.code().to_owned(), error_message: err.to_body().to_string() }
 }
 
+/// What the runtime says about the call: its request id and how long it may take.
+pub fn invocation(context: &lambda_runtime::Context) -> Invocation {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let budget = match context.deadline.checked_sub(now_ms) {
+        Some(left) if left > 0 => std::time::Duration::from_millis(left),
+        _ => Invocation::default().budget,
+    };
+    Invocation { request_id: context.request_id.clone(), budget }
+}
+
 pub async fn handle<A: Aws>(deployer: &Deployer<A>, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
-    let outcome = match serde_json::from_value::<DeployRequest>(event.payload) {
-        Ok(request) => deployer.deploy(request).await,
-        Err(e) => Err(DeployError::InvalidRequest { reason: e.to_string() }),
+    let inv = invocation(&event.context);
+    let outcome = match route(event.payload) {
+        Ok(Inbound::Request(request)) => deployer.execute(request, &inv).await,
+        Ok(Inbound::EcsDeployment(e)) => deployer.on_deployment_event(&e, &inv).await,
+        Ok(Inbound::CodeBuild(build)) => deployer.on_build(&build, &inv).await,
+        Err(e) => Err(e),
     };
     match outcome {
-        Ok(result) => serde_json::to_value(result)
-            .map_err(|e| diagnostic(&DeployError::InvalidRequest { reason: format!("cannot render the result: {e}") })),
+        Ok(result) => Ok(result),
         Err(err) => {
             if err.is_caller_error() {
                 tracing::warn!(code = err.code(), "{err}");
@@ -95,6 +107,7 @@ mod tests {
 
         let err = handle(&d, event(json!("v2"))).await.unwrap_err();
         assert_eq!(err.error_type, "InvalidRequest");
-        assert!(d.aws().ops().iter().all(|op| op.starts_with("Describe")));
+        let changes: Vec<_> = d.aws().ops().into_iter().filter(|op| !op.starts_with("Describe")).collect();
+        assert!(changes.iter().all(|op| ["PutItem", "DeleteItem"].contains(op)), "{changes:?}");
     }
 }

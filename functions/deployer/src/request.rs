@@ -17,11 +17,26 @@ pub enum Base {
     Service,
 }
 
-/// A direct-invoke deploy request. Unknown fields are refused: a misspelt `dry_run` must not deploy.
+/// What a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    #[default]
+    Deploy,
+    /// Put the service back on the revision it ran before the last deploy, or on `to`.
+    Rollback,
+    /// Report what the service runs and how its rollout is going.
+    Status,
+}
+
+/// A direct-invoke request. Unknown fields are refused: a misspelt `dry_run` must not deploy.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeployRequest {
-    pub version: String,
+    #[serde(default)]
+    pub action: Action,
+    /// Required to deploy.
+    pub version: Option<String>,
     pub cluster: Option<String>,
     pub service: Option<String>,
     pub repository: Option<String>,
@@ -34,6 +49,17 @@ pub struct DeployRequest {
     /// With `targets`: when one target fails, roll back the ones that were deployed.
     #[serde(default)]
     pub all_or_nothing: bool,
+    /// Follow the rollout until it completes, fails or the Lambda's time runs short.
+    #[serde(default)]
+    pub wait: bool,
+    /// When a followed rollout fails, put the service back on the revision it ran before
+    /// (default: `DEPLOY_ROLLBACK`, else true).
+    pub rollback: Option<bool>,
+    /// Deploy even though ECS shows a rollout in progress that this deployer did not start.
+    #[serde(default)]
+    pub force: bool,
+    /// With `action: rollback`: the revision to go back to, `family:revision`.
+    pub to: Option<String>,
 }
 
 /// One service of a multi-target request.
@@ -51,13 +77,37 @@ pub struct TargetSpec {
 pub const MAX_TARGETS: usize = 50;
 
 /// The function's configuration, read once from the environment at cold start.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Defaults {
     pub cluster: Option<String>,
     pub service: Option<String>,
     pub repository: Option<String>,
     pub containers: Vec<String>,
     pub base: Base,
+    /// Roll back a followed deploy that fails.
+    pub rollback: bool,
+    /// The only `(cluster, service)` pairs this deployer may touch; empty means any.
+    pub allowed: Vec<(String, String)>,
+    /// A followed rollout fails once this many of its tasks failed.
+    pub max_failed_tasks: i32,
+    /// The CodeBuild environment variable that holds the version a successful build deploys.
+    pub build_version_variable: String,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            cluster: None,
+            service: None,
+            repository: None,
+            containers: Vec::new(),
+            base: Base::Latest,
+            rollback: true,
+            allowed: Vec::new(),
+            max_failed_tasks: 3,
+            build_version_variable: "IMAGE_TAG".into(),
+        }
+    }
 }
 
 impl Defaults {
@@ -77,12 +127,44 @@ impl Defaults {
         let containers = get("DEPLOY_CONTAINERS")
             .map(|v| v.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
+        let rollback = match get("DEPLOY_ROLLBACK").as_deref() {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(DeployError::InvalidRequest {
+                    reason: format!("DEPLOY_ROLLBACK is {other:?}; it takes \"true\" or \"false\""),
+                })
+            }
+        };
+        let max_failed_tasks = match get("DEPLOY_MAX_FAILED_TASKS") {
+            None => 3,
+            Some(v) => v.parse::<i32>().ok().filter(|n| *n > 0).ok_or_else(|| DeployError::InvalidRequest {
+                reason: format!("DEPLOY_MAX_FAILED_TASKS is {v:?}; it takes a positive number"),
+            })?,
+        };
+        let mut allowed = Vec::new();
+        for pair in
+            get("DEPLOY_ALLOWED_TARGETS").unwrap_or_default().split(',').map(str::trim).filter(|p| !p.is_empty())
+        {
+            let Some((cluster, service)) = pair.split_once('/') else {
+                return Err(DeployError::InvalidRequest {
+                    reason: format!("DEPLOY_ALLOWED_TARGETS entry {pair:?} is not cluster/service"),
+                });
+            };
+            check_name("DEPLOY_ALLOWED_TARGETS cluster", cluster)?;
+            check_name("DEPLOY_ALLOWED_TARGETS service", service)?;
+            allowed.push((cluster.to_owned(), service.to_owned()));
+        }
         let defaults = Defaults {
             cluster: get("DEPLOY_CLUSTER"),
             service: get("DEPLOY_SERVICE"),
             repository: get("DEPLOY_REPOSITORY"),
             containers,
             base,
+            rollback,
+            allowed,
+            max_failed_tasks,
+            build_version_variable: get("DEPLOY_BUILD_VERSION_VARIABLE").unwrap_or_else(|| "IMAGE_TAG".into()),
         };
         for (name, value) in [("DEPLOY_CLUSTER", &defaults.cluster), ("DEPLOY_SERVICE", &defaults.service)] {
             if let Some(v) = value {
@@ -112,6 +194,50 @@ pub struct Target {
     pub dry_run: bool,
     /// `None`: the function's own region.
     pub region: Option<String>,
+    pub wait: bool,
+    pub rollback: bool,
+    pub force: bool,
+}
+
+/// A service named by a request, checked against the allow-list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRef {
+    pub cluster: String,
+    pub service: String,
+}
+
+/// The last path segment of an ECS ARN (`…:cluster/name`, `…:service/cluster/name`), or the name itself.
+pub fn resource_name(name_or_arn: &str) -> &str {
+    if name_or_arn.starts_with("arn:") {
+        name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
+    } else {
+        name_or_arn
+    }
+}
+
+impl ServiceRef {
+    /// The cluster and service of a request, from the request or the defaults, named and allowed.
+    pub fn resolve(
+        cluster: Option<String>,
+        service: Option<String>,
+        defaults: &Defaults,
+    ) -> Result<ServiceRef, DeployError> {
+        let pick = |field: &'static str, asked: Option<String>, default: &Option<String>, env: &str| {
+            asked.or_else(|| default.clone()).ok_or_else(|| DeployError::InvalidRequest {
+                reason: format!("no {field}: pass \"{field}\" or configure {env}"),
+            })
+        };
+        let cluster = pick("cluster", cluster, &defaults.cluster, "DEPLOY_CLUSTER")?;
+        let service = pick("service", service, &defaults.service, "DEPLOY_SERVICE")?;
+        check_name("cluster", &cluster)?;
+        check_name("service", &service)?;
+        let allowed = defaults.allowed.is_empty()
+            || defaults.allowed.iter().any(|(c, s)| c == resource_name(&cluster) && s == resource_name(&service));
+        if !allowed {
+            return Err(DeployError::NotAllowed { cluster, service });
+        }
+        Ok(ServiceRef { cluster, service })
+    }
 }
 
 impl Target {
@@ -162,17 +288,20 @@ impl Target {
                 reason: "\"targets\" and \"all_or_nothing\" belong to a multi-target request".into(),
             });
         }
-        let version = Version::parse(request.version.trim())?;
-        let pick = |field: &'static str, asked: Option<String>, default: &Option<String>, env: &str| {
-            asked.or_else(|| default.clone()).ok_or_else(|| DeployError::InvalidRequest {
-                reason: format!("no {field}: pass \"{field}\" or configure {env}"),
-            })
-        };
-        let cluster = pick("cluster", request.cluster, &defaults.cluster, "DEPLOY_CLUSTER")?;
-        let service = pick("service", request.service, &defaults.service, "DEPLOY_SERVICE")?;
-        let repository = pick("repository", request.repository, &defaults.repository, "DEPLOY_REPOSITORY")?;
-        check_name("cluster", &cluster)?;
-        check_name("service", &service)?;
+        if request.action != Action::Deploy || request.to.is_some() {
+            return Err(DeployError::InvalidRequest {
+                reason: "\"to\" belongs to a rollback; a deploy names a \"version\"".into(),
+            });
+        }
+        let raw_version = request.version.as_deref().ok_or_else(|| DeployError::InvalidRequest {
+            reason: "no version: pass \"version\" (an image tag or sha256 digest)".into(),
+        })?;
+        let version = Version::parse(raw_version.trim())?;
+        let ServiceRef { cluster, service } = ServiceRef::resolve(request.cluster, request.service, defaults)?;
+        let repository =
+            request.repository.or_else(|| defaults.repository.clone()).ok_or_else(|| DeployError::InvalidRequest {
+                reason: "no repository: pass \"repository\" or configure DEPLOY_REPOSITORY".into(),
+            })?;
         check_repository(&repository)?;
         let containers = request.containers.unwrap_or_else(|| defaults.containers.clone());
         if let Some(bad) = containers.iter().find(|c| c.is_empty() || c.len() > 255) {
@@ -187,6 +316,9 @@ impl Target {
             version,
             dry_run: request.dry_run,
             region: None,
+            wait: request.wait,
+            rollback: request.rollback.unwrap_or(defaults.rollback),
+            force: request.force,
         })
     }
 }
@@ -242,8 +374,7 @@ mod tests {
             cluster: Some("prod".into()),
             service: Some("web".into()),
             repository: Some("team/web".into()),
-            containers: vec![],
-            base: Base::Latest,
+            ..Defaults::default()
         }
     }
 
@@ -310,6 +441,29 @@ mod tests {
     }
 
     #[test]
+    fn the_allow_list_names_what_may_be_touched() {
+        let d = Defaults { allowed: vec![("prod".into(), "web".into())], ..defaults() };
+        assert!(Target::resolve(request(r#"{"version":"v2"}"#), &d).is_ok());
+        assert!(Target::resolve(
+            request(r#"{"version":"v2","service":"arn:aws:ecs:eu-west-1:1:service/prod/web"}"#),
+            &d
+        )
+        .is_ok());
+        let err = Target::resolve(request(r#"{"version":"v2","service":"api"}"#), &d).unwrap_err();
+        assert_eq!(err.code(), "NotAllowed");
+        let err = ServiceRef::resolve(Some("staging".into()), Some("web".into()), &d).unwrap_err();
+        assert_eq!(err.code(), "NotAllowed");
+    }
+
+    #[test]
+    fn a_deploy_needs_a_version_and_takes_no_rollback_target() {
+        let err = Target::resolve(request(r#"{"cluster":"prod"}"#), &defaults()).unwrap_err();
+        assert!(err.to_string().contains("no version"), "{err}");
+        let err = Target::resolve(request(r#"{"version":"v2","to":"web:3"}"#), &defaults()).unwrap_err();
+        assert_eq!(err.code(), "InvalidRequest");
+    }
+
+    #[test]
     fn misspelt_fields_are_refused() {
         assert!(serde_json::from_str::<DeployRequest>(r#"{"version":"v2","dryrun":true}"#).is_err());
         assert!(serde_json::from_str::<DeployRequest>(r#"{"version":"v2","base":"oldest"}"#).is_err());
@@ -341,6 +495,16 @@ mod tests {
         assert_eq!(d.containers, ["app", "worker"]);
         assert_eq!((d.cluster.as_deref(), d.service, d.base), (Some("prod"), None, Base::Service));
         assert!(Defaults::from_lookup(env(&[("DEPLOY_BASE", "newest")])).is_err());
+        assert!(Defaults::from_lookup(env(&[("DEPLOY_ROLLBACK", "yes")])).is_err());
+        assert!(Defaults::from_lookup(env(&[("DEPLOY_MAX_FAILED_TASKS", "0")])).is_err());
+        assert!(Defaults::from_lookup(env(&[("DEPLOY_ALLOWED_TARGETS", "prod")])).is_err());
+        let d = Defaults::from_lookup(env(&[
+            ("DEPLOY_ALLOWED_TARGETS", "prod/web, prod/api"),
+            ("DEPLOY_ROLLBACK", "false"),
+        ]))
+        .unwrap();
+        assert_eq!(d.allowed, [("prod".to_string(), "web".to_string()), ("prod".to_string(), "api".to_string())]);
+        assert!(!d.rollback);
         assert!(Defaults::from_lookup(env(&[("DEPLOY_REPOSITORY", "UPPER")])).is_err());
     }
 }

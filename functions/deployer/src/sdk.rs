@@ -1,6 +1,6 @@
 //! [`Aws`] implemented with the real SDK clients.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -10,9 +10,12 @@ use aws_sdk_ecs::config::http::HttpResponse;
 use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
-use aws_sdk_ecs::types::{Cluster, Service, TaskDefinition, TaskDefinitionField};
+use aws_sdk_ecs::types::{Cluster, DesiredStatus, Service, Task, TaskDefinition, TaskDefinitionField};
 
-use crate::aws::{Aws, DescribedTaskDefinition, ImageLookup, ServiceLookup};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_types::date_time::Format;
+
+use crate::aws::{Aws, DescribedTaskDefinition, ImageLookup, LockState, ServiceLookup};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::version::Version;
 
@@ -35,12 +38,31 @@ pub fn config_loader() -> ConfigLoader {
 pub struct SdkAws {
     ecs: aws_sdk_ecs::Client,
     ecr: aws_sdk_ecr::Client,
+    /// The DynamoDB table that holds one lock item per service (partition key `lock_id`, a string).
+    lock: Option<(aws_sdk_dynamodb::Client, String)>,
+    origin: Instant,
 }
 
 impl SdkAws {
     pub fn new(config: &SdkConfig) -> Self {
-        SdkAws { ecs: aws_sdk_ecs::Client::new(config), ecr: aws_sdk_ecr::Client::new(config) }
+        SdkAws {
+            ecs: aws_sdk_ecs::Client::new(config),
+            ecr: aws_sdk_ecr::Client::new(config),
+            lock: None,
+            origin: Instant::now(),
+        }
     }
+
+    /// Locks services through `table`. Without a table every lock is granted: only ECS's own view of
+    /// rollouts in progress then keeps two deploys apart.
+    pub fn with_lock_table(mut self, client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        self.lock = Some((client, table.into()));
+        self
+    }
+}
+
+fn epoch_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Classifies an SDK error by what it means for the caller: was anything changed?
@@ -197,6 +219,104 @@ impl Aws for SdkAws {
     async fn deregister_task_definition(&self, task_definition_arn: &str) -> Result<(), AwsError> {
         let out = self.ecs.deregister_task_definition().task_definition(task_definition_arn).send().await;
         out.map(|_| ()).map_err(|e| aws_error("DeregisterTaskDefinition", &e))
+    }
+
+    async fn list_tasks(&self, cluster: &str, service: &str, desired: DesiredStatus) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut pages = self
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(desired)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ListTasks", &e))?;
+            arns.extend(page.task_arns.unwrap_or_default());
+        }
+        Ok(arns)
+    }
+
+    async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> Result<Vec<Task>, AwsError> {
+        let mut tasks = Vec::with_capacity(task_arns.len());
+        for batch in task_arns.chunks(100) {
+            let out = self.ecs.describe_tasks().cluster(cluster).set_tasks(Some(batch.to_vec())).send().await;
+            let out = out.map_err(|e| aws_error("DescribeTasks", &e))?;
+            // Tasks that are gone come back in failures[]: there is nothing to learn from them.
+            tasks.extend(out.tasks.unwrap_or_default());
+        }
+        Ok(tasks)
+    }
+
+    async fn acquire_lock(&self, key: &str, holder: &str, lease: Duration) -> Result<LockState, AwsError> {
+        let Some((ddb, table)) = &self.lock else {
+            return Ok(LockState::Acquired);
+        };
+        // Twice at most: a lock released between our conditional put and our read is free again.
+        for _ in 0..2 {
+            let now = epoch_secs();
+            let since = aws_smithy_types::DateTime::from_secs(now).fmt(Format::DateTime).unwrap_or_default();
+            let put = ddb
+                .put_item()
+                .table_name(table)
+                .item("lock_id", AttributeValue::S(key.to_owned()))
+                .item("holder", AttributeValue::S(holder.to_owned()))
+                .item("since", AttributeValue::S(since))
+                .item("expires_at", AttributeValue::N((now + lease.as_secs() as i64).to_string()))
+                .condition_expression("attribute_not_exists(lock_id) OR expires_at < :now")
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .send()
+                .await;
+            match put {
+                Ok(_) => return Ok(LockState::Acquired),
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(aws_error("PutItem", &e)),
+            }
+            let item = ddb
+                .get_item()
+                .table_name(table)
+                .key("lock_id", AttributeValue::S(key.to_owned()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| aws_error("GetItem", &e))?
+                .item;
+            if let Some(item) = item {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                return Ok(LockState::HeldBy { holder: text("holder"), since: text("since") });
+            }
+        }
+        Ok(LockState::HeldBy { holder: "another deploy".into(), since: "just now".into() })
+    }
+
+    async fn release_lock(&self, key: &str, holder: &str) -> Result<(), AwsError> {
+        let Some((ddb, table)) = &self.lock else {
+            return Ok(());
+        };
+        let deleted = ddb
+            .delete_item()
+            .table_name(table)
+            .key("lock_id", AttributeValue::S(key.to_owned()))
+            .condition_expression("#holder = :me")
+            .expression_attribute_names("#holder", "holder")
+            .expression_attribute_values(":me", AttributeValue::S(holder.to_owned()))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            // Our lease ran out and someone else holds the lock now: it is theirs to release.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(aws_error("DeleteItem", &e)),
+        }
+    }
+
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
     }
 }
 

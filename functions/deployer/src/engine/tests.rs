@@ -17,8 +17,7 @@ fn defaults() -> Defaults {
         cluster: Some("prod".into()),
         service: Some("web".into()),
         repository: Some(REPOSITORY.into()),
-        containers: vec![],
-        base: Base::Latest,
+        ..Defaults::default()
     }
 }
 
@@ -35,6 +34,18 @@ fn request(json: serde_json::Value) -> DeployRequest {
     serde_json::from_value(json).unwrap()
 }
 
+const LOCK: &[&str] = &["PutItem", "DeleteItem"];
+
+/// The ECS and ECR calls made, without the lock's.
+fn ecs_ops(d: &Deployer<FakeAws>) -> Vec<&'static str> {
+    d.aws().ops().into_iter().filter(|op| !LOCK.contains(op)).collect()
+}
+
+/// Lets every rollout started so far finish on the fake's clock.
+fn settle(d: &Deployer<FakeAws>) {
+    d.aws().state.lock().unwrap().now += Duration::from_secs(600);
+}
+
 fn mutations(d: &Deployer<FakeAws>) -> Vec<&'static str> {
     d.aws().ops().into_iter().filter(|op| MUTATING.contains(op)).collect()
 }
@@ -44,7 +55,7 @@ async fn deploy_registers_a_clone_and_points_the_service_at_it() {
     let d = standard();
     let result = d.deploy(request(json!({"version": "v2"}))).await.unwrap();
 
-    let ops = d.aws().ops();
+    let ops = ecs_ops(&d);
     let mut preflight = ops[..4].to_vec();
     preflight.sort_unstable();
     assert_eq!(preflight, ["DescribeClusters", "DescribeImages", "DescribeServices", "DescribeTaskDefinition"]);
@@ -80,21 +91,26 @@ async fn preflight_checks_run_in_one_parallel_round() {
     d.deploy(request(json!({"version": "v2"}))).await.unwrap();
     let calls = d.aws().calls();
     let first_end = calls.iter().map(|c| c.ended).min().unwrap();
-    let started_before: Vec<_> = calls.iter().filter(|c| c.started < first_end).map(|c| c.op).collect();
-    assert_eq!(started_before.len(), 3, "image, cluster and service checks overlap: {started_before:?}");
-    assert_eq!(calls.len(), 6, "{:?}", d.aws().ops());
+    let mut started_before: Vec<_> = calls.iter().filter(|c| c.started < first_end).map(|c| c.op).collect();
+    started_before.sort_unstable();
+    assert_eq!(
+        started_before,
+        ["DescribeClusters", "DescribeImages", "DescribeServices", "PutItem"],
+        "image, cluster and service checks and the lock overlap"
+    );
+    assert_eq!(ecs_ops(&d).len(), 6, "{:?}", d.aws().ops());
 }
 
 #[tokio::test]
 async fn repeat_deploy_of_the_running_version_is_already_deployed() {
     let d = standard();
     d.deploy(request(json!({"version": "v2"}))).await.unwrap();
-    let calls_before = d.aws().ops().len();
+    let calls_before = ecs_ops(&d).len();
     let again = d.deploy(request(json!({"version": "v2"}))).await.unwrap();
     assert_eq!(again.status, Status::AlreadyDeployed);
     assert_eq!(again.task_definition.as_deref(), Some("web:8"));
     assert!(again.containers_updated.is_empty());
-    let new_ops = &d.aws().ops()[calls_before..];
+    let new_ops = &ecs_ops(&d)[calls_before..];
     assert!(new_ops.iter().all(|op| op.starts_with("Describe")), "{new_ops:?}");
     assert_eq!(d.aws().revisions("web").len(), 2);
 }
@@ -197,7 +213,9 @@ async fn a_rejected_update_deregisters_the_new_revision() {
     assert_eq!(err.details()["cleanup"], "deregistered");
     assert_eq!(err.details()["task_definition"], "web:8");
     assert_eq!(mutations(&d), ["RegisterTaskDefinition", "UpdateService", "DeregisterTaskDefinition"]);
-    assert_eq!(d.aws().calls().last().unwrap().arg, arn("web:8"), "only the new revision is deregistered");
+    let deregistered: Vec<_> =
+        d.aws().calls().into_iter().filter(|c| c.op == "DeregisterTaskDefinition").map(|c| c.arg).collect();
+    assert_eq!(deregistered, [arn("web:8")], "only the new revision is deregistered");
     assert_eq!(d.aws().service("web").task_definition(), Some(arn("web:7").as_str()));
 }
 
@@ -283,14 +301,19 @@ async fn a_warm_deploy_reads_service_and_base_revision_in_the_same_round() {
     let first_end = calls.iter().map(|c| c.ended).min().unwrap();
     let mut overlapping: Vec<_> = calls.iter().filter(|c| c.started < first_end).map(|c| c.op).collect();
     overlapping.sort_unstable();
-    assert_eq!(overlapping, ["DescribeClusters", "DescribeImages", "DescribeServices", "DescribeTaskDefinition"]);
-    assert_eq!(calls.len(), 6, "{:?}", calls.iter().map(|c| c.op).collect::<Vec<_>>());
+    assert_eq!(
+        overlapping,
+        ["DescribeClusters", "DescribeImages", "DescribeServices", "DescribeTaskDefinition", "PutItem"]
+    );
+    let ecs: Vec<_> = calls.iter().map(|c| c.op).filter(|op| !LOCK.contains(op)).collect();
+    assert_eq!(ecs.len(), 6, "{ecs:?}");
 }
 
 #[tokio::test]
 async fn a_service_that_changed_family_is_still_cloned_from_its_own_family() {
     let d = standard();
     d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    settle(&d);
     // Someone points the service at another family between two deploys.
     add_service(d.aws(), "scratch", "web-next");
     {
@@ -311,7 +334,10 @@ async fn targets_are_deployed_concurrently_each_with_its_own_result() {
         add_service(&fake, name, name);
     }
     let d = deployer(fake);
-    let result = d.deploy_many(request(json!({"version": "v2", "targets": targets(&services)}))).await.unwrap();
+    let result = d
+        .deploy_many(request(json!({"version": "v2", "targets": targets(&services)})), &Invocation::default())
+        .await
+        .unwrap();
     assert_eq!(result.status, FanOutStatus::Deployed);
     let names: Vec<_> = result
         .targets
@@ -324,14 +350,14 @@ async fn targets_are_deployed_concurrently_each_with_its_own_result() {
     assert_eq!(names, [("a".into(), "a:2".into()), ("b".into(), "b:2".into()), ("c".into(), "c:2".into())]);
     let calls = d.aws().calls();
     let first_end = calls.iter().map(|c| c.ended).min().unwrap();
-    assert_eq!(calls.iter().filter(|c| c.started < first_end).count(), 9, "all three preflights overlap");
+    assert_eq!(calls.iter().filter(|c| c.started < first_end).count(), 12, "all three preflights and locks overlap");
 }
 
 #[tokio::test]
 async fn targets_fail_independently_and_the_request_reports_it() {
     let d = fan_out(&["a", "b"]);
     let req = json!({"version": "v2", "targets": targets(&["a", "missing", "b"])});
-    let err = d.execute(request(req)).await.unwrap_err();
+    let err = d.execute(request(req), &Invocation::default()).await.unwrap_err();
     assert_eq!(err.code(), "TargetsFailed");
     assert_eq!(err.to_string(), "1 of 3 targets failed");
     let details = err.details();
@@ -347,7 +373,7 @@ async fn targets_fail_independently_and_the_request_reports_it() {
 async fn all_or_nothing_puts_the_deployed_targets_back() {
     let d = fan_out(&["a", "b"]);
     let req = json!({"version": "v2", "all_or_nothing": true, "targets": targets(&["a", "missing", "b"])});
-    let result = d.deploy_many(request(req)).await.unwrap();
+    let result = d.deploy_many(request(req), &Invocation::default()).await.unwrap();
     assert_eq!(result.status, FanOutStatus::RolledBack);
     for (name, entry) in [("a", &result.targets[0]), ("b", &result.targets[2])] {
         let TargetOutcome::Done(r) = entry else { panic!("{name} should have a result") };
@@ -372,15 +398,16 @@ async fn other_regions_get_their_own_clients_built_once() {
     let req = json!({"version": "v2", "targets": [
         {"cluster": "prod", "service": "web"},
         {"cluster": "prod", "service": "web", "region": "eu-central-1"}]});
-    let result = d.deploy_many(request(req.clone())).await.unwrap();
+    let result = d.deploy_many(request(req.clone()), &Invocation::default()).await.unwrap();
     assert_eq!(result.status, FanOutStatus::Deployed);
     let TargetOutcome::Done(regional) = &result.targets[1] else { panic!("regional target failed") };
     assert_eq!(regional.task_definition.as_deref(), Some("web:4"));
     let TargetOutcome::Done(home) = &result.targets[0] else { panic!("home target failed") };
     assert_eq!(home.task_definition.as_deref(), Some("web:8"), "each region has its own ECS");
-    d.deploy_many(request(
-        json!({"version": "v1", "targets": [{"cluster": "prod", "service": "web", "region": "eu-central-1"}]}),
-    ))
+    d.deploy_many(
+        request(json!({"version": "v1", "targets": [{"cluster": "prod", "service": "web", "region": "eu-central-1"}]})),
+        &Invocation::default(),
+    )
     .await
     .unwrap();
     assert_eq!(built.load(Ordering::SeqCst), 1);
@@ -392,7 +419,7 @@ async fn an_unreachable_region_refuses_the_whole_request_before_any_call() {
     let req = json!({"version": "v2", "targets": [
         {"cluster": "prod", "service": "web"},
         {"cluster": "prod", "service": "web", "region": "eu-central-1"}]});
-    let err = d.deploy_many(request(req)).await.unwrap_err();
+    let err = d.deploy_many(request(req), &Invocation::default()).await.unwrap_err();
     assert_eq!(err.code(), "InvalidRequest");
     assert!(d.aws().ops().is_empty());
 }
