@@ -350,4 +350,40 @@ mod tests {
         let sent = register_request(&client, (*input).clone()).as_input().clone().build().unwrap();
         assert_eq!(sent, *input);
     }
+
+    /// Throttling, a 5xx, a time-out and a dropped connection, as the SDK reports them, and what each means.
+    #[test]
+    fn sdk_errors_say_whether_anything_changed() {
+        use aws_sdk_ecs::error::{ConnectorError, ErrorMetadata};
+        use aws_sdk_ecs::operation::update_service::UpdateServiceError;
+        use aws_smithy_types::body::SdkBody;
+
+        let service_error = |code: &str, status: u16| -> SdkError<UpdateServiceError, HttpResponse> {
+            let meta = ErrorMetadata::builder().code(code).message("injected").build();
+            let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+            SdkError::service_error(UpdateServiceError::generic(meta), raw)
+        };
+        let cases: Vec<(&str, SdkError<UpdateServiceError, HttpResponse>, AwsErrorKind)> = vec![
+            ("throttled", service_error("ThrottlingException", 400), AwsErrorKind::Throttled),
+            ("access denied", service_error("AccessDeniedException", 400), AwsErrorKind::AccessDenied),
+            ("rejected", service_error("InvalidParameterException", 400), AwsErrorKind::Rejected),
+            ("5xx", service_error("ServerException", 500), AwsErrorKind::Unknown),
+            ("time-out", SdkError::timeout_error("operation timed out"), AwsErrorKind::Unknown),
+            (
+                "dropped connection",
+                SdkError::dispatch_failure(ConnectorError::io("connection reset".into())),
+                AwsErrorKind::Unknown,
+            ),
+        ];
+        for (name, err, kind) in cases {
+            let classified = aws_error("UpdateService", &err);
+            assert_eq!(classified.kind, kind, "{name}");
+            assert_eq!(classified.certainly_not_applied(), kind != AwsErrorKind::Unknown, "{name}");
+            assert!(
+                !classified.message.is_empty() && classified.message != "dispatch failure",
+                "{name}: {}",
+                classified.message
+            );
+        }
+    }
 }
