@@ -5,6 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+use std::pin::Pin;
+
 use futures_util::stream::{self, StreamExt};
 
 use aws_sdk_ecs::types::{DeploymentControllerType, Service};
@@ -15,6 +18,7 @@ use tracing::Instrument;
 use crate::aws::{Aws, DescribedTaskDefinition, ImageLookup, LockState, ServiceLookup};
 use crate::error::{AwsError, AwsErrorKind, Cleanup, DeployError};
 use crate::image::ecr_registry_host;
+use crate::notify::{Event as NotifyEvent, Notification, Notifier};
 use crate::plan::{describe_name, family, family_revision, plan, Action, ContainerChange, PlanInput, PREVIOUS_TAG};
 use crate::request::{resource_name, Action as RequestAction, Base, Defaults, DeployRequest, Target};
 use crate::rollout::{rollout_in_progress, FailureReport};
@@ -134,6 +138,8 @@ pub struct Deployer<A> {
     other_regions: Mutex<HashMap<String, Arc<A>>>,
     factory: Option<RegionFactory<A>>,
     pub(crate) defaults: Defaults,
+    /// Who hears about deploys starting, succeeding, failing and being rolled back.
+    notifier: Option<Box<dyn Notify>>,
     /// The task-definition family of each service seen by this process, so that a warm deploy reads the
     /// base revision in the same round as the service instead of after it.
     families: Mutex<HashMap<FamilyKey, String>>,
@@ -197,8 +203,40 @@ impl<A: Aws> Deployer<A> {
             other_regions: Mutex::default(),
             factory: None,
             defaults,
+            notifier: None,
             families: Mutex::default(),
         }
+    }
+
+    /// Tells `notifier` about every deploy that starts, succeeds, fails or is rolled back.
+    pub fn with_notifier(mut self, notifier: impl Notifier + 'static) -> Self {
+        self.notifier = Some(Box::new(notifier));
+        self
+    }
+
+    /// Sends one notification; it never fails the deploy.
+    pub(crate) async fn tell(
+        &self,
+        event: NotifyEvent,
+        t: &Target,
+        from: Option<&str>,
+        to: Option<&str>,
+        reason: Option<String>,
+        started: Option<Instant>,
+    ) {
+        let Some(notifier) = &self.notifier else { return };
+        let n = Notification {
+            event,
+            cluster: t.cluster.clone(),
+            service: t.service.clone(),
+            version: t.version.to_string(),
+            from: from.map(str::to_owned),
+            to: to.map(str::to_owned),
+            reason,
+            duration_ms: started.map(ms),
+            region: t.region.clone().unwrap_or_else(|| self.region.clone()),
+        };
+        notifier.send(&n).await;
     }
 
     /// Lets targets name other regions; `factory` builds their clients, once per region.
@@ -438,7 +476,11 @@ impl<A: Aws> Deployer<A> {
             Action::Register(input) => {
                 let step = Instant::now();
                 let family_name = input.family.clone().unwrap_or_default();
-                let registered = match aws.register_task_definition(*input).await {
+                let (registered, ()) = tokio::join!(
+                    aws.register_task_definition(*input),
+                    self.tell(NotifyEvent::Started, t, Some(&previous), None, None, Some(started))
+                );
+                let registered = match registered {
                     Ok(td) => td,
                     Err(e) if e.certainly_not_applied() => return Err(e.into()),
                     Err(e) => self.find_registered(aws, &family_name, t, &previous, &checked.base, e).await?,
@@ -457,7 +499,21 @@ impl<A: Aws> Deployer<A> {
                 let step = Instant::now();
                 let updated = match aws.update_service(&t.cluster, &t.service, &arn).await {
                     Ok(service) => service,
-                    Err(e) => self.after_failed_update(aws, t, &arn, e).await?,
+                    Err(e) => match self.after_failed_update(aws, t, &arn, e).await {
+                        Ok(service) => service,
+                        Err(err) => {
+                            self.tell(
+                                NotifyEvent::Failed,
+                                t,
+                                Some(&previous),
+                                None,
+                                Some(err.to_string()),
+                                Some(started),
+                            )
+                            .await;
+                            return Err(err);
+                        }
+                    },
                 };
                 timings.update = Some(ms(step));
                 result.status = Status::Deployed;
@@ -467,6 +523,17 @@ impl<A: Aws> Deployer<A> {
                     let deadline = aws.now() + inv.budget.saturating_sub(ANSWER_MARGIN + started.elapsed());
                     let previous_arn = checked.running.task_definition.task_definition_arn().unwrap_or(&previous);
                     self.follow_deploy(aws, t, &mut result, &arn, previous_arn, deadline).await?;
+                    let reason = result.rollout.as_ref().and_then(|r| r.failure.as_ref()).map(|f| f.reason.clone());
+                    let event = match result.status {
+                        Status::Completed => Some(NotifyEvent::Succeeded),
+                        Status::RolledBack => Some(NotifyEvent::RolledBack),
+                        Status::Failed => Some(NotifyEvent::Failed),
+                        _ => None,
+                    };
+                    if let Some(event) = event {
+                        let to = result.task_definition.clone();
+                        self.tell(event, t, Some(&previous), to.as_deref(), reason, Some(started)).await;
+                    }
                 }
             }
         }
@@ -705,6 +772,17 @@ impl<A: Aws> Deployer<A> {
             ),
             since: rolling.created_at().map_or_else(|| "unknown".into(), |t| t.to_string()),
         })
+    }
+}
+
+/// [`Notifier`] as a trait object, so the deployer needs no type parameter for it.
+pub(crate) trait Notify: Send + Sync {
+    fn send<'a>(&'a self, n: &'a Notification) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+}
+
+impl<N: Notifier> Notify for N {
+    fn send<'a>(&'a self, n: &'a Notification) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(self.notify(n))
     }
 }
 

@@ -10,6 +10,7 @@ use crate::aws::{Aws, LockState, ServiceLookup};
 use crate::engine::{lock_key, Deployer, Invocation};
 use crate::error::DeployError;
 use crate::inbound::{build_variable, cluster_and_service, EcsDeploymentEvent};
+use crate::notify::Event as NotifyEvent;
 use crate::plan::{family_revision, PREVIOUS_TAG, VERSION_TAG};
 use crate::request::{DeployRequest, ServiceRef, Target};
 use crate::version::Version;
@@ -49,6 +50,20 @@ impl<A: Aws> Deployer<A> {
         let Some(previous) = tag(PREVIOUS_TAG) else {
             return Ok(ignored(format!("{} was not deployed by ecs-deployer", family_revision(&failed_arn))));
         };
+        let target = Target {
+            cluster: s.cluster.clone(),
+            service: s.service.clone(),
+            repository: String::new(),
+            containers: Vec::new(),
+            base: Default::default(),
+            version: tag(VERSION_TAG).and_then(|v| Version::parse(&v).ok()).unwrap_or(Version::Tag("unknown".into())),
+            dry_run: false,
+            region: None,
+            wait: false,
+            rollback: false,
+            force: false,
+        };
+        let revision = family_revision(&failed_arn).to_owned();
         let mut outcome = json!({
             "status": state,
             "cluster": s.cluster,
@@ -60,6 +75,7 @@ impl<A: Aws> Deployer<A> {
         });
         if state == "completed" {
             tracing::info!(cluster = %s.cluster, service = %s.service, "deployment {} completed", d.deployment_id);
+            self.tell(NotifyEvent::Succeeded, &target, Some(&previous), Some(&revision), None, None).await;
             return Ok(outcome);
         }
         let circuit_breaker = svc
@@ -69,6 +85,9 @@ impl<A: Aws> Deployer<A> {
         if circuit_breaker {
             outcome["status"] = json!("rolled_back");
             outcome["rollback"] = json!({"by": "ecs-circuit-breaker"});
+            let reason =
+                format!("{} (the circuit breaker rolls back)", d.reason.as_deref().unwrap_or("the rollout failed"));
+            self.tell(NotifyEvent::RolledBack, &target, Some(&revision), Some(&previous), Some(reason), None).await;
             return Ok(outcome);
         }
         let primary = svc.deployments().iter().find(|x| x.status() == Some("PRIMARY"));
@@ -78,19 +97,6 @@ impl<A: Aws> Deployer<A> {
                 primary.and_then(|p| p.id()).unwrap_or("unknown")
             )));
         }
-        let target = Target {
-            cluster: s.cluster.clone(),
-            service: s.service.clone(),
-            repository: String::new(),
-            containers: Vec::new(),
-            base: Default::default(),
-            version: Version::Tag("rollback".into()),
-            dry_run: false,
-            region: None,
-            wait: false,
-            rollback: false,
-            force: false,
-        };
         let key = lock_key(&target, &self.region);
         if let LockState::HeldBy { holder, since } =
             aws.acquire_lock(&key, &inv.request_id, inv.budget + Duration::from_secs(30)).await?
@@ -108,6 +114,8 @@ impl<A: Aws> Deployer<A> {
             tracing::warn!("could not release the lock on {key}; it expires with its lease: {e}");
         }
         let rolled = rolled?;
+        let reason = d.reason.clone().unwrap_or_else(|| "the rollout failed".into());
+        self.tell(NotifyEvent::RolledBack, &target, Some(&revision), Some(&rolled.to), Some(reason), None).await;
         outcome["status"] = json!("rolled_back");
         outcome["rollback"] = serde_json::to_value(rolled).unwrap_or_default();
         Ok(outcome)

@@ -10,6 +10,7 @@ pub mod follow;
 pub mod handler;
 pub mod image;
 pub mod inbound;
+pub mod notify;
 pub mod plan;
 pub mod request;
 pub mod rollout;

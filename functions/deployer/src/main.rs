@@ -5,6 +5,7 @@
 
 use deployer::engine::Deployer;
 use deployer::handler::{diagnostic, handle};
+use deployer::notify::Notifiers;
 use deployer::request::Defaults;
 use deployer::sdk::{config_loader, SdkAws};
 use lambda_runtime::{service_fn, Error};
@@ -27,6 +28,8 @@ async fn main() -> Result<(), Error> {
     let deployer = Deployer::new(home, defaults, region).with_regions(Box::new(move |region| {
         with_lock(SdkAws::new(&regional.to_builder().region(aws_config::Region::new(region.to_owned())).build()))
     }));
+    let notifiers = Notifiers::from_env(&config);
+    let deployer = if notifiers.is_empty() { deployer } else { deployer.with_notifier(notifiers) };
     let deployer = &deployer;
     lambda_runtime::run(service_fn(move |event| handle(deployer, event))).await
 }

@@ -369,3 +369,54 @@ async fn faults_on_any_call_never_leave_the_service_on_a_missing_or_inactive_rev
         }
     }
 }
+
+#[derive(Clone, Default)]
+struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<crate::notify::Notification>>>);
+
+impl crate::notify::Notifier for Recorder {
+    async fn notify(&self, n: &crate::notify::Notification) {
+        self.0.lock().unwrap().push(n.clone());
+    }
+}
+
+impl Recorder {
+    fn events(&self) -> Vec<(&'static str, Option<String>, Option<String>)> {
+        self.0.lock().unwrap().iter().map(|n| (n.event.as_str(), n.from.clone(), n.to.clone())).collect()
+    }
+}
+
+#[tokio::test]
+async fn notifications_follow_the_deploy() {
+    let recorder = Recorder::default();
+    let d = deployer().with_notifier(recorder.clone());
+    d.aws().rollouts([
+        Rollout::Completes { after: Duration::from_secs(30) },
+        Rollout::CrashLoop { every: Duration::from_secs(10) },
+    ]);
+    d.execute(request(json!({"version": "v2", "wait": true})), &inv(300)).await.unwrap();
+    assert_eq!(
+        recorder.events(),
+        [("started", Some("web:7".into()), None), ("succeeded", Some("web:7".into()), Some("web:8".into()))]
+    );
+    d.execute(request(json!({"version": "v1", "wait": true})), &inv(600)).await.unwrap_err();
+    let last = recorder.0.lock().unwrap().last().cloned().unwrap();
+    assert_eq!((last.event.as_str(), last.to.as_deref()), ("rolled_back", Some("web:8")));
+    assert!(last.reason.unwrap().contains("failed to start"));
+    assert_eq!(last.version, "v1");
+
+    // Dry runs and no-op deploys tell nobody.
+    let told = recorder.events().len();
+    d.execute(request(json!({"version": "v2", "dry_run": true})), &inv(60)).await.unwrap();
+    d.execute(request(json!({"version": "v2"})), &inv(60)).await.unwrap();
+    assert_eq!(recorder.events().len(), told);
+}
+
+#[tokio::test]
+async fn a_failed_update_is_notified_as_a_failure() {
+    let recorder = Recorder::default();
+    let d = deployer().with_notifier(recorder.clone());
+    d.aws().fail_next("UpdateService", AwsErrorKind::Rejected, false);
+    d.execute(request(json!({"version": "v2"})), &inv(60)).await.unwrap_err();
+    let kinds: Vec<_> = recorder.events().into_iter().map(|e| e.0).collect();
+    assert_eq!(kinds, ["started", "failed"]);
+}
