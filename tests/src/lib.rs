@@ -2,6 +2,9 @@
 //! security group, an ECR repository holding `v1` and `v2`, an ACTIVE cluster and a Fargate service running
 //! a task definition with an app container and sidecars. Everything it starts stops when it is dropped.
 
+pub mod proxy;
+pub mod runtime_api;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
