@@ -1,11 +1,26 @@
 #!/usr/bin/env python3
-"""Least-privilege gate for the deployer function's IAM permissions in infra/template.yaml.
+"""Least-privilege gate for the IAM permissions of both functions in infra/template.yaml.
 
-Collects every IAM statement that reaches the function (its execution role's inline policies, any
-AWS::IAM::Policy / ManagedPolicy / RolePolicy attached to that role, and SAM `Policies` on the function) and
-fails when an action is not on the list below, when an action is granted on a resource other than the one
-it is allowed on, or when a required condition is missing. It also fails on managed policies (whose
-statements it cannot see), NotAction / NotResource, and a hard-coded `arn:aws:` partition.
+The template has two functions, each with its own role, told apart by their build binary
+(Metadata.BuildProperties.Binary):
+
+- `deployer` holds the ECS power: ECS and ECR on the stack's cluster, service and repository, its deploy lock
+  table, its notification topic, the Slack webhook secret, its own logs;
+- `front` faces the network and may only invoke the deployer and itself, read its two secrets and write its
+  own logs. It must hold no `ecs:`, `ecr:`, `dynamodb:` or `iam:PassRole` action, which is checked on its own
+  so that the reason is plain when it fails.
+
+For each role it collects every statement that reaches it (the role's inline policies, any
+AWS::IAM::Policy / ManagedPolicy / RolePolicy attached to the role, SAM `Policies` on the function, both
+branches of an `Fn::If` statement) and fails when an action is not on that role's list below, when an action
+is granted on a resource other than the ones it is allowed on, or when a required condition is missing. It
+also fails on managed policies (whose statements it cannot see), NotAction / NotResource, a hard-coded
+`arn:aws:` partition, two functions sharing a role, and a function it does not know.
+
+It also checks who can invoke what: the deployer has no API event and no Function URL, and only an
+EventBridge rule of this template may invoke it through a resource policy; every front-door route but
+POST /slack uses the API's IAM authorizer; a public permission on the front door only ever covers its
+Function URL.
 
     python infra/check_policy.py [TEMPLATE]              check the template (default: infra/template.yaml)
     python infra/check_policy.py --self-test [TEMPLATE]  prove that broken copies of it are refused
@@ -22,7 +37,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from cfnlint.decode import cfn_yaml
 
@@ -33,9 +48,17 @@ POLICY_TYPES = {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePo
 PREFIX = "arn:${AWS::Partition}"
 SERVICE_ARN = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:service/${ClusterName}/${ServiceName}"
 CLUSTER_ARN = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:cluster/${ClusterName}"
+TASK_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:task/${ClusterName}/*"
 TASK_DEFINITION_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*"
 REPOSITORY_ARN = PREFIX + ":ecr:${AWS::Region}:${AWS::AccountId}:repository/${RepositoryName}"
-LOG_GROUP_ARN = "${LOG_GROUP.Arn}"  # the function's own log group, resolved from LoggingConfig.LogGroup
+FUNCTION_ARN = PREFIX + ":lambda:${AWS::Region}:${AWS::AccountId}:function:"
+
+# Placeholders in the rules below, resolved per function from the template (see `collect`):
+LOG_GROUP_ARN = "${<LOG_GROUP>.Arn}"  # the function's own log group (LoggingConfig.LogGroup)
+LOCK_TABLE_ARN = "${<LOCK_TABLE>.Arn}"  # the DynamoDB table DEPLOY_LOCK_TABLE names
+TOPIC_ARN = "${<TOPIC>}"  # the SNS topic NOTIFY_SNS_TOPIC_ARN names (Ref of a topic is its ARN)
+DEPLOYER_ARN = "${<DEPLOYER>.Arn}"  # the deployer function
+SELF_ARN = FUNCTION_ARN + "<SELF_NAME>"  # the front door itself, from its fixed FunctionName
 
 
 @dataclass(frozen=True)
@@ -48,9 +71,9 @@ def rule(*resources: str, conditions: tuple[tuple[str, str, str], ...] = ()) -> 
     return Rule(frozenset(resources), conditions)
 
 
-# Every action the function may be granted, lowercased (IAM action names are case-insensitive), with the
-# only resources it may be granted on and the conditions that must come with it.
-ALLOWED: dict[str, Rule] = {
+# Every action the deployer may be granted, lowercased (IAM action names are case-insensitive), with the only
+# resources it may be granted on and the conditions that must come with it. Every one is also required.
+DEPLOYER_ALLOWED: dict[str, Rule] = {
     "ecs:updateservice": rule(SERVICE_ARN),
     "ecs:describeservices": rule(SERVICE_ARN),
     "ecs:describeclusters": rule(CLUSTER_ARN),
@@ -61,15 +84,45 @@ ALLOWED: dict[str, Rule] = {
     "ecs:tagresource": rule(
         TASK_DEFINITION_ARNS, conditions=(("StringEquals", "ecs:CreateAction", "RegisterTaskDefinition"),)
     ),
+    # ListTasks authorizes on container instances, which Fargate tasks have none of: "*", narrowed to the
+    # cluster by the ecs:cluster condition key.
+    "ecs:listtasks": rule("*", conditions=(("ArnEquals", "ecs:cluster", CLUSTER_ARN),)),
+    "ecs:describetasks": rule(TASK_ARNS),
     "ecr:describeimages": rule(REPOSITORY_ARN),
     "iam:passrole": rule(
         "${TaskRoleArn}",
         "${ExecutionRoleArn}",
         conditions=(("StringEquals", "iam:PassedToService", "ecs-tasks.amazonaws.com"),),
     ),
+    "dynamodb:putitem": rule(LOCK_TABLE_ARN),
+    "dynamodb:getitem": rule(LOCK_TABLE_ARN),
+    "dynamodb:deleteitem": rule(LOCK_TABLE_ARN),
+    "sns:publish": rule(TOPIC_ARN),
+    "secretsmanager:getsecretvalue": rule("${SlackWebhookSecretArn}"),
     "logs:createlogstream": rule(LOG_GROUP_ARN),
     "logs:putlogevents": rule(LOG_GROUP_ARN),
 }
+
+# The front door: invoke the deployer and itself (the Slack continuation), read its two secrets, write logs.
+FRONT_ALLOWED: dict[str, Rule] = {
+    "lambda:invokefunction": rule(DEPLOYER_ARN, SELF_ARN),
+    "secretsmanager:getsecretvalue": rule("${AuthTokenSecretArn}", "${SlackSigningSecretArn}"),
+    "logs:createlogstream": rule(LOG_GROUP_ARN),
+    "logs:putlogevents": rule(LOG_GROUP_ARN),
+}
+
+# Action prefixes the front door must never hold, whatever the allowed list says.
+FRONT_FORBIDDEN = ("ecs:", "ecr:", "dynamodb:", "iam:passrole")
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    binary: str
+    allowed: dict[str, Rule]
+    forbidden: tuple[str, ...] = ()
+
+
+SPECS = (RoleSpec("deployer", DEPLOYER_ALLOWED), RoleSpec("front", FRONT_ALLOWED, FRONT_FORBIDDEN))
 
 
 @dataclass
@@ -140,19 +193,102 @@ def ref_target(value: Any, attribute: str | None = None) -> str | None:
     return None
 
 
+def names(value: Any) -> str | None:
+    """The logical id `value` names through Ref or GetAtt .Arn (how a function or a role is named)."""
+    return ref_target(value) or ref_target(value, "Arn")
+
+
 @dataclass
 class Statement:
     where: str
     body: Any
 
 
-def collect(template: dict, report: Report) -> tuple[list[Statement], dict[str, str]]:
-    """Every statement that reaches the function, and the substitutions (LOG_GROUP) the rules need."""
+def branches(body: Any, where: str, conditions: dict, report: Report) -> Iterator[Statement]:
+    """A statement, or each branch of an `Fn::If` statement (AWS::NoValue contributes nothing)."""
+    if isinstance(body, dict) and list(body) == ["Fn::If"]:
+        arg = body["Fn::If"]
+        if not report.check(
+            isinstance(arg, list) and len(arg) == 3 and arg[0] in conditions,
+            f"{where}: Fn::If statement {json.dumps(body)} must name a Condition of the template",
+        ):
+            return
+        for branch in arg[1:]:
+            if branch == {"Ref": "AWS::NoValue"}:
+                continue
+            yield from branches(branch, f"{where} (if {arg[0]})", conditions, report)
+        return
+    yield Statement(where, body)
+
+
+def functions_by_binary(resources: dict, report: Report) -> dict[str, str]:
+    """Logical id of each function this check knows, by its build binary; any other function fails."""
+    found: dict[str, str] = {}
+    known = {spec.binary for spec in SPECS}
+    for name, res in resources.items():
+        if not isinstance(res, dict) or res.get("Type") not in FUNCTION_TYPES:
+            continue
+        binary = ((res.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+        if not report.check(
+            binary in known, f"function {name} (binary {binary!r}) is not one this check knows; its "
+            "permissions would be unchecked"
+        ) or not report.check(
+            binary not in found, f"function {name} builds {binary!r} like {found.get(binary)}; one function each"
+        ):
+            continue
+        found[binary] = name
+    for binary in sorted(known):
+        report.check(binary in found, f"no function builds the {binary!r} binary")
+    return found
+
+
+def env_of(resources: dict, fn_name: str) -> dict:
+    props = resources[fn_name].get("Properties") or {}
+    return ((props.get("Environment") or {}).get("Variables")) or {}
+
+
+def resolve_placeholders(
+    spec: RoleSpec, fn_name: str, fns: dict[str, str], resources: dict, report: Report
+) -> dict[str, str]:
+    """What <LOG_GROUP>, <LOCK_TABLE>, <TOPIC>, <DEPLOYER> and <SELF_NAME> stand for, for this function."""
+    props = resources[fn_name].get("Properties") or {}
+    env = env_of(resources, fn_name)
+    subs: dict[str, str] = {}
+
+    def typed(token: str, target: str | None, rtype: str, what: str) -> None:
+        ok = target is not None and (resources.get(target) or {}).get("Type") == rtype
+        if report.check(ok, f"{fn_name}: {what} must be !Ref of an {rtype} of this template"):
+            subs[token] = target  # type: ignore[assignment]
+
+    typed("LOG_GROUP", ref_target((props.get("LoggingConfig") or {}).get("LogGroup")), "AWS::Logs::LogGroup",
+          "LoggingConfig.LogGroup")
+    if spec.binary == "deployer":
+        typed("LOCK_TABLE", ref_target(env.get("DEPLOY_LOCK_TABLE")), "AWS::DynamoDB::Table",
+              "Environment DEPLOY_LOCK_TABLE")
+        typed("TOPIC", ref_target(env.get("NOTIFY_SNS_TOPIC_ARN")), "AWS::SNS::Topic",
+              "Environment NOTIFY_SNS_TOPIC_ARN")
+    if spec.binary == "front":
+        deployer = fns.get("deployer")
+        if report.check(
+            deployer is not None and names(env.get("DEPLOYER_FUNCTION")) == deployer,
+            f"{fn_name}: Environment DEPLOYER_FUNCTION must name the deployer function ({deployer})",
+        ):
+            subs["DEPLOYER"] = deployer  # type: ignore[assignment]
+        own = canonical(props.get("FunctionName"))
+        if report.check(
+            bool(props.get("FunctionName")) and not own.startswith("<unsupported"),
+            f"{fn_name}: FunctionName must be fixed (a string or !Sub) so its role can name it without a cycle",
+        ):
+            subs["SELF_NAME"] = own
+    return subs
+
+
+def collect(
+    template: dict, spec: RoleSpec, fn_name: str, fns: dict[str, str], report: Report
+) -> tuple[str | None, list[Statement], dict[str, str]]:
+    """The role of `fn_name`, every statement that reaches it, and the placeholders its rules need."""
     resources = template.get("Resources") or {}
-    functions = [name for name, r in resources.items() if isinstance(r, dict) and r.get("Type") in FUNCTION_TYPES]
-    if not report.check(len(functions) == 1, f"expected exactly one function, found {functions}"):
-        return [], {}
-    fn_name = functions[0]
+    conditions = template.get("Conditions") or {}
     props = resources[fn_name].get("Properties") or {}
     statements: list[Statement] = []
 
@@ -161,7 +297,10 @@ def collect(template: dict, report: Report) -> tuple[list[Statement], dict[str, 
         doc = policy if isinstance(policy, dict) and "Statement" in policy else None
         if report.check(doc is not None, f"{fn_name}.Policies[{i}]: {json.dumps(policy)} is not an inline "
                         "policy document; its permissions cannot be checked"):
-            statements += [Statement(f"{fn_name}.Policies[{i}]", s) for s in as_list(doc["Statement"])]
+            for s in as_list(doc["Statement"]):
+                statements += branches(s, f"{fn_name}.Policies[{i}]", conditions, report)
+
+    subs = resolve_placeholders(spec, fn_name, fns, resources, report)
 
     role = ref_target(props.get("Role"), "Arn")
     role_res = resources.get(role) if role else None
@@ -169,7 +308,7 @@ def collect(template: dict, report: Report) -> tuple[list[Statement], dict[str, 
         isinstance(role_res, dict) and role_res.get("Type") == "AWS::IAM::Role",
         f"{fn_name}.Role must be !GetAtt <an AWS::IAM::Role of this template>.Arn, is {props.get('Role')!r}",
     ):
-        return statements, {}
+        return None, statements, subs
     role_props = role_res.get("Properties") or {}
 
     report.check(
@@ -187,7 +326,8 @@ def collect(template: dict, report: Report) -> tuple[list[Statement], dict[str, 
         name = policy.get("PolicyName", i) if isinstance(policy, dict) else i
         doc = policy.get("PolicyDocument") if isinstance(policy, dict) else None
         if report.check(isinstance(doc, dict), f"{role}.Policies[{i}] has no PolicyDocument"):
-            statements += [Statement(f"{role}/{name}", s) for s in as_list(doc.get("Statement"))]
+            for s in as_list(doc.get("Statement")):
+                statements += branches(s, f"{role}/{name}", conditions, report)
 
     # Policies attached to the role from outside it.
     for name, res in resources.items():
@@ -197,15 +337,25 @@ def collect(template: dict, report: Report) -> tuple[list[Statement], dict[str, 
         attached = [ref_target(r) for r in as_list(p.get("Roles"))] + [ref_target(p.get("RoleName"))]
         if role in attached:
             doc = p.get("PolicyDocument") or {}
-            statements += [Statement(name, s) for s in as_list(doc.get("Statement"))]
-
-    log_group = ref_target((props.get("LoggingConfig") or {}).get("LogGroup"))
-    subs = {"LOG_GROUP": log_group} if log_group else {}
-    report.check(bool(log_group), f"{fn_name}.LoggingConfig.LogGroup must be !Ref of the function's log group")
-    return statements, subs
+            for s in as_list(doc.get("Statement")):
+                statements += branches(s, name, conditions, report)
+    return role, statements, subs
 
 
-def check_statement(st: Statement, subs: dict[str, str], report: Report, granted: set[str]) -> None:
+def forbidden_match(action: str, forbidden: tuple[str, ...]) -> str | None:
+    """The forbidden prefix `action` (a name or a wildcard pattern) could grant, if any."""
+    key = action.lower()
+    literal = re.split(r"[*?]", key, maxsplit=1)[0]
+    wildcard = literal != key
+    for prefix in forbidden:
+        if key.startswith(prefix) or (wildcard and prefix.startswith(literal)):
+            return prefix
+    return None
+
+
+def check_statement(
+    st: Statement, spec: RoleSpec, role: str, subs: dict[str, str], report: Report, granted: set[str]
+) -> None:
     body = st.body
     if not report.check(isinstance(body, dict), f"{st.where}: statement {body!r} is not a mapping"):
         return
@@ -223,16 +373,25 @@ def check_statement(st: Statement, subs: dict[str, str], report: Report, granted
     conditions = body.get("Condition") or {}
 
     def expected(resource: str) -> str:
-        for name, value in subs.items():
-            resource = resource.replace("${%s." % name, "${%s." % value)
+        for token, value in subs.items():
+            resource = resource.replace("<%s>" % token, value)
         return resource
 
     for action in actions:
         key = action.lower()
+        if spec.forbidden:
+            hit = forbidden_match(action, spec.forbidden)
+            report.check(
+                hit is None,
+                f"{label}: {role} must not hold {action} (the {spec.binary} function has no ECS, ECR, "
+                f"DynamoDB or iam:PassRole power; {hit!r} is forbidden)",
+            )
         if not report.check(not re.search(r"[*?]", action), f"{label}: wildcard action {action!r}"):
             continue
-        allowed = ALLOWED.get(key)
-        if not report.check(allowed is not None, f"{label}: action {action!r} is not on the allowed list"):
+        allowed = spec.allowed.get(key)
+        if not report.check(
+            allowed is not None, f"{label}: action {action!r} is not on the {spec.binary} role's allowed list"
+        ):
             continue
         granted.add(key)
         permitted = {expected(r) for r in allowed.resources}
@@ -249,6 +408,74 @@ def check_statement(st: Statement, subs: dict[str, str], report: Report, granted
             )
 
 
+def check_invoke_paths(template: dict, fns: dict[str, str], report: Report) -> None:
+    """Who may invoke the functions: never the network for the deployer; the front door's routes use IAM
+    except POST /slack, and its public permissions cover only its Function URL."""
+    resources = template.get("Resources") or {}
+    deployer, front = fns.get("deployer"), fns.get("front")
+    if deployer:
+        props = resources[deployer].get("Properties") or {}
+        report.check(not props.get("Events"), f"{deployer}: the deployer must have no Events (no API, no queue); "
+                     "EventBridge rules and their permissions are explicit resources")
+        report.check("FunctionUrlConfig" not in props, f"{deployer}: the deployer must have no Function URL")
+    for name, res in resources.items():
+        if not isinstance(res, dict):
+            continue
+        p = res.get("Properties") or {}
+        if res.get("Type") == "AWS::Lambda::Url":
+            target = names(p.get("TargetFunctionArn"))
+            report.check(target == front and front is not None,
+                         f"{name}: a Function URL may only front the front door ({front}), targets {target}")
+        if res.get("Type") != "AWS::Lambda::Permission":
+            continue
+        target = names(p.get("FunctionName"))
+        principal = p.get("Principal")
+        if target == deployer:
+            rule_id = ref_target(p.get("SourceArn"), "Arn")
+            report.check(
+                principal == "events.amazonaws.com"
+                and p.get("Action") == "lambda:InvokeFunction"
+                and (resources.get(rule_id) or {}).get("Type") == "AWS::Events::Rule",
+                f"{name}: the deployer may only be invoked through a resource policy by an EventBridge rule of "
+                f"this template (Principal events.amazonaws.com, SourceArn !GetAtt <rule>.Arn); has "
+                f"Principal {principal!r}, SourceArn {p.get('SourceArn')!r}",
+            )
+        elif target == front and front is not None:
+            # The API's permissions are SAM's (one per route, scoped to it); the only explicit ones are the
+            # Function URL's, public but only for requests through the URL.
+            report.check(
+                principal == "*" and (
+                    (p.get("Action") == "lambda:InvokeFunctionUrl" and p.get("FunctionUrlAuthType") == "NONE")
+                    or (p.get("Action") == "lambda:InvokeFunction" and p.get("InvokedViaFunctionUrl") is True)
+                ),
+                f"{name}: an explicit permission on the front door may only cover its Function URL",
+            )
+        else:
+            report.check(False, f"{name}: a permission on {target}, which is neither function this check knows")
+    if not front:
+        return
+    for event_name, event in ((resources[front].get("Properties") or {}).get("Events") or {}).items():
+        ep = (event or {}).get("Properties") or {}
+        where = f"{front}.Events.{event_name}"
+        if not report.check((event or {}).get("Type") == "HttpApi", f"{where}: the front door takes HttpApi "
+                            f"events only, has {(event or {}).get('Type')!r}"):
+            continue
+        api = ref_target(ep.get("ApiId"))
+        api_auth = (((resources.get(api) or {}).get("Properties") or {}).get("Auth")) or {}
+        report.check(
+            (resources.get(api) or {}).get("Type") == "AWS::Serverless::HttpApi"
+            and api_auth.get("DefaultAuthorizer") == "AWS_IAM" and api_auth.get("EnableIamAuthorizer") is True,
+            f"{where}: its API must be an HttpApi of this template with DefaultAuthorizer AWS_IAM",
+        )
+        authorizer = (ep.get("Auth") or {}).get("Authorizer", "AWS_IAM")
+        route = f"{str(ep.get('Method', '')).upper()} {ep.get('Path')}"
+        if route == "POST /slack":
+            report.passed += 1  # Slack cannot sign SigV4: the function checks Slack's signature itself
+        else:
+            report.check(authorizer == "AWS_IAM",
+                         f"{where}: {route} uses Authorizer {authorizer!r}; only POST /slack may go without IAM")
+
+
 def check(template: dict, raw_text: str | None = None) -> Report:
     report = Report()
     text = raw_text if raw_text is not None else json.dumps(template)
@@ -256,26 +483,42 @@ def check(template: dict, raw_text: str | None = None) -> Report:
         not re.search(r"arn:aws(-[a-z-]+)?:", text),
         "a hard-coded partition (arn:aws...:) is in the template; use ${AWS::Partition}",
     )
-    statements, subs = collect(template, report)
-    granted: set[str] = set()
-    for st in statements:
-        check_statement(st, subs, report, granted)
-    for action in sorted(ALLOWED):
-        report.check(action in granted, f"the function needs {action} and no statement grants it")
+    resources = template.get("Resources") or {}
+    fns = functions_by_binary(resources, report)
+    roles: dict[str, str] = {}
+    for spec in SPECS:
+        fn_name = fns.get(spec.binary)
+        if fn_name is None:
+            continue
+        role, statements, subs = collect(template, spec, fn_name, fns, report)
+        if role is not None:
+            report.check(role not in roles.values(),
+                         f"{fn_name} shares role {role} with another function; each function needs its own role")
+            roles[spec.binary] = role
+        granted: set[str] = set()
+        for st in statements:
+            check_statement(st, spec, role or fn_name, subs, report, granted)
+        for action in sorted(spec.allowed):
+            report.check(action in granted, f"the {spec.binary} function needs {action} and no statement grants it")
+    check_invoke_paths(template, fns, report)
     return report
 
 
 # --- self-test -------------------------------------------------------------------------------------------
 
-def policy_statements(t: dict) -> list[dict]:
-    return t["Resources"]["DeployerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+def policy_statements(t: dict, role: str = "DeployerRole") -> list:
+    return t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
 
 
-def statement_with(t: dict, action: str) -> dict:
-    for s in policy_statements(t):
-        if action in as_list(s.get("Action")):
+def statement_with(t: dict, action: str, role: str = "DeployerRole") -> dict:
+    for s in policy_statements(t, role):
+        if isinstance(s, dict) and action in as_list(s.get("Action")):
             return s
-    raise KeyError(f"no statement grants {action}; the self-test no longer matches the template")
+    raise KeyError(f"no statement of {role} grants {action}; the self-test no longer matches the template")
+
+
+def front_statement(t: dict, action: str) -> dict:
+    return statement_with(t, action, "FrontRole")
 
 
 def _add_ecs_star(t: dict) -> None:
@@ -351,11 +594,142 @@ def _drop_register(t: dict) -> None:
     s["Action"] = [a for a in as_list(s["Action"]) if a != "ecs:RegisterTaskDefinition"]
 
 
+def _front_update_service(t: dict) -> None:
+    policy_statements(t, "FrontRole").append({
+        "Sid": "Sneaky", "Effect": "Allow", "Action": "ecs:UpdateService",
+        "Resource": {"Fn::Sub": SERVICE_ARN},
+    })
+
+
+def _front_passrole(t: dict) -> None:
+    policy_statements(t, "FrontRole").append({
+        "Sid": "Sneaky", "Effect": "Allow", "Action": "iam:PassRole", "Resource": {"Ref": "TaskRoleArn"},
+    })
+
+
+def _front_reads_lock(t: dict) -> None:
+    policy_statements(t, "FrontRole").append({
+        "Sid": "Sneaky", "Effect": "Allow", "Action": "dynamodb:GetItem",
+        "Resource": {"Fn::GetAtt": ["LockTable", "Arn"]},
+    })
+
+
+def _front_ecr_star(t: dict) -> None:
+    s = front_statement(t, "lambda:InvokeFunction")
+    s["Action"] = as_list(s["Action"]) + ["ecr:*"]
+
+
+def _front_side_policy(t: dict) -> None:
+    t["Resources"]["FrontSidePolicy"] = {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyName": "side",
+            "Roles": [{"Ref": "FrontRole"}],
+            "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "ecs:Describe*", "Resource": "*"}]},
+        },
+    }
+
+
+def _deployer_dynamodb_star(t: dict) -> None:
+    s = statement_with(t, "dynamodb:PutItem")
+    s["Action"] = as_list(s["Action"]) + ["dynamodb:*"]
+
+
+def _deployer_dynamodb_on_star(t: dict) -> None:
+    statement_with(t, "dynamodb:PutItem")["Resource"] = "*"
+
+
+def _deployer_scans_lock(t: dict) -> None:
+    s = statement_with(t, "dynamodb:PutItem")
+    s["Action"] = as_list(s["Action"]) + ["dynamodb:Scan"]
+
+
+def _list_tasks_without_condition(t: dict) -> None:
+    del statement_with(t, "ecs:ListTasks")["Condition"]
+
+
+def _list_tasks_any_cluster(t: dict) -> None:
+    statement_with(t, "ecs:ListTasks")["Condition"] = {
+        "ArnLike": {"ecs:cluster": {"Fn::Sub": PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:cluster/*"}}
+    }
+
+
+def _describe_tasks_on_star(t: dict) -> None:
+    statement_with(t, "ecs:DescribeTasks")["Resource"] = "*"
+
+
+def _publish_anywhere(t: dict) -> None:
+    statement_with(t, "sns:Publish")["Resource"] = "*"
+
+
+def _invoke_on_star(t: dict) -> None:
+    front_statement(t, "lambda:InvokeFunction")["Resource"] = "*"
+
+
+def _invoke_other_function(t: dict) -> None:
+    front_statement(t, "lambda:InvokeFunction")["Resource"] = {"Fn::Sub": FUNCTION_ARN + "admin"}
+
+
+def _front_secret_on_star(t: dict) -> None:
+    for s in policy_statements(t, "FrontRole"):
+        if isinstance(s, dict) and list(s) == ["Fn::If"]:
+            s["Fn::If"][1]["Resource"] = "*"
+            return
+    raise KeyError("no conditional secret statement in FrontRole; the self-test no longer matches the template")
+
+
+def _webhook_reads_auth_token(t: dict) -> None:
+    for s in policy_statements(t):
+        if isinstance(s, dict) and list(s) == ["Fn::If"]:
+            s["Fn::If"][1]["Resource"] = {"Ref": "AuthTokenSecretArn"}
+            return
+    raise KeyError("no conditional secret statement in DeployerRole; the self-test no longer matches the template")
+
+
+def _shared_role(t: dict) -> None:
+    t["Resources"]["FrontFunction"]["Properties"]["Role"] = {"Fn::GetAtt": ["DeployerRole", "Arn"]}
+
+
+def _third_function(t: dict) -> None:
+    t["Resources"]["Extra"] = copy.deepcopy(t["Resources"]["FrontFunction"])
+    t["Resources"]["Extra"]["Metadata"]["BuildProperties"]["Binary"] = "demo"
+
+
+def _public_deployer(t: dict) -> None:
+    t["Resources"]["OpenDeployer"] = {
+        "Type": "AWS::Lambda::Permission",
+        "Properties": {"Action": "lambda:InvokeFunction", "FunctionName": {"Fn::GetAtt": ["DeployerFunction", "Arn"]},
+                       "Principal": "*"},
+    }
+
+
+def _front_for_another_account(t: dict) -> None:
+    t["Resources"]["FrontForOthers"] = {
+        "Type": "AWS::Lambda::Permission",
+        "Properties": {"Action": "lambda:InvokeFunction", "FunctionName": {"Ref": "FrontFunction"},
+                       "Principal": "111122223333"},
+    }
+
+
+def _deployer_on_the_api(t: dict) -> None:
+    t["Resources"]["DeployerFunction"]["Properties"]["Events"] = {
+        "Api": {"Type": "HttpApi", "Properties": {"ApiId": {"Ref": "HttpApi"}, "Method": "POST", "Path": "/x"}}
+    }
+
+
+def _deploy_route_without_iam(t: dict) -> None:
+    t["Resources"]["FrontFunction"]["Properties"]["Events"]["Deploy"]["Properties"]["Auth"] = {"Authorizer": "NONE"}
+
+
+def _api_without_iam(t: dict) -> None:
+    del t["Resources"]["HttpApi"]["Properties"]["Auth"]
+
+
 MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("adds ecs:* to the service statement", _add_ecs_star, "wildcard action 'ecs:*'"),
     ("widens ecs:UpdateService to *", _widen_update_service, "ecs:UpdateService on '*'"),
     ("drops the iam:PassRole condition", _drop_passrole_condition, "iam:PassRole needs Condition"),
-    ("adds an unknown action", _add_unknown_action, "'s3:GetObject' is not on the allowed list"),
+    ("adds an unknown action", _add_unknown_action, "'s3:GetObject' is not on the deployer role's allowed list"),
     ("grants iam:PassRole on *", _passrole_on_star, "iam:PassRole on '*'"),
     ("passes a third role", _passrole_other_role, "role/admin"),
     ("passes the roles to any service", _passrole_to_any_service, "iam:PassRole needs Condition"),
@@ -366,6 +740,31 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("uses NotResource", _not_resource, "NotResource"),
     ("adds a SAM policy template", _sam_policy_template, "cannot be checked"),
     ("no longer grants RegisterTaskDefinition", _drop_register, "needs ecs:registertaskdefinition"),
+    ("gives the front role ecs:UpdateService", _front_update_service, "FrontRole must not hold ecs:UpdateService"),
+    ("gives the front role iam:PassRole", _front_passrole, "FrontRole must not hold iam:PassRole"),
+    ("gives the front role the lock table", _front_reads_lock, "FrontRole must not hold dynamodb:GetItem"),
+    ("gives the front role ecr:*", _front_ecr_star, "FrontRole must not hold ecr:*"),
+    ("attaches ecs:Describe* to the front role", _front_side_policy, "FrontRole must not hold ecs:Describe*"),
+    ("gives the deployer dynamodb:*", _deployer_dynamodb_star, "wildcard action 'dynamodb:*'"),
+    ("grants the lock actions on *", _deployer_dynamodb_on_star, "dynamodb:PutItem on '*'"),
+    ("lets the deployer Scan", _deployer_scans_lock, "'dynamodb:Scan' is not on the deployer role's allowed list"),
+    ("grants ecs:ListTasks without its condition", _list_tasks_without_condition, "ecs:ListTasks needs Condition"),
+    ("lists the tasks of any cluster", _list_tasks_any_cluster, "ecs:ListTasks needs Condition"),
+    ("grants ecs:DescribeTasks on *", _describe_tasks_on_star, "ecs:DescribeTasks on '*'"),
+    ("publishes to any topic", _publish_anywhere, "sns:Publish on '*'"),
+    ("grants lambda:InvokeFunction on *", _invoke_on_star, "lambda:InvokeFunction on '*'"),
+    ("lets the front invoke another function", _invoke_other_function, "function:admin"),
+    ("reads any secret from the front", _front_secret_on_star, "secretsmanager:GetSecretValue on '*'"),
+    ("reads the auth token from the deployer", _webhook_reads_auth_token,
+     "secretsmanager:GetSecretValue on '${AuthTokenSecretArn}'"),
+    ("gives both functions one role", _shared_role, "shares role DeployerRole"),
+    ("adds a function this check does not know", _third_function, "function Extra (binary 'demo')"),
+    ("lets another account invoke the front door directly", _front_for_another_account,
+     "FrontForOthers: an explicit permission on the front door may only cover its Function URL"),
+    ("lets anyone invoke the deployer", _public_deployer, "OpenDeployer: the deployer may only be invoked"),
+    ("puts the deployer on the API", _deployer_on_the_api, "the deployer must have no Events"),
+    ("opens POST /deploy without IAM", _deploy_route_without_iam, "only POST /slack may go without IAM"),
+    ("drops the API's IAM authorizer", _api_without_iam, "DefaultAuthorizer AWS_IAM"),
 ]
 
 
@@ -378,7 +777,11 @@ def self_test(template: dict) -> int:
     )
     for title, mutate, expected in MUTATIONS:
         broken = copy.deepcopy(template)
-        mutate(broken)
+        try:
+            mutate(broken)
+        except (KeyError, IndexError, TypeError) as e:
+            report.check(False, f"cannot build a template that {title}: {e!r}")
+            continue
         result = check(broken)
         caught = [f for f in result.failures if expected in f]
         if report.check(bool(caught), f"NOT caught: a template that {title} passes (looked for {expected!r}); "
@@ -399,7 +802,7 @@ def main(argv: list[str] | None = None) -> int:
         template = load(args.template)
     except Exception as e:  # a template that does not parse must fail loudly, not pass
         print(f"FAIL: cannot read {args.template}: {e}")
-        print("policy: 0 passed, 1 failed")
+        print(f"{'self-test' if args.self_test else 'policy'}: 0 passed, 1 failed")
         return 1
     if args.self_test:
         return self_test(template)

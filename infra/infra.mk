@@ -1,6 +1,6 @@
-# Infrastructure checks, included from the top-level Makefile (which defines VENV, puts $(VENV)/bin on PATH
-# and has the `tools` target that creates the venv).
-.PHONY: lint-infra
+# Infrastructure checks and deployment, included from the top-level Makefile (which defines VENV, puts
+# $(VENV)/bin on PATH and has the `tools` target that creates the venv with cargo-lambda and Zig).
+.PHONY: lint-infra deploy
 
 INFRA_TEMPLATE := infra/template.yaml
 
@@ -9,7 +9,7 @@ $(VENV)/.infra-installed: infra/requirements.txt
 	$(VENV)/bin/pip install --quiet -r infra/requirements.txt
 	touch $@
 
-## Lints the SAM template (cfn-lint, checkov) and proves its IAM policy is least-privilege.
+## Lints the SAM template (cfn-lint, checkov) and proves both roles' IAM policies are least-privilege.
 # checkov: --skip-download keeps it offline (no Prisma Cloud metadata fetch); CKV_SKIP_PACKAGE_UPDATE_CHECK
 # stops its PyPI version check. Skipped checks carry their reason in the template's Metadata.
 lint-infra: $(VENV)/.infra-installed
@@ -18,3 +18,13 @@ lint-infra: $(VENV)/.infra-installed
 		--quiet --compact --skip-download
 	$(VENV)/bin/python infra/check_policy.py --self-test $(INFRA_TEMPLATE)
 	$(VENV)/bin/python infra/check_policy.py $(INFRA_TEMPLATE)
+
+## Builds both functions (sam build: cargo-lambda, cross-compiled for arm64 with Zig) and deploys the stack.
+# The first time (no parameter_overrides in infra/samconfig.toml yet) it runs `sam deploy --guided`, which
+# asks for the parameters and saves them; GUIDED=1 forces that again. The SAM CLI is not installed here:
+# see the README's "Deploying" section.
+SAM ?= sam
+deploy: tools
+	@command -v $(SAM) > /dev/null || { echo "the AWS SAM CLI ($(SAM)) is not on PATH; install it first" >&2; exit 1; }
+	cd infra && $(SAM) build
+	cd infra && $(SAM) deploy $(if $(or $(GUIDED),$(shell grep -q '^parameter_overrides' infra/samconfig.toml || echo first)),--guided)
