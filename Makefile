@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: tools test demo fmt clippy
+.PHONY: tools test demo bench package fmt clippy
 
 include infra/infra.mk
 
@@ -22,6 +22,18 @@ test: tools lint-infra
 ## Deploys v2 to a local AWS (moto) through `cargo lambda watch`, then repeats it.
 demo: tools
 	cargo run --quiet --locked -p deployer-tests --bin demo
+
+## Release build, then the benchmark; rewrites docs/BENCHMARKS.md and docs/fanout.svg. `--compiler cargo`
+## builds with the host toolchain (no Zig needed): the bench runs the binary here, not in Lambda.
+bench: tools
+	cargo lambda build --release --compiler cargo --locked --package deployer --bin deployer --output-format zip
+	cargo run --quiet --locked -p deployer-tests --bin bench -- --write docs/BENCHMARKS.md
+
+## The deployable zips for Lambda on arm64 (target/lambda/<function>/bootstrap.zip). cargo-lambda adds the
+## aarch64 rustup target on first use, which needs the Rust distribution server.
+package: tools
+	cargo lambda build --release --arm64 --locked --package deployer --package front --output-format zip
+	@ls -l target/lambda/*/bootstrap.zip
 
 fmt:
 	cargo fmt --all
