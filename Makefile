@@ -31,7 +31,11 @@ bench: tools
 
 ## The deployable zips for Lambda on arm64 (target/lambda/<function>/bootstrap.zip). cargo-lambda adds the
 ## aarch64 rustup target on first use, which needs the Rust distribution server.
-package: tools
+$(VENV)/.package-installed: requirements-package.txt | tools
+	$(VENV)/bin/pip install --quiet -r requirements-package.txt
+	touch $@
+
+package: tools $(VENV)/.package-installed
 	cargo lambda build --release --arm64 --locked --package deployer --package front --output-format zip
 	@ls -l target/lambda/*/bootstrap.zip
 

@@ -24,7 +24,7 @@ lint-infra: $(VENV)/.infra-installed
 # asks for the parameters and saves them; GUIDED=1 forces that again. The SAM CLI is not installed here:
 # see the README's "Deploying" section.
 SAM ?= sam
-deploy: tools
+deploy: tools $(VENV)/.package-installed
 	@command -v $(SAM) > /dev/null || { echo "the AWS SAM CLI ($(SAM)) is not on PATH; install it first" >&2; exit 1; }
 	cd infra && $(SAM) build
 	cd infra && $(SAM) deploy $(if $(or $(GUIDED),$(shell grep -q '^parameter_overrides' infra/samconfig.toml || echo first)),--guided)

@@ -6,10 +6,8 @@ use aws_sdk_ecs::types::{Service, TaskDefinitionStatus};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::aws::{Aws, LockState, ServiceLookup};
-use crate::engine::{
-    deployment_for, lock_key, ms, Deployer, Invocation, RolloutReport, Status, Timings, ANSWER_MARGIN,
-};
+use crate::aws::{Aws, ServiceLookup};
+use crate::engine::{deployment_for, ms, Deployer, Invocation, RolloutReport, Status, Timings, ANSWER_MARGIN};
 use crate::error::DeployError;
 use crate::plan::{describe_name, family_revision, PREVIOUS_TAG, VERSION_TAG};
 use crate::request::{DeployRequest, ServiceRef, Target};
@@ -98,33 +96,9 @@ impl<A: Aws> Deployer<A> {
         let s = ServiceRef::resolve(request.cluster.clone(), request.service.clone(), &self.defaults)?;
         let aws = &*self.home;
         // A rollback is a deploy of an older revision: it takes the same lock, unless forced.
-        let target = Target {
-            cluster: s.cluster.clone(),
-            service: s.service.clone(),
-            repository: String::new(),
-            containers: Vec::new(),
-            base: Default::default(),
-            version: Version::Tag("rollback".into()),
-            dry_run: false,
-            region: None,
-            wait: request.wait,
-            rollback: false,
-            force: request.force,
-        };
-        let key = lock_key(&target, &self.region);
-        if !request.force {
-            let lease = inv.budget + std::time::Duration::from_secs(30);
-            if let LockState::HeldBy { holder, since } = aws.acquire_lock(&key, &inv.request_id, lease).await? {
-                return Err(DeployError::DeploymentInProgress { service: s.service, holder, since });
-            }
-        }
-        let outcome = self.roll_back_service(aws, &target, request.to.as_deref(), inv, started).await;
-        if !request.force {
-            if let Err(e) = aws.release_lock(&key, &inv.request_id).await {
-                tracing::warn!("could not release the lock on {key}; it expires with its lease: {e}");
-            }
-        }
-        outcome
+        let target = Target::of_service(&s, Version::Tag("rollback".into()), request.wait, request.force);
+        let work = self.roll_back_service(aws, &target, request.to.as_deref(), inv, started);
+        self.holding_lock(aws, &target, inv, work).await
     }
 
     async fn roll_back_service(

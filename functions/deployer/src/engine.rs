@@ -752,6 +752,30 @@ impl<A: Aws> Deployer<A> {
         }
     }
 
+    /// Runs `work` while holding the service's lock (unless `t.force`), and lets go of it afterwards.
+    pub(crate) async fn holding_lock<T>(
+        &self,
+        aws: &A,
+        t: &Target,
+        inv: &Invocation,
+        work: impl Future<Output = Result<T, DeployError>>,
+    ) -> Result<T, DeployError> {
+        let key = lock_key(t, &self.region);
+        if !t.force {
+            let lease = inv.budget + Duration::from_secs(30);
+            if let LockState::HeldBy { holder, since } = aws.acquire_lock(&key, &inv.request_id, lease).await? {
+                return Err(DeployError::DeploymentInProgress { service: t.service.clone(), holder, since });
+            }
+        }
+        let outcome = work.await;
+        if !t.force {
+            if let Err(e) = aws.release_lock(&key, &inv.request_id).await {
+                tracing::warn!("could not release the lock on {key}; it expires with its lease: {e}");
+            }
+        }
+        outcome
+    }
+
     /// Refuses to deploy over a rollout that this deployer did not start (its revision lacks our tag).
     fn refuse_foreign_rollout(&self, t: &Target, checked: &Checked) -> Result<(), DeployError> {
         let Some(rolling) = rollout_in_progress(&checked.service) else {

@@ -1,13 +1,11 @@
 //! The event-driven path: EventBridge tells the deployer how a rollout ended, so long rollouts end without
 //! a Lambda waiting, and a successful CodeBuild build deploys its image.
 
-use std::time::Duration;
-
 use aws_lambda_events::codebuild::CodeBuildEvent;
 use serde_json::{json, Value};
 
-use crate::aws::{Aws, LockState, ServiceLookup};
-use crate::engine::{lock_key, Deployer, Invocation};
+use crate::aws::{Aws, ServiceLookup};
+use crate::engine::{Deployer, Invocation};
 use crate::error::DeployError;
 use crate::inbound::{build_variable, cluster_and_service, EcsDeploymentEvent};
 use crate::notify::Event as NotifyEvent;
@@ -50,19 +48,8 @@ impl<A: Aws> Deployer<A> {
         let Some(previous) = tag(PREVIOUS_TAG) else {
             return Ok(ignored(format!("{} was not deployed by ecs-deployer", family_revision(&failed_arn))));
         };
-        let target = Target {
-            cluster: s.cluster.clone(),
-            service: s.service.clone(),
-            repository: String::new(),
-            containers: Vec::new(),
-            base: Default::default(),
-            version: tag(VERSION_TAG).and_then(|v| Version::parse(&v).ok()).unwrap_or(Version::Tag("unknown".into())),
-            dry_run: false,
-            region: None,
-            wait: false,
-            rollback: false,
-            force: false,
-        };
+        let version = tag(VERSION_TAG).and_then(|v| Version::parse(&v).ok()).unwrap_or(Version::Tag("unknown".into()));
+        let target = Target::of_service(&s, version, false, false);
         let revision = family_revision(&failed_arn).to_owned();
         let mut outcome = json!({
             "status": state,
@@ -97,22 +84,16 @@ impl<A: Aws> Deployer<A> {
                 primary.and_then(|p| p.id()).unwrap_or("unknown")
             )));
         }
-        let key = lock_key(&target, &self.region);
-        if let LockState::HeldBy { holder, since } =
-            aws.acquire_lock(&key, &inv.request_id, inv.budget + Duration::from_secs(30)).await?
-        {
-            return Err(DeployError::DeploymentInProgress { service: s.service, holder, since });
-        }
-        let previous_arn = aws
-            .describe_task_definition(&previous)
-            .await?
-            .and_then(|x| x.task_definition.task_definition_arn)
-            .unwrap_or(previous);
-        // Do not wait for the rollback's rollout here: its own events report how it ends.
-        let rolled = self.roll_back_to(aws, &target, &failed_arn, &previous_arn, aws.now()).await;
-        if let Err(e) = aws.release_lock(&key, &inv.request_id).await {
-            tracing::warn!("could not release the lock on {key}; it expires with its lease: {e}");
-        }
+        let work = async {
+            let previous_arn = aws
+                .describe_task_definition(&previous)
+                .await?
+                .and_then(|x| x.task_definition.task_definition_arn)
+                .unwrap_or_else(|| previous.clone());
+            // Do not wait for the rollback's rollout here: its own events report how it ends.
+            self.roll_back_to(aws, &target, &failed_arn, &previous_arn, aws.now()).await
+        };
+        let rolled = self.holding_lock(aws, &target, inv, work).await;
         let rolled = rolled?;
         let reason = d.reason.clone().unwrap_or_else(|| "the rollout failed".into());
         self.tell(NotifyEvent::RolledBack, &target, Some(&revision), Some(&rolled.to), Some(reason), None).await;

@@ -199,6 +199,26 @@ pub struct Target {
     pub force: bool,
 }
 
+impl Target {
+    /// The target of an action on a whole service (a rollback, an event), not of a new version: the lock and
+    /// the notifications need it.
+    pub fn of_service(s: &ServiceRef, version: Version, wait: bool, force: bool) -> Target {
+        Target {
+            cluster: s.cluster.clone(),
+            service: s.service.clone(),
+            repository: String::new(),
+            containers: Vec::new(),
+            base: Base::default(),
+            version,
+            dry_run: false,
+            region: None,
+            wait,
+            rollback: false,
+            force,
+        }
+    }
+}
+
 /// A service named by a request, checked against the allow-list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceRef {

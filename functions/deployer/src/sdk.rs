@@ -65,8 +65,8 @@ fn epoch_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Classifies an SDK error by what it means for the caller: was anything changed?
-fn aws_error<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> AwsError
+/// Classifies an SDK error (of any AWS SDK client) by what it means for the caller: was anything changed?
+pub fn aws_error<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {

@@ -6,11 +6,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use aws_sdk_lambda::config::http::HttpResponse;
-use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use deployer::error::{AwsError, AwsErrorKind};
+use deployer::sdk::aws_error;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
@@ -108,27 +107,6 @@ pub fn deployer_outcome(invoked: Invoked) -> Result<Value, FrontError> {
             Err(FrontError::Deployer { code, message, body })
         }
     }
-}
-
-/// Classifies an SDK error by what it means for the caller, as the deployer does.
-fn aws_error<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let aws_code = err.code().map(str::to_owned);
-    let kind = match err {
-        SdkError::ServiceError(ctx) => match aws_code.as_deref().unwrap_or_default() {
-            c if c.contains("Throttl") || c == "TooManyRequestsException" => AwsErrorKind::Throttled,
-            c if c.contains("AccessDenied") || c == "UnrecognizedClientException" || c.contains("NotAuthorized") => {
-                AwsErrorKind::AccessDenied
-            }
-            _ if ctx.raw().status().is_server_error() => AwsErrorKind::Unknown,
-            _ => AwsErrorKind::Rejected,
-        },
-        SdkError::ConstructionFailure(_) => AwsErrorKind::Rejected,
-        _ => AwsErrorKind::Unknown,
-    };
-    AwsError { operation, kind, aws_code, message: DisplayErrorContext(err).to_string() }
 }
 
 /// How long an HTTP caller's synchronous invoke may take: API Gateway answers 504 after 29 s.
