@@ -136,6 +136,8 @@ mod tests {
             ("AwsAccessDenied", 502),
             ("AwsCallFailed", 502),
             ("UpdateServiceFailed", 502),
+            ("RolledBack", 502),
+            ("DeploymentFailed", 502),
             ("RollbackFailed", 502),
             ("TargetsFailed", 502),
             ("Sandbox.Timedout", 502),

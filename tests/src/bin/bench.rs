@@ -809,7 +809,13 @@ impl Report {
         let _ = writeln!(md, "## Notes\n");
         let _ = writeln!(
             md,
-            "- Every call's time is the proxy's delay plus moto's own time (its median is shown). moto is one \
+            "- Why a single deploy makes 7 calls, not 6: the seventh is the per-service lock in DynamoDB \
+             (`PutItem`), taken in the same round as the preflight so that it costs a call but no round; \
+             releasing it (`DeleteItem`) comes after UpdateService. Three rounds at 40 ms are 120 ms; moto's own \
+             time per call makes up the rest of the window. The first deploy after a cold start needs a fourth \
+             round: the service's task-definition family is not known yet, so DescribeTaskDefinition waits for \
+             DescribeServices; the family is then remembered for the life of the process.\n\
+             - Every call's time is the proxy's delay plus moto's own time (its median is shown). moto is one \
              Python process on this machine's few cores: when many calls arrive at once it answers them \
              largely one after another, so its time per call grows with the fan-out (see the table) in a way \
              real AWS does not; the fan-out windows are therefore an upper bound.\n\
