@@ -79,7 +79,7 @@ impl Proxy {
             in_flight: AtomicU32::new(0),
             calls: Mutex::new(Vec::new()),
         });
-        let accept = tokio::spawn(accept_loop(listener, shared.clone()));
+        let accept = tokio::spawn(accept_loop(listener, shared.clone(), serve));
         Proxy { endpoint: format!("http://127.0.0.1:{port}"), shared, accept }
     }
 
@@ -123,7 +123,13 @@ impl Drop for Proxy {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+/// Accepts connections for ever, serving each on its own task; the tasks end with the loop's task.
+pub(crate) async fn accept_loop<S, F, Fut>(listener: TcpListener, state: Arc<S>, serve: F)
+where
+    S: Send + Sync + 'static,
+    F: Fn(tokio::net::TcpStream, Arc<S>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
@@ -132,7 +138,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             continue;
         };
         let _ = stream.set_nodelay(true);
-        connections.spawn(serve(stream, shared.clone()));
+        connections.spawn(serve(stream, state.clone()));
     }
 }
 

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use crate::proxy::{read_request, write_response, Response};
 
@@ -68,7 +68,7 @@ impl RuntimeApi {
             inner: Mutex::new(Inner::default()),
             ids: AtomicU64::new(0),
         });
-        let accept = tokio::spawn(accept_loop(listener, state.clone()));
+        let accept = tokio::spawn(crate::proxy::accept_loop(listener, state.clone(), serve));
         RuntimeApi { addr, timeout: Duration::from_secs(120), state, accept }
     }
 
@@ -150,19 +150,6 @@ impl Drop for RuntimeApi {
 
 fn bench_error(kind: &str, message: &str) -> Value {
     json!({"errorType": kind, "errorMessage": message})
-}
-
-async fn accept_loop(listener: TcpListener, state: Arc<State>) {
-    let mut connections = JoinSet::new();
-    loop {
-        while connections.try_join_next().is_some() {}
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        connections.spawn(serve(stream, state.clone()));
-    }
 }
 
 /// Resolves when the peer closes the connection (or it fails); pending forever if it sends data instead.
