@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 use crate::aws::{Aws, ServiceLookup};
 use crate::engine::{deployment_for, ms, Deployer, Invocation, RolloutReport, Status, Timings, ANSWER_MARGIN};
 use crate::error::DeployError;
-use crate::plan::{describe_name, family_revision, PREVIOUS_TAG, VERSION_TAG};
+use crate::plan::{describe_name, family_revision, tag_value, PREVIOUS_TAG, VERSION_TAG};
 use crate::request::{DeployRequest, ServiceRef, Target};
-use crate::rollout::{last_events, Tracked, Verdict};
+use crate::rollout::{last_events, primary, state_name, Tracked, Verdict};
 use crate::version::Version;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -71,10 +71,6 @@ fn check_revision(to: &str) -> Result<(), DeployError> {
     }
 }
 
-fn tag<'a>(tags: &'a [aws_sdk_ecs::types::Tag], key: &str) -> Option<&'a str> {
-    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
-}
-
 impl<A: Aws> Deployer<A> {
     async fn service(&self, aws: &A, s: &ServiceRef) -> Result<Service, DeployError> {
         match aws.describe_service(&s.cluster, &s.service).await? {
@@ -113,7 +109,7 @@ impl<A: Aws> Deployer<A> {
         let service = self.service(aws, &s).await?;
         let current = service.task_definition().unwrap_or_default().to_owned();
         let described = aws.describe_task_definition(&current).await?;
-        let recorded = described.as_ref().and_then(|d| tag(&d.tags, PREVIOUS_TAG)).map(str::to_owned);
+        let recorded = described.as_ref().and_then(|d| tag_value(&d.tags, PREVIOUS_TAG)).map(str::to_owned);
         let Some(to) = to.map(str::to_owned).or(recorded) else {
             return Err(DeployError::NoRollbackTarget {
                 service: t.service.clone(),
@@ -140,7 +136,7 @@ impl<A: Aws> Deployer<A> {
             service: t.service.clone(),
             from: family_revision(&current).to_owned(),
             to: describe_name(&target.task_definition),
-            version: tag(&target.tags, VERSION_TAG).map(str::to_owned),
+            version: tag_value(&target.tags, VERSION_TAG).map(str::to_owned),
             deployment_id: None,
             rollout: None,
             timings_ms: Timings::default(),
@@ -159,15 +155,10 @@ impl<A: Aws> Deployer<A> {
                     max_failed_tasks: i32::MAX,
                 };
                 let followed = self.follow(aws, &t.cluster, &t.service, tracked, deadline).await?;
-                let state = match followed.verdict {
-                    Some(Verdict::Completed) => "COMPLETED",
-                    None | Some(Verdict::InProgress { .. }) => {
-                        result.status = Status::InProgress;
-                        "IN_PROGRESS"
-                    }
-                    Some(Verdict::Failed { .. }) => "FAILED",
-                    Some(Verdict::Replaced { .. }) => "REPLACED",
-                };
+                let state = state_name(followed.verdict.as_ref());
+                if matches!(followed.verdict, None | Some(Verdict::InProgress { .. })) {
+                    result.status = Status::InProgress;
+                }
                 result.rollout = Some(RolloutReport {
                     state: state.into(),
                     failure: None,
@@ -190,14 +181,14 @@ impl<A: Aws> Deployer<A> {
         let current = service.task_definition().unwrap_or_default();
         let described = aws.describe_task_definition(current).await?;
         let tags = described.as_ref().map(|d| d.tags.as_slice()).unwrap_or_default();
-        let primary = service.deployments().iter().find(|d| d.status() == Some("PRIMARY"));
+        let primary = primary(&service);
         Ok(json!({
             "status": "ok",
             "cluster": s.cluster,
             "service": s.service,
             "task_definition": family_revision(current),
-            "version": tag(tags, VERSION_TAG),
-            "previous_task_definition": tag(tags, PREVIOUS_TAG),
+            "version": tag_value(tags, VERSION_TAG),
+            "previous_task_definition": tag_value(tags, PREVIOUS_TAG),
             "rollout_state": primary.and_then(|d| d.rollout_state()).map(|r| r.as_str()),
             "running_count": service.running_count,
             "desired_count": service.desired_count,

@@ -19,9 +19,12 @@ use crate::aws::{Aws, DescribedTaskDefinition, ImageLookup, LockState, ServiceLo
 use crate::error::{AwsError, AwsErrorKind, Cleanup, DeployError};
 use crate::image::ecr_registry_host;
 use crate::notify::{Event as NotifyEvent, Notification, Notifier};
-use crate::plan::{describe_name, family, family_revision, plan, Action, ContainerChange, PlanInput, PREVIOUS_TAG};
+use crate::plan::{
+    describe_name, family, family_revision, plan, same_revision, tag_value, Action, ContainerChange, PlanInput,
+    PREVIOUS_TAG,
+};
 use crate::request::{resource_name, Action as RequestAction, Base, Defaults, DeployRequest, Target};
-use crate::rollout::{rollout_in_progress, FailureReport};
+use crate::rollout::{primary, rollout_in_progress, FailureReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -179,18 +182,10 @@ pub(crate) fn ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-pub(crate) fn same_revision(a: &str, b: &str) -> bool {
-    family_revision(a) == family_revision(b)
-}
-
 /// The deployment UpdateService started for `task_definition`. `deployments[0]` is not always it.
 pub(crate) fn deployment_for(service: &Service, task_definition: &str) -> Option<String> {
-    service
-        .deployments()
-        .iter()
-        .find(|d| {
-            d.status() == Some("PRIMARY") && d.task_definition().is_some_and(|td| same_revision(td, task_definition))
-        })
+    primary(service)
+        .filter(|d| d.task_definition().is_some_and(|td| same_revision(td, task_definition)))
         .and_then(|d| d.id().map(str::to_owned))
 }
 
@@ -733,9 +728,7 @@ impl<A: Aws> Deployer<A> {
         error: AwsError,
     ) -> Result<aws_sdk_ecs::types::TaskDefinition, DeployError> {
         let newest = aws.describe_task_definition(family_name).await.ok().flatten();
-        let tagged = |d: &DescribedTaskDefinition, key: &str, value: &str| {
-            d.tags.iter().any(|tag| tag.key() == Some(key) && tag.value() == Some(value))
-        };
+        let tagged = |d: &DescribedTaskDefinition, key: &str, value: &str| tag_value(&d.tags, key) == Some(value);
         match newest {
             Some(d)
                 if d.task_definition.revision > base.task_definition.revision
@@ -783,7 +776,7 @@ impl<A: Aws> Deployer<A> {
         };
         let ours = rolling.task_definition().is_some_and(|td| {
             same_revision(td, checked.running.task_definition.task_definition_arn().unwrap_or_default())
-        }) && checked.running.tags.iter().any(|tag| tag.key() == Some(PREVIOUS_TAG));
+        }) && tag_value(&checked.running.tags, PREVIOUS_TAG).is_some();
         if ours {
             return Ok(());
         }

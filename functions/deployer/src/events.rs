@@ -9,8 +9,9 @@ use crate::engine::{Deployer, Invocation};
 use crate::error::DeployError;
 use crate::inbound::{build_variable, cluster_and_service, EcsDeploymentEvent};
 use crate::notify::Event as NotifyEvent;
-use crate::plan::{family_revision, PREVIOUS_TAG, VERSION_TAG};
+use crate::plan::{family_revision, tag_value, PREVIOUS_TAG, VERSION_TAG};
 use crate::request::{DeployRequest, ServiceRef, Target};
+use crate::rollout::{circuit_breaker_rolls_back, primary};
 use crate::version::Version;
 
 fn ignored(reason: impl Into<String>) -> Value {
@@ -44,7 +45,7 @@ impl<A: Aws> Deployer<A> {
         let failed_arn = deployment.task_definition().unwrap_or_default().to_owned();
         let described = aws.describe_task_definition(&failed_arn).await?;
         let tags = described.as_ref().map(|x| x.tags.as_slice()).unwrap_or_default();
-        let tag = |key: &str| tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_owned);
+        let tag = |key: &str| tag_value(tags, key).map(str::to_owned);
         let Some(previous) = tag(PREVIOUS_TAG) else {
             return Ok(ignored(format!("{} was not deployed by ecs-deployer", family_revision(&failed_arn))));
         };
@@ -65,11 +66,7 @@ impl<A: Aws> Deployer<A> {
             self.tell(NotifyEvent::Succeeded, &target, Some(&previous), Some(&revision), None, None).await;
             return Ok(outcome);
         }
-        let circuit_breaker = svc
-            .deployment_configuration()
-            .and_then(|c| c.deployment_circuit_breaker())
-            .is_some_and(|cb| cb.enable && cb.rollback);
-        if circuit_breaker {
+        if circuit_breaker_rolls_back(&svc) {
             outcome["status"] = json!("rolled_back");
             outcome["rollback"] = json!({"by": "ecs-circuit-breaker"});
             let reason =
@@ -77,7 +74,7 @@ impl<A: Aws> Deployer<A> {
             self.tell(NotifyEvent::RolledBack, &target, Some(&revision), Some(&previous), Some(reason), None).await;
             return Ok(outcome);
         }
-        let primary = svc.deployments().iter().find(|x| x.status() == Some("PRIMARY"));
+        let primary = primary(&svc);
         if primary.and_then(|p| p.id()) != Some(d.deployment_id.as_str()) {
             return Ok(ignored(format!(
                 "the service has moved on to deployment {}",

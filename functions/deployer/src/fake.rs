@@ -13,9 +13,11 @@ use aws_sdk_ecs::types::{
 };
 
 use crate::aws::{Aws, DescribedTaskDefinition, ImageLookup, LockState, ServiceLookup};
+use crate::engine::Deployer;
 use crate::error::{AwsError, AwsErrorKind};
 use crate::plan::family_revision;
-use crate::testing::{arn, ACCOUNT};
+use crate::request::Defaults;
+use crate::testing::{arn, described, ACCOUNT, REGION, REPOSITORY};
 use crate::version::Version;
 
 #[derive(Debug, Clone)]
@@ -208,6 +210,22 @@ pub struct FakeAws {
     pub state: Mutex<State>,
     /// How long every call takes.
     pub latency: Duration,
+}
+
+/// The deployer's defaults for the standard fake world: cluster `prod`, service `web`, repository
+/// [`REPOSITORY`].
+pub fn defaults() -> Defaults {
+    Defaults {
+        cluster: Some("prod".into()),
+        service: Some("web".into()),
+        repository: Some(REPOSITORY.into()),
+        ..Defaults::default()
+    }
+}
+
+/// A deployer on the standard fake world: `web` runs `web:7` with the app at v1; ECR has v1 and v2.
+pub fn standard_deployer() -> Deployer<FakeAws> {
+    Deployer::new(FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]), defaults(), REGION)
 }
 
 impl FakeAws {

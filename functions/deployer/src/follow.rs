@@ -10,7 +10,9 @@ use crate::engine::{deployment_for, DeployResult, Deployer, RollbackReport, Roll
 use crate::error::DeployError;
 use crate::plan::family_revision;
 use crate::request::Target;
-use crate::rollout::{judge, last_events, may_deregister, stopped_tasks, FailureReport, Tracked, Verdict};
+use crate::rollout::{
+    judge, last_events, may_deregister, primary, state_name, stopped_tasks, FailureReport, Tracked, Verdict,
+};
 
 /// How often a rollout is read: ECS's DescribeServices allows 20/s per account, shared with every other
 /// caller, and a rollout moves in tens of seconds.
@@ -116,7 +118,7 @@ impl<A: Aws> Deployer<A> {
             Some(Verdict::Failed { reason, ecs_rolls_back }) => {
                 let failure = self.failure_report(aws, t, &followed.service, new_arn, reason).await;
                 let rollback = if ecs_rolls_back {
-                    let primary = followed.service.deployments().iter().find(|d| d.status() == Some("PRIMARY"));
+                    let primary = primary(&followed.service);
                     let to = primary.and_then(|d| d.task_definition()).map_or("unknown", family_revision).to_owned();
                     result.task_definition = Some(to.clone());
                     let state = primary.and_then(|d| d.rollout_state()).map_or("UNKNOWN", |s| s.as_str()).to_owned();
@@ -162,12 +164,7 @@ impl<A: Aws> Deployer<A> {
             max_failed_tasks: i32::MAX,
         };
         let followed = self.follow(aws, &t.cluster, &t.service, tracked, deadline).await?;
-        let state = match followed.verdict {
-            Some(Verdict::Completed) => "COMPLETED",
-            None | Some(Verdict::InProgress { .. }) => "IN_PROGRESS",
-            Some(Verdict::Failed { .. }) => "FAILED",
-            Some(Verdict::Replaced { .. }) => "REPLACED",
-        };
+        let state = state_name(followed.verdict.as_ref());
         let deregistered = self.deregister_if_unused(aws, t, failed_arn, target_arn).await;
         Ok(RollbackReport { to, by: "ecs-deployer".into(), state: state.into(), deregistered })
     }

@@ -51,19 +51,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::fake::FakeAws;
-    use crate::request::Defaults;
     use crate::testing::*;
 
-    fn deployer() -> Deployer<FakeAws> {
-        let defaults = Defaults {
-            cluster: Some("prod".into()),
-            service: Some("web".into()),
-            repository: Some(REPOSITORY.into()),
-            ..Defaults::default()
-        };
-        Deployer::new(FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]), defaults, REGION)
-    }
+    use crate::fake::standard_deployer as deployer;
 
     fn event(payload: Value) -> LambdaEvent<Value> {
         LambdaEvent::new(payload, Context::default())

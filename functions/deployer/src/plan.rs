@@ -104,6 +104,16 @@ pub fn family(task_definition: &str) -> &str {
     }
 }
 
+/// Whether two task-definition names (ARNs or `family:revision`) name the same revision.
+pub fn same_revision(a: &str, b: &str) -> bool {
+    family_revision(a) == family_revision(b)
+}
+
+/// The value of tag `key`, if the tags have it.
+pub fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+}
+
 /// `family:revision` of a described task definition.
 pub fn describe_name(td: &TaskDefinition) -> String {
     match td.task_definition_arn.as_deref() {

@@ -4,7 +4,7 @@
 use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState, Service, Task};
 use serde::Serialize;
 
-use crate::plan::family_revision;
+use crate::plan::{family_revision, same_revision};
 
 /// The deployment a deploy started: its id when ECS reported one, and always its task definition.
 #[derive(Debug, Clone, Copy)]
@@ -35,18 +35,16 @@ pub enum Verdict {
     },
 }
 
-fn same_revision(a: &str, b: &str) -> bool {
-    family_revision(a) == family_revision(b)
-}
-
-fn circuit_breaker_rolls_back(service: &Service) -> bool {
+/// Whether the service's circuit breaker rolls a failed rollout back by itself.
+pub fn circuit_breaker_rolls_back(service: &Service) -> bool {
     service
         .deployment_configuration()
         .and_then(|c| c.deployment_circuit_breaker())
         .is_some_and(|cb| cb.enable && cb.rollback)
 }
 
-fn primary(service: &Service) -> Option<&Deployment> {
+/// The service's PRIMARY deployment: `deployments[0]` is not always it.
+pub fn primary(service: &Service) -> Option<&Deployment> {
     service.deployments().iter().find(|d| d.status() == Some("PRIMARY"))
 }
 
@@ -96,6 +94,17 @@ pub fn judge(service: &Service, tracked: &Tracked<'_>) -> Verdict {
         };
     }
     Verdict::InProgress { running: ours.running_count, desired: ours.desired_count, failed_tasks: ours.failed_tasks }
+}
+
+/// The rollout state reported for a followed deployment: COMPLETED, IN_PROGRESS (`None`: time ran out),
+/// FAILED or REPLACED.
+pub fn state_name(verdict: Option<&Verdict>) -> &'static str {
+    match verdict {
+        Some(Verdict::Completed) => "COMPLETED",
+        None | Some(Verdict::InProgress { .. }) => "IN_PROGRESS",
+        Some(Verdict::Failed { .. }) => "FAILED",
+        Some(Verdict::Replaced { .. }) => "REPLACED",
+    }
 }
 
 /// A deployment of the service that is still rolling out, if any: deploying over it races it.

@@ -13,18 +13,10 @@ use crate::error::AwsErrorKind;
 use crate::fake::{FakeAws, Rollout};
 use crate::inbound::{EcsDeploymentDetail, EcsDeploymentEvent};
 use crate::plan::family_revision;
-use crate::request::{Defaults, DeployRequest};
+use crate::request::DeployRequest;
 use crate::testing::*;
 
-fn deployer() -> Deployer<FakeAws> {
-    let defaults = Defaults {
-        cluster: Some("prod".into()),
-        service: Some("web".into()),
-        repository: Some(REPOSITORY.into()),
-        ..Defaults::default()
-    };
-    Deployer::new(FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]), defaults, REGION)
-}
+use crate::fake::standard_deployer as deployer;
 
 fn request(v: Value) -> DeployRequest {
     serde_json::from_value(v).unwrap()
@@ -225,13 +217,7 @@ async fn status_reports_version_revision_rollout_and_events() {
 async fn ten_concurrent_deploys_of_one_service_let_exactly_one_through() {
     let fake =
         FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]).with_latency(Duration::from_millis(5));
-    let defaults = Defaults {
-        cluster: Some("prod".into()),
-        service: Some("web".into()),
-        repository: Some(REPOSITORY.into()),
-        ..Defaults::default()
-    };
-    let d = Deployer::new(fake, defaults, REGION);
+    let d = Deployer::new(fake, crate::fake::defaults(), REGION);
     let invocations: Vec<Invocation> =
         (0..10).map(|i| Invocation { request_id: format!("req-{i}"), budget: Duration::from_secs(60) }).collect();
     let runs = invocations.iter().map(|i| d.execute(request(json!({"version": "v2"})), i));

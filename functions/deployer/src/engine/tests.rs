@@ -12,22 +12,10 @@ use crate::testing::*;
 
 const MUTATING: &[&str] = &["RegisterTaskDefinition", "UpdateService", "DeregisterTaskDefinition"];
 
-fn defaults() -> Defaults {
-    Defaults {
-        cluster: Some("prod".into()),
-        service: Some("web".into()),
-        repository: Some(REPOSITORY.into()),
-        ..Defaults::default()
-    }
-}
+use crate::fake::{defaults, standard_deployer as standard};
 
 fn deployer(fake: FakeAws) -> Deployer<FakeAws> {
     Deployer::new(fake, defaults(), REGION)
-}
-
-/// The service runs web:7 with app at v1; the registry has v1 and v2.
-fn standard() -> Deployer<FakeAws> {
-    deployer(FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]))
 }
 
 fn request(json: serde_json::Value) -> DeployRequest {
