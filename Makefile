@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: tools test demo bench package fmt clippy
+.PHONY: tools test test-local-aws local-aws demo bench package fmt clippy fuzz
 
 include infra/infra.mk
 
@@ -15,9 +15,20 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## Every test: the infra checks, then unit, scenario, against moto, and through the Lambda runtime emulator.
-test: tools lint-infra
+## Every test: the infra checks, the local AWS's own tests, then unit, scenario, against the local AWS, and
+## through the Lambda runtime emulator.
+test: tools lint-infra test-local-aws
 	cargo test --workspace --locked
+
+## The local AWS (moto with rollouts that live, tests/localaws) in the foreground on 127.0.0.1 until stopped.
+## LOCAL_AWS_TICK (s per step), LOCAL_AWS_MINUTE (s per API minute), LOCAL_AWS_LAMBDA_ENDPOINT: see README.
+LOCAL_AWS_PORT ?= 4566
+local-aws: tools
+	LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) PYTHONPATH=tests $(VENV)/bin/python -m localaws
+
+## The local AWS's own tests (pytest + boto3, each against a server it starts on a free port).
+test-local-aws: tools
+	PYTHONPATH=tests $(VENV)/bin/python -m pytest -p no:cacheprovider -q tests/localaws/tests
 
 ## Deploys v2 to a local AWS (moto) through `cargo lambda watch`, then repeats it.
 demo: tools
@@ -35,8 +46,11 @@ $(VENV)/.package-installed: requirements-package.txt | tools
 	$(VENV)/bin/pip install --quiet -r requirements-package.txt
 	touch $@
 
+## The front is built with its own profile, release-front (the release profile, but panics unwind: see
+## Cargo.toml); cargo takes `panic` per profile only.
 package: tools $(VENV)/.package-installed
-	cargo lambda build --release --arm64 --locked --package deployer --package front --output-format zip
+	cargo lambda build --release --arm64 --locked --package deployer --output-format zip
+	cargo lambda build --profile release-front --arm64 --locked --package front --output-format zip
 	@ls -l target/lambda/*/bootstrap.zip
 
 fmt:
@@ -44,3 +58,23 @@ fmt:
 
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+## Every fuzz target in fuzz/fuzz_targets for FUZZ_RUNS executions each (docs/SECURITY.md has the figures).
+## Installs cargo-fuzz from crates.io when it is missing. cargo-fuzz wants nightly flags: RUSTC_BOOTSTRAP=1
+## allows them on the stable toolchain, and `-s none` leaves out the sanitizer (it needs a nightly std).
+## New inputs go to fuzz/corpus/<target> (not committed), a crash to fuzz/artifacts/<target>; the committed
+## seeds are in fuzz/seeds/<target>. Never part of `make test`.
+FUZZ_RUNS ?= 10000000
+FUZZ_TARGETS ?= $(notdir $(basename $(wildcard fuzz/fuzz_targets/*.rs)))
+fuzz:
+	@command -v cargo-fuzz > /dev/null || cargo install cargo-fuzz --locked
+	@for target in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$target fuzz/seeds/$$target; \
+		echo "== $$target: $(FUZZ_RUNS) runs"; \
+		start=$$(date +%s); \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz -s none $$target \
+			fuzz/corpus/$$target fuzz/seeds/$$target -- -runs=$(FUZZ_RUNS) -print_final_stats=1 \
+			2> fuzz/$$target.log || { tail -n 40 fuzz/$$target.log; exit 1; }; \
+		grep -E "stat::number_of_executed_units|Done [0-9]+ runs" fuzz/$$target.log; \
+		echo "   $$(( $$(date +%s) - start )) s"; \
+	done

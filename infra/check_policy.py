@@ -4,11 +4,14 @@
 The template has two functions, each with its own role, told apart by their build binary
 (Metadata.BuildProperties.Binary):
 
-- `deployer` holds the ECS power: ECS and ECR on the stack's cluster, service and repository, its deploy lock
-  table, its notification topic, the Slack webhook secret, its own logs;
-- `front` faces the network and may only invoke the deployer and itself, read its two secrets and write its
-  own logs. It must hold no `ecs:`, `ecr:`, `dynamodb:` or `iam:PassRole` action, which is checked on its own
-  so that the reason is plain when it fails.
+- `deployer` holds the ECS power: ECS on the stack's cluster and service, ECR DescribeImages on the stack's
+  repository or on the repository ARNs of the `ImageRepositoryArns` parameter (whose AllowedPattern must admit
+  one ECR repository ARN per entry, never a wildcard), its deploy lock table, its notification topic, the
+  Slack webhook secret, its own logs;
+- `front` faces the network and may only invoke the deployer and itself, read its two secrets, write its
+  own logs, and put Slack replay records (keys `slack-replay#…`, a `dynamodb:LeadingKeys` condition) in the
+  lock table. It must hold no `ecs:`, `ecr:` or `iam:PassRole` action and no `dynamodb:` action but that
+  PutItem, which is checked on its own so that the reason is plain when it fails.
 
 For each role it collects every statement that reaches it (the role's inline policies, any
 AWS::IAM::Policy / ManagedPolicy / RolePolicy attached to the role, SAM `Policies` on the function, both
@@ -51,6 +54,31 @@ CLUSTER_ARN = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:cluster/${ClusterN
 TASK_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:task/${ClusterName}/*"
 TASK_DEFINITION_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*"
 REPOSITORY_ARN = PREFIX + ":ecr:${AWS::Region}:${AWS::AccountId}:repository/${RepositoryName}"
+# The repositories the service pulls from when they are not the stack's own: a list parameter whose every
+# entry must be one ECR repository ARN (checked by `check_image_repositories`).
+IMAGE_REPOSITORIES = "${ImageRepositoryArns}"
+IMAGE_REPOSITORIES_PARAMETER = "ImageRepositoryArns"
+# What the parameter's AllowedPattern must take, and what it must refuse (CloudFormation matches it against
+# each entry of a CommaDelimitedList, whole).
+IMAGE_REPOSITORY_SAMPLES_OK = (
+    "",
+    "arn:aws:ecr:us-west-2:123456789012:repository/web",
+    "arn:aws:ecr:us-east-1:999999999999:repository/team/web",
+    "arn:aws-cn:ecr:cn-north-1:123456789012:repository/a.b/c_d-e",
+    "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/web",
+)
+IMAGE_REPOSITORY_SAMPLES_REFUSED = (
+    "*",
+    "arn:aws:ecr:us-west-2:123456789012:repository/*",
+    "arn:aws:ecr:us-west-2:123456789012:repository/team/*",
+    "arn:aws:ecr:us-west-2:123456789012:repository/we?b",
+    "arn:aws:ecr:*:123456789012:repository/web",
+    "arn:aws:ecr:us-west-2:*:repository/web",
+    "arn:aws:ecr:us-west-2:12345:repository/web",
+    "arn:aws:ecr:us-west-2:123456789012:*",
+    "arn:aws:s3:::bucket",
+    "arn:aws:ecr:us-west-2:123456789012:repository/web\narn:aws:ecr:us-west-2:123456789012:repository/*",
+)
 FUNCTION_ARN = PREFIX + ":lambda:${AWS::Region}:${AWS::AccountId}:function:"
 
 # Placeholders in the rules below, resolved per function from the template (see `collect`):
@@ -88,7 +116,7 @@ DEPLOYER_ALLOWED: dict[str, Rule] = {
     # cluster by the ecs:cluster condition key.
     "ecs:listtasks": rule("*", conditions=(("ArnEquals", "ecs:cluster", CLUSTER_ARN),)),
     "ecs:describetasks": rule(TASK_ARNS),
-    "ecr:describeimages": rule(REPOSITORY_ARN),
+    "ecr:describeimages": rule(REPOSITORY_ARN, IMAGE_REPOSITORIES),
     "iam:passrole": rule(
         "${TaskRoleArn}",
         "${ExecutionRoleArn}",
@@ -103,16 +131,23 @@ DEPLOYER_ALLOWED: dict[str, Rule] = {
     "logs:putlogevents": rule(LOG_GROUP_ARN),
 }
 
-# The front door: invoke the deployer and itself (the Slack continuation), read its two secrets, write logs.
+# The front door: invoke the deployer and itself (the Slack continuation), read its two secrets, write logs,
+# and remember Slack requests (a conditional PutItem of replay records, never of a lock item).
+REPLAY_KEYS = "slack-replay#*"
 FRONT_ALLOWED: dict[str, Rule] = {
     "lambda:invokefunction": rule(DEPLOYER_ARN, SELF_ARN),
     "secretsmanager:getsecretvalue": rule("${AuthTokenSecretArn}", "${SlackSigningSecretArn}"),
+    "dynamodb:putitem": rule(
+        LOCK_TABLE_ARN, conditions=(("ForAllValues:StringLike", "dynamodb:LeadingKeys", REPLAY_KEYS),)
+    ),
     "logs:createlogstream": rule(LOG_GROUP_ARN),
     "logs:putlogevents": rule(LOG_GROUP_ARN),
 }
 
-# Action prefixes the front door must never hold, whatever the allowed list says.
+# Action prefixes the front door must never hold, whatever the allowed list says, and the only actions
+# under them it may hold.
 FRONT_FORBIDDEN = ("ecs:", "ecr:", "dynamodb:", "iam:passrole")
+FRONT_FORBIDDEN_EXCEPT = ("dynamodb:putitem",)
 
 
 @dataclass(frozen=True)
@@ -120,9 +155,13 @@ class RoleSpec:
     binary: str
     allowed: dict[str, Rule]
     forbidden: tuple[str, ...] = ()
+    forbidden_except: tuple[str, ...] = ()
 
 
-SPECS = (RoleSpec("deployer", DEPLOYER_ALLOWED), RoleSpec("front", FRONT_ALLOWED, FRONT_FORBIDDEN))
+SPECS = (
+    RoleSpec("deployer", DEPLOYER_ALLOWED),
+    RoleSpec("front", FRONT_ALLOWED, FRONT_FORBIDDEN, FRONT_FORBIDDEN_EXCEPT),
+)
 
 
 @dataclass
@@ -268,6 +307,8 @@ def resolve_placeholders(
         typed("TOPIC", ref_target(env.get("NOTIFY_SNS_TOPIC_ARN")), "AWS::SNS::Topic",
               "Environment NOTIFY_SNS_TOPIC_ARN")
     if spec.binary == "front":
+        typed("LOCK_TABLE", ref_target(env.get("SLACK_REPLAY_TABLE")), "AWS::DynamoDB::Table",
+              "Environment SLACK_REPLAY_TABLE")
         deployer = fns.get("deployer")
         if report.check(
             deployer is not None and names(env.get("DEPLOYER_FUNCTION")) == deployer,
@@ -342,9 +383,12 @@ def collect(
     return role, statements, subs
 
 
-def forbidden_match(action: str, forbidden: tuple[str, ...]) -> str | None:
-    """The forbidden prefix `action` (a name or a wildcard pattern) could grant, if any."""
+def forbidden_match(action: str, forbidden: tuple[str, ...], allowed: tuple[str, ...] = ()) -> str | None:
+    """The forbidden prefix `action` (a name or a wildcard pattern) could grant, if any; an action named in
+    `allowed` exactly is not forbidden (a wildcard that covers it still is)."""
     key = action.lower()
+    if key in allowed:
+        return None
     literal = re.split(r"[*?]", key, maxsplit=1)[0]
     wildcard = literal != key
     for prefix in forbidden:
@@ -380,11 +424,12 @@ def check_statement(
     for action in actions:
         key = action.lower()
         if spec.forbidden:
-            hit = forbidden_match(action, spec.forbidden)
+            hit = forbidden_match(action, spec.forbidden, spec.forbidden_except)
             report.check(
                 hit is None,
-                f"{label}: {role} must not hold {action} (the {spec.binary} function has no ECS, ECR, "
-                f"DynamoDB or iam:PassRole power; {hit!r} is forbidden)",
+                f"{label}: {role} must not hold {action} (the {spec.binary} function has no ECS, ECR or "
+                f"iam:PassRole power, and in DynamoDB only {', '.join(spec.forbidden_except) or 'nothing'}; "
+                f"{hit!r} is forbidden)",
             )
         if not report.check(not re.search(r"[*?]", action), f"{label}: wildcard action {action!r}"):
             continue
@@ -476,6 +521,31 @@ def check_invoke_paths(template: dict, fns: dict[str, str], report: Report) -> N
                          f"{where}: {route} uses Authorizer {authorizer!r}; only POST /slack may go without IAM")
 
 
+def check_image_repositories(template: dict, report: Report) -> None:
+    """The list of repositories the deployer may read images from may name repositories only: every entry one
+    ECR repository ARN of any account and region, never a wildcard."""
+    param = (template.get("Parameters") or {}).get(IMAGE_REPOSITORIES_PARAMETER)
+    where = f"parameter {IMAGE_REPOSITORIES_PARAMETER}"
+    if not report.check(isinstance(param, dict), f"{where} is missing; ecr:DescribeImages may name it"):
+        return
+    report.check(param.get("Type") == "CommaDelimitedList", f"{where} must be a CommaDelimitedList")
+    pattern = param.get("AllowedPattern")
+    if not report.check(isinstance(pattern, str), f"{where} needs an AllowedPattern that admits repository ARNs only"):
+        return
+    try:
+        compiled = re.compile(pattern)
+    except re.error as e:
+        report.check(False, f"{where}: AllowedPattern {pattern!r} does not compile: {e}")
+        return
+    for sample in IMAGE_REPOSITORY_SAMPLES_OK:
+        report.check(compiled.fullmatch(sample) is not None, f"{where}: AllowedPattern refuses {sample!r}")
+    for sample in IMAGE_REPOSITORY_SAMPLES_REFUSED:
+        report.check(
+            compiled.fullmatch(sample) is None,
+            f"{where}: AllowedPattern {pattern!r} admits {sample!r}; it must admit one ECR repository ARN each",
+        )
+
+
 def check(template: dict, raw_text: str | None = None) -> Report:
     report = Report()
     text = raw_text if raw_text is not None else json.dumps(template)
@@ -501,6 +571,7 @@ def check(template: dict, raw_text: str | None = None) -> Report:
         for action in sorted(spec.allowed):
             report.check(action in granted, f"the {spec.binary} function needs {action} and no statement grants it")
     check_invoke_paths(template, fns, report)
+    check_image_repositories(template, report)
     return report
 
 
@@ -510,9 +581,18 @@ def policy_statements(t: dict, role: str = "DeployerRole") -> list:
     return t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
 
 
-def statement_with(t: dict, action: str, role: str = "DeployerRole") -> dict:
+def every_statement(t: dict, role: str = "DeployerRole") -> Iterator[dict]:
+    """Each statement of the role's policy, and each branch of a conditional (`Fn::If`) one."""
     for s in policy_statements(t, role):
-        if isinstance(s, dict) and action in as_list(s.get("Action")):
+        if isinstance(s, dict) and list(s) == ["Fn::If"]:
+            yield from (b for b in s["Fn::If"][1:] if isinstance(b, dict) and "Action" in b)
+        elif isinstance(s, dict):
+            yield s
+
+
+def statement_with(t: dict, action: str, role: str = "DeployerRole") -> dict:
+    for s in every_statement(t, role):
+        if action in as_list(s.get("Action")):
             return s
     raise KeyError(f"no statement of {role} grants {action}; the self-test no longer matches the template")
 
@@ -614,6 +694,35 @@ def _front_reads_lock(t: dict) -> None:
     })
 
 
+def _front_deletes_locks(t: dict) -> None:
+    s = _front_replay_statement(t)
+    s["Action"] = as_list(s["Action"]) + ["dynamodb:DeleteItem"]
+
+
+def _front_replay_statement(t: dict) -> dict:
+    for s in policy_statements(t, "FrontRole"):
+        if isinstance(s, dict) and list(s) == ["Fn::If"] and s["Fn::If"][1].get("Sid") == "RememberSlackRequests":
+            return s["Fn::If"][1]
+    raise KeyError("no RememberSlackRequests statement in FrontRole; the self-test no longer matches the template")
+
+
+def _front_replay_any_key(t: dict) -> None:
+    del _front_replay_statement(t)["Condition"]
+
+
+def _front_replay_lock_keys(t: dict) -> None:
+    _front_replay_statement(t)["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*"]}}
+
+
+def _front_replay_on_star(t: dict) -> None:
+    _front_replay_statement(t)["Resource"] = "*"
+
+
+def _front_dynamodb_star(t: dict) -> None:
+    s = _front_replay_statement(t)
+    s["Action"] = as_list(s["Action"]) + ["dynamodb:*"]
+
+
 def _front_ecr_star(t: dict) -> None:
     s = front_statement(t, "lambda:InvokeFunction")
     s["Action"] = as_list(s["Action"]) + ["ecr:*"]
@@ -670,20 +779,42 @@ def _invoke_other_function(t: dict) -> None:
     front_statement(t, "lambda:InvokeFunction")["Resource"] = {"Fn::Sub": FUNCTION_ARN + "admin"}
 
 
-def _front_secret_on_star(t: dict) -> None:
-    for s in policy_statements(t, "FrontRole"):
+def conditional_secret_statement(t: dict, role: str) -> dict:
+    """The `then` branch of the role's first conditional statement that reads a secret."""
+    for s in policy_statements(t, role):
         if isinstance(s, dict) and list(s) == ["Fn::If"]:
-            s["Fn::If"][1]["Resource"] = "*"
-            return
-    raise KeyError("no conditional secret statement in FrontRole; the self-test no longer matches the template")
+            branch = s["Fn::If"][1]
+            if isinstance(branch, dict) and "secretsmanager:GetSecretValue" in as_list(branch.get("Action")):
+                return branch
+    raise KeyError(f"no conditional secret statement in {role}; the self-test no longer matches the template")
+
+
+def _front_secret_on_star(t: dict) -> None:
+    conditional_secret_statement(t, "FrontRole")["Resource"] = "*"
 
 
 def _webhook_reads_auth_token(t: dict) -> None:
-    for s in policy_statements(t):
-        if isinstance(s, dict) and list(s) == ["Fn::If"]:
-            s["Fn::If"][1]["Resource"] = {"Ref": "AuthTokenSecretArn"}
-            return
-    raise KeyError("no conditional secret statement in DeployerRole; the self-test no longer matches the template")
+    conditional_secret_statement(t, "DeployerRole")["Resource"] = {"Ref": "AuthTokenSecretArn"}
+
+
+def _image_repositories_any_arn(t: dict) -> None:
+    t["Parameters"][IMAGE_REPOSITORIES_PARAMETER]["AllowedPattern"] = "^$|^arn:.*$"
+
+
+def _image_repositories_unchecked(t: dict) -> None:
+    del t["Parameters"][IMAGE_REPOSITORIES_PARAMETER]["AllowedPattern"]
+
+
+def _describe_images_on_star(t: dict) -> None:
+    for s in every_statement(t):
+        if "ecr:DescribeImages" in as_list(s.get("Action")):
+            s["Resource"] = "*"
+
+
+def _describe_images_in_every_repository(t: dict) -> None:
+    statement_with(t, "ecr:DescribeImages")["Resource"] = {
+        "Fn::Sub": PREFIX + ":ecr:${AWS::Region}:${AWS::AccountId}:repository/*"
+    }
 
 
 def _shared_role(t: dict) -> None:
@@ -744,6 +875,11 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("gives the front role iam:PassRole", _front_passrole, "FrontRole must not hold iam:PassRole"),
     ("gives the front role the lock table", _front_reads_lock, "FrontRole must not hold dynamodb:GetItem"),
     ("gives the front role ecr:*", _front_ecr_star, "FrontRole must not hold ecr:*"),
+    ("lets the front delete lock items", _front_deletes_locks, "FrontRole must not hold dynamodb:DeleteItem"),
+    ("lets the front put any key", _front_replay_any_key, "dynamodb:PutItem needs Condition"),
+    ("lets the front put lock keys", _front_replay_lock_keys, "dynamodb:PutItem needs Condition"),
+    ("lets the front put items in any table", _front_replay_on_star, "dynamodb:PutItem on '*'"),
+    ("gives the front role dynamodb:*", _front_dynamodb_star, "FrontRole must not hold dynamodb:*"),
     ("attaches ecs:Describe* to the front role", _front_side_policy, "FrontRole must not hold ecs:Describe*"),
     ("gives the deployer dynamodb:*", _deployer_dynamodb_star, "wildcard action 'dynamodb:*'"),
     ("grants the lock actions on *", _deployer_dynamodb_on_star, "dynamodb:PutItem on '*'"),
@@ -765,6 +901,12 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("puts the deployer on the API", _deployer_on_the_api, "the deployer must have no Events"),
     ("opens POST /deploy without IAM", _deploy_route_without_iam, "only POST /slack may go without IAM"),
     ("drops the API's IAM authorizer", _api_without_iam, "DefaultAuthorizer AWS_IAM"),
+    ("lets ImageRepositoryArns take any ARN", _image_repositories_any_arn,
+     "admits 'arn:aws:ecr:us-west-2:123456789012:repository/*'"),
+    ("drops ImageRepositoryArns' AllowedPattern", _image_repositories_unchecked, "needs an AllowedPattern"),
+    ("reads images of every repository", _describe_images_on_star, "ecr:DescribeImages on '*'"),
+    ("reads images of every repository of the account", _describe_images_in_every_repository,
+     "ecr:DescribeImages on 'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*'"),
 ]
 
 

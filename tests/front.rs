@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use deployer_tests::{repo_root, LambdaEmulator, World};
+use deployer_tests::{repo_root, LambdaEmulator, World, LOCK_TABLE};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -25,6 +25,8 @@ use sha2::Sha256;
 /// The bearer token the fixtures carry, kept in moto's Secrets Manager by the test.
 const TOKEN: &str = "front-test-token-7f3a9c2e51d84b6f";
 const SIGNING_SECRET: &str = "front-test-slack-signing-secret";
+/// A value sent to the deployer directly, in a field it refuses: only a raw-event log line could show it.
+const DEPLOYER_CANARY: &str = "deployer-raw-event-canary-41d7";
 /// The Slack user and channel of `events/slack-command.json`.
 const SLACK_USER: &str = "U2147483697";
 const SLACK_CHANNEL: &str = "C2147483705";
@@ -238,8 +240,9 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// `events/slack-command.json` as Slack would send it now: its `response_url` on `listener`, a fresh
-/// timestamp, and a signature computed here (independently of the front's own code) with the secret.
-fn signed_slack_fixture(listener: &str, dir: &Path) -> PathBuf {
+/// timestamp, and a signature computed here (independently of the front's own code) with the secret. Returns
+/// the file and the signature.
+fn signed_slack_fixture(listener: &str, dir: &Path) -> (PathBuf, String) {
     let fixture = repo_root().join("events/slack-command.json");
     let mut event: Value =
         serde_json::from_str(&std::fs::read_to_string(&fixture).expect("read fixture")).expect("JSON");
@@ -265,7 +268,32 @@ fn signed_slack_fixture(listener: &str, dir: &Path) -> PathBuf {
     event["headers"]["x-slack-signature"] = json!(signature);
     let path = dir.join("slack-command.signed.json");
     std::fs::write(&path, event.to_string()).expect("write the signed fixture");
+    (path, signature)
+}
+
+/// `events/function-url-deploy.json` with another body, written into `dir`.
+fn function_url_deploy(dir: &Path, name: &str, body: &Value) -> PathBuf {
+    let fixture = repo_root().join("events/function-url-deploy.json");
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(&fixture).expect("read fixture")).expect("JSON");
+    event["body"] = json!(body.to_string());
+    let path = dir.join(name);
+    std::fs::write(&path, event.to_string()).expect("write the fixture");
     path
+}
+
+/// Every item of the world's lock table, as `lock_id` → `expires_at`.
+async fn lock_table_items(world: &World) -> Vec<(String, String)> {
+    let out = aws_sdk_dynamodb::Client::new(&world.config)
+        .scan()
+        .table_name(LOCK_TABLE)
+        .send()
+        .await
+        .expect("scan the lock table");
+    let text = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, key: &str| {
+        item.get(key).and_then(|v| v.as_s().or_else(|_| v.as_n()).ok()).cloned().unwrap_or_default()
+    };
+    out.items().iter().map(|item| (text(item, "lock_id"), text(item, "expires_at"))).collect()
 }
 
 /// Waits until `check` holds, for up to `limit`.
@@ -323,7 +351,9 @@ async fn every_front_door_deploys_through_the_deployer() {
             ("SLACK_ALLOWED_CHANNELS", SLACK_CHANNEL),
             ("SLACK_RESPONSE_URL_PREFIX", "http://127.0.0.1:"),
             ("SLACK_DEPLOY_WAIT", "false"),
-            ("RUST_LOG", "info"),
+            ("SLACK_REPLAY_TABLE", LOCK_TABLE),
+            // Both functions at TRACE: no token, secret or signature may reach the log even so.
+            ("RUST_LOG", "trace"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
@@ -336,10 +366,28 @@ async fn every_front_door_deploys_through_the_deployer() {
     let (status, body) = front("function-url-front-wrong-token.json");
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("Forbidden")), "{body}");
     assert!(!body.to_string().contains(TOKEN));
+    // HTTP events that panic lambda_http's conversion are answered 400 by the running function.
+    for fixture in [
+        "malformed-alb-host-port.json",
+        "malformed-alb-forwarded-proto.json",
+        "malformed-function-url-query-space.json",
+        "malformed-function-url-query-quote.json",
+        "malformed-function-url-base64-body.json",
+    ] {
+        let (status, body) = front(fixture);
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("InvalidRequest")), "{fixture}: {body}");
+    }
     assert!(invoke_api.seen().is_empty(), "a refused request invokes nothing");
     // Start the deployer too, so that the first deploy through the front is not also its build.
     let warm = lambda.invoke(&events.join("deploy-dry-run.json"));
     assert!(warm.status.success(), "the deployer did not start: {}", String::from_utf8_lossy(&warm.stderr));
+    // The deployer's raw event stays out of its log at TRACE too (the value below shows only there).
+    let dir = std::env::temp_dir().join(format!("front-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let raw = dir.join("deployer-canary.json");
+    std::fs::write(&raw, json!({"version": "v2", "dry_run": true, "note": DEPLOYER_CANARY}).to_string())
+        .expect("write");
+    assert!(!lambda.invoke(&raw).status.success(), "an unknown field is refused");
 
     // REST API with IAM authorization: the identity API Gateway verified is enough, no token.
     let (status, body) = front("apigw-v1-deploy.json");
@@ -364,15 +412,27 @@ async fn every_front_door_deploys_through_the_deployer() {
     let sync: Vec<_> = invoke_api.seen().iter().map(|i| (i.function.clone(), i.event)).collect();
     assert_eq!(sync, vec![("deployer".to_owned(), false); 3], "HTTP deploys invoke the deployer synchronously");
 
+    // A cluster ARN of another account, with the allowed cluster's name: refused before any invoke.
+    let foreign = json!({"version": "v2", "service": "jobs",
+                         "cluster": "arn:aws:ecs:us-east-1:999999999999:cluster/demo"});
+    let (status, body) =
+        http_answer(&lambda.invoke_function("front", &function_url_deploy(&dir, "foreign-cluster.json", &foreign)));
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("NotAllowed")), "{body}");
+    // A version the deployer would refuse costs no invoke either.
+    let padded = json!({"version": " v2 ", "service": "jobs"});
+    let (status, body) =
+        http_answer(&lambda.invoke_function("front", &function_url_deploy(&dir, "padded-version.json", &padded)));
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("InvalidVersion")), "{body}");
+    assert_eq!(invoke_api.seen().len(), 3, "refusals invoke nothing");
+
     // Status through the HTTP API.
     let (status, body) = front("apigw-v2-status.json");
     assert_eq!(status, 200, "{body}");
     assert_eq!((body["status"].as_str(), body["task_definition"].as_str()), (Some("ok"), Some("web:2")), "{body}");
 
     // Slack: a signed command is acknowledged at once; the outcome follows on response_url.
-    let dir = std::env::temp_dir().join(format!("front-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let (status, body) = http_answer(&lambda.invoke_function("front", &signed_slack_fixture(&slack, &dir)));
+    let (signed, slack_signature) = signed_slack_fixture(&slack, &dir);
+    let (status, body) = http_answer(&lambda.invoke_function("front", &signed));
     assert_eq!((status, body["response_type"].as_str()), (200, Some("ephemeral")), "{body}");
     assert!(body["text"].as_str().unwrap_or("").contains("Deploying `v1` to `demo/web`"), "{body}");
     let followup = tokio::task::spawn_blocking(move || slack_requests.recv_timeout(Duration::from_secs(300)))
@@ -400,11 +460,21 @@ async fn every_front_door_deploys_through_the_deployer() {
     assert_eq!((td.as_str(), image.ends_with("/web:v1")), ("web:3", true), "{image}");
     let continuation = invoke_api.seen().into_iter().find(|i| i.function == "front").expect("a self-invoke");
     assert!(continuation.event && continuation.payload["signature"].is_string(), "{continuation:?}");
-    let log = std::fs::read_to_string(&lambda.log).unwrap_or_default();
-    assert!(log.contains("ack_ms"), "the acknowledgement time is not logged");
-    for secret in [TOKEN, SIGNING_SECRET] {
-        assert!(!log.contains(secret), "a secret reached the log");
-    }
+
+    // The same signed request again, within its five minutes: refused, and nothing is started.
+    let invokes = invoke_api.seen().len();
+    let (status, body) = http_answer(&lambda.invoke_function("front", &signed));
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("Forbidden")), "{body}");
+    assert_eq!(invoke_api.seen().len(), invokes, "a replay invokes nothing");
+    // What remembers it: one item in the lock table, keyed by a hash (not the signature), with a TTL; the
+    // deploy's own lock was taken and released beside it.
+    let items = lock_table_items(&world).await;
+    let replays: Vec<_> = items.iter().filter(|(k, _)| k.starts_with("slack-replay#")).collect();
+    assert_eq!(replays.len(), 1, "{items:?}");
+    let (now, expires) = (now_secs(), replays[0].1.parse::<u64>().expect("expires_at is a number"));
+    assert!(now < expires && expires <= now + 360, "expires_at {expires} is not the window's end (now {now})");
+    assert!(items.iter().all(|(k, _)| !k.contains(&slack_signature[3..])), "{items:?}");
+    assert!(!items.iter().any(|(k, _)| k.ends_with("/demo/web")), "the deploy's lock was not released: {items:?}");
 
     // ALB with "wait": the deployer is started asynchronously and the caller gets 202 with a status URL.
     let (status, body) = front("alb-deploy.json");
@@ -423,5 +493,16 @@ async fn every_front_door_deploys_through_the_deployer() {
     let (worker, _) = world.task_definition("worker:2").await;
     let image = worker.container_definitions().iter().find_map(|c| c.image()).unwrap_or_default();
     assert!(image.ends_with("/web:v2"), "{image}");
+
+    // Both functions ran at TRACE (the dependencies' DEBUG lines show it), and no bearer token, signing
+    // secret or Slack signature reached their log.
+    let log = std::fs::read_to_string(&lambda.log).unwrap_or_default();
+    assert!(log.contains("ack_ms"), "the acknowledgement time is not logged");
+    assert!(log.contains("DEBUG"), "the functions did not log at TRACE/DEBUG: {}", lambda.log.display());
+    for secret in
+        [TOKEN, SIGNING_SECRET, &slack_signature, &slack_signature[3..], "malformed-event-token", DEPLOYER_CANARY]
+    {
+        assert!(!log.contains(secret), "{secret:?} reached the log ({})", lambda.log.display());
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,9 +1,9 @@
 //! End to end: the real function binary under `cargo lambda watch`, called with `cargo lambda invoke
-//! --data-file events/…`, deploying into moto.
+//! --data-file events/…`, deploying into the local AWS (moto with rollouts that live).
 
 use std::process::Output;
 
-use deployer_tests::{repo_root, LambdaEmulator, World};
+use deployer_tests::{repo_root, DirectFunction, LambdaEmulator, World};
 use serde_json::Value;
 
 fn answer(out: &Output) -> Value {
@@ -40,6 +40,17 @@ async fn the_function_deploys_through_the_lambda_runtime() {
     let shown = format!("{}{}", String::from_utf8_lossy(&missing.stdout), String::from_utf8_lossy(&missing.stderr));
     assert!(shown.contains("ImageNotFound"), "{shown}");
     assert_eq!(world.revisions().await, ["web:1", "web:2"]);
+
+    // A version whose tasks never start (the local AWS stops every task of an image tagged `…broken…`): the
+    // function follows the rollout, sees its tasks fail, puts the service back on web:2 and deregisters web:3.
+    world.push_image("v3-broken").await;
+    let broken = lambda.invoke(&events.join("deploy-broken.json"));
+    let shown = format!("{}{}", String::from_utf8_lossy(&broken.stdout), String::from_utf8_lossy(&broken.stderr));
+    assert!(!broken.status.success(), "{shown}");
+    assert!(shown.contains("RolledBack"), "{shown}");
+    assert_eq!(world.settle("web").await.1, "web:2");
+    let (failed, _) = world.task_definition("web:3").await;
+    assert_eq!(failed.status().map(|s| s.as_str()), Some("INACTIVE"), "the failed revision is deregistered");
 }
 
 #[tokio::test]
@@ -47,27 +58,56 @@ async fn eventbridge_events_reach_the_function() {
     let world = World::start().await;
     let lambda = LambdaEmulator::start(&world.function_env());
     let events = repo_root().join("events");
+    let fixture = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(events.join(name)).expect("fixture")).expect("JSON")
+    };
 
-    // A successful CodeBuild build deploys the IMAGE_TAG of its environment (v2).
-    let built = lambda.invoke(&events.join("codebuild-succeeded.json"));
-    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
-    let result = answer(&built);
+    // cargo lambda watch names the invoked function `function-arn`, which says nothing of the account the
+    // function runs in: no event can be checked, so none is trusted, and nothing is deployed.
+    let refused = lambda.invoke(&events.join("codebuild-succeeded.json"));
+    let shown = format!("{}{}", String::from_utf8_lossy(&refused.stdout), String::from_utf8_lossy(&refused.stderr));
+    assert!(!refused.status.success() && shown.contains("UntrustedEvent"), "{shown}");
+    assert_eq!(world.revisions().await, ["web:1"]);
+
+    // The same binary under a Runtime API that names the function's ARN, in the fixtures' account and region.
+    let function = DirectFunction::start(&world.function_env()).await;
+    // A successful CodeBuild build of DEPLOY_BUILD_PROJECTS deploys the IMAGE_TAG of its environment (v2).
+    let result = function.invoke(fixture("codebuild-succeeded.json")).await.expect("deployed");
     assert_eq!((result["status"].as_str(), result["version"].as_str()), (Some("deployed"), Some("v2")), "{result}");
     assert_eq!(deployer::plan::describe_name(&world.running().await.0), "web:2");
-
-    // Deployment state changes name a deployment by id; moto's service keeps the deployment it started with,
-    // whose revision (web:1) this deployer did not register, so both events are looked at and left alone.
-    let status = world.ecs.describe_services().cluster("demo").services("web").send().await.expect("describe service");
-    let deployment = status.services()[0].deployments()[0].id().expect("deployment id").to_owned();
-    let dir = std::env::temp_dir().join(format!("deployer-events-{}", lambda.port));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    for name in ["ecs-deployment-failed.json", "ecs-deployment-completed.json"] {
-        let text = std::fs::read_to_string(events.join(name)).expect("fixture");
-        let copy = dir.join(name);
-        std::fs::write(&copy, text.replace("ecs-svc/4417731498154431163", &deployment)).expect("write event");
-        let out = answer(&lambda.invoke(&copy));
-        assert_eq!(out["status"], "ignored", "{name}: {out}");
-        assert!(out["reason"].as_str().unwrap_or_default().contains("web:1 was not deployed by ecs-deployer"), "{out}");
+    // The same build from another account, or with a stray field, changes nothing.
+    let mut foreign = fixture("codebuild-succeeded.json");
+    foreign["account"] = "999999999999".into();
+    let mut stray = fixture("codebuild-succeeded.json");
+    stray["service"] = "web".into();
+    for (event, code) in [(foreign, "UntrustedEvent"), (stray, "InvalidRequest")] {
+        let err = function.invoke(event).await.expect_err("refused");
+        assert_eq!(err["errorType"], code, "{err}");
     }
+    assert_eq!(world.revisions().await, ["web:1", "web:2"]);
+
+    // Deployment state changes name a deployment by id and are only hints: ECS is read again. Once the
+    // rollout of web:2 has settled, a "failed" event about it is false (ECS says COMPLETED) and ignored; a
+    // "completed" one is confirmed and reported with the revision and version the deployer tagged.
+    let (deployment, running) = world.settle("web").await;
+    assert_eq!(running, "web:2");
+    let mut failed = fixture("ecs-deployment-failed.json");
+    failed["detail"]["deploymentId"] = deployment.clone().into();
+    let out = function.invoke(failed).await.expect("answered");
+    assert_eq!(out["status"], "ignored", "{out}");
+    assert!(out["reason"].as_str().unwrap_or_default().contains("ECS says its rollout is COMPLETED"), "{out}");
+    let mut completed = fixture("ecs-deployment-completed.json");
+    completed["detail"]["deploymentId"] = deployment.clone().into();
+    let out = function.invoke(completed).await.expect("answered");
+    assert_eq!(
+        (out["status"].as_str(), out["task_definition"].as_str(), out["version"].as_str()),
+        (Some("completed"), Some("web:2"), Some("v2")),
+        "{out}"
+    );
+    // An id the service does not list is not acted on.
+    let mut unknown = fixture("ecs-deployment-failed.json");
+    unknown["detail"]["deploymentId"] = "ecs-svc/0000000000000000000".into();
+    let out = function.invoke(unknown).await.expect("answered");
+    assert_eq!(out["status"], "ignored", "{out}");
     assert_eq!(deployer::plan::describe_name(&world.running().await.0), "web:2", "nothing rolled back");
 }

@@ -1,6 +1,7 @@
-//! A local AWS for tests and the demo: a moto server on a free 127.0.0.1 port with a VPC, a subnet, a
-//! security group, an ECR repository holding `v1` and `v2`, an ACTIVE cluster and a Fargate service running
-//! a task definition with an app container and sidecars. Everything it starts stops when it is dropped.
+//! A local AWS for tests and the demo: `tests/localaws` (moto with rollouts that live) on a free 127.0.0.1
+//! port with a VPC, a subnet, a security group, an ECR repository holding `v1` and `v2`, an ACTIVE cluster and
+//! a Fargate service running a task definition with an app container and sidecars. Everything it starts
+//! stops when it is dropped.
 
 pub mod proxy;
 pub mod runtime_api;
@@ -19,9 +20,10 @@ use aws_sdk_ecs::types::{
     NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret, Tag, TaskDefinition, TaskDefinitionField,
     TransportProtocol, Ulimit, UlimitName, Volume,
 };
-use deployer::engine::Deployer;
-use deployer::request::Defaults;
-use deployer::sdk::{config_loader, SdkAws};
+use contract::aws_error::config_loader;
+use deployer::config::Config;
+use deployer::pipeline::Deployer;
+use deployer::ports::{DynamoLock, SdkEcs, SystemClock};
 use serde::Deserialize;
 
 pub const REGION: &str = "us-east-1";
@@ -54,6 +56,9 @@ pub struct Shape {
     pub sidecars: Vec<(String, String)>,
     /// Volumes, ulimits, a health check, docker labels, a pid mode: fields a whitelist would drop.
     pub extra_fields: bool,
+    /// Where the app container pulls from (`host/repository`, without a tag); `None`: the world's own
+    /// repository. Create that repository with [`World::create_repository`].
+    pub app_image: Option<String>,
 }
 
 impl Default for Shape {
@@ -66,6 +71,7 @@ impl Default for Shape {
             app_container: "app".into(),
             sidecars: vec![("xray".into(), "public.ecr.aws/xray/aws-xray-daemon:3.3".into())],
             extra_fields: false,
+            app_image: None,
         }
     }
 }
@@ -111,12 +117,22 @@ impl World {
     }
 
     pub async fn start_with(shape: Shape) -> World {
+        let tick = std::env::var("LOCAL_AWS_TICK").ok().and_then(|t| t.parse().ok()).unwrap_or(0.5);
+        World::start_ticking(shape, tick).await
+    }
+
+    /// A world whose rollouts move one step every `tick` seconds (a healthy one completes in three).
+    pub async fn start_ticking(shape: Shape, tick: f64) -> World {
+        World::start_configured(shape, tick, &[]).await
+    }
+
+    /// A world whose local AWS also gets `env` (`LOCAL_AWS_LAMBDA_ENDPOINT`, `LOCAL_AWS_EVENTS_FUNCTION`, …).
+    pub async fn start_configured(shape: Shape, tick: f64, env: &[(&str, String)]) -> World {
         let script = repo_root().join("tests/world/moto_world.py");
         let mut moto = Command::new(tool("python"))
             .arg(&script)
-            // A new service's deployment is COMPLETED once this many tasks run (else moto keeps it
-            // IN_PROGRESS forever, and the deployer would refuse to deploy over it).
-            .env("MOTO_ECS_SERVICE_RUNNING", "1")
+            .env("LOCAL_AWS_TICK", tick.to_string())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -185,9 +201,10 @@ impl World {
             .expect("create lock table");
     }
 
-    /// The seam the deployer uses, with this world's lock table.
-    pub fn aws(&self) -> SdkAws {
-        SdkAws::new(&self.config).with_lock_table(aws_sdk_dynamodb::Client::new(&self.config), LOCK_TABLE)
+    /// The deployer's lock, on this world's lock table.
+    pub fn lock(&self) -> DynamoLock {
+        let clock = std::sync::Arc::new(SystemClock::default());
+        DynamoLock::new(aws_sdk_dynamodb::Client::new(&self.config), LOCK_TABLE, clock)
     }
 
     /// Registers `family` (revision 1, the app at `v1` plus the shape's sidecars) and creates a Fargate
@@ -261,7 +278,7 @@ impl World {
         let s = &self.shape;
         let mut app = ContainerDefinition::builder()
             .name(&s.app_container)
-            .image(format!("{}:{tag}", self.repository_uri))
+            .image(format!("{}:{tag}", s.app_image.as_deref().unwrap_or(&self.repository_uri)))
             .essential(true)
             .environment(kv("LOG_LEVEL", "info"))
             .environment(kv("FEATURE_FLAG", ""))
@@ -315,6 +332,33 @@ impl World {
 
     /// Pushes a (tiny, fake) image with `tag`; distinct manifests give distinct digests.
     pub async fn push_image(&self, tag: &str) -> String {
+        self.push_image_to(REGION, &self.shape.repository, tag).await
+    }
+
+    /// An ECR client of `region` on this world's endpoint: moto keeps each region's registries apart.
+    pub fn ecr_in(&self, region: &str) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::new(&self.config.to_builder().region(Region::new(region.to_owned())).build())
+    }
+
+    /// Creates repository `name` in `region`, owned by registry `registry_id` (another account's, as a central
+    /// registry that shares it by repository policy) or the world's own; answers its URI host
+    /// (`<registry>.dkr.ecr.<region>.amazonaws.com`).
+    pub async fn create_repository(&self, region: &str, registry_id: Option<&str>, name: &str) -> String {
+        let out = self
+            .ecr_in(region)
+            .create_repository()
+            .set_registry_id(registry_id.map(str::to_owned))
+            .repository_name(name)
+            .send()
+            .await
+            .expect("create repository");
+        let uri = out.repository.and_then(|r| r.repository_uri).expect("repository URI");
+        let registry = registry_id.map_or_else(|| uri.split('.').next().unwrap_or_default().to_owned(), str::to_owned);
+        format!("{registry}.dkr.ecr.{region}.amazonaws.com")
+    }
+
+    /// Pushes a fake image with `tag` to repository `name` of `region`; answers its digest.
+    pub async fn push_image_to(&self, region: &str, name: &str, tag: &str) -> String {
         let manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -322,9 +366,9 @@ impl World {
             "layers": [],
         });
         let out = self
-            .ecr
+            .ecr_in(region)
             .put_image()
-            .repository_name(&self.shape.repository)
+            .repository_name(name)
             .image_manifest(manifest.to_string())
             .image_tag(tag)
             .send()
@@ -333,19 +377,43 @@ impl World {
         out.image.and_then(|i| i.image_id).and_then(|id| id.image_digest).expect("image digest")
     }
 
-    /// The deployer's defaults for this world.
-    pub fn defaults(&self) -> Defaults {
-        Defaults {
-            cluster: Some(self.shape.cluster.clone()),
-            service: Some(self.shape.service.clone()),
-            repository: Some(self.shape.repository.clone()),
-            ..Defaults::default()
-        }
+    /// Registers a new revision of the world's family by hand, as someone does in the console: the running
+    /// one with its tags, both changed by `change`. Answers it as `family:revision`.
+    pub async fn register_by_hand(&self, change: impl FnOnce(&mut TaskDefinition, &mut Vec<Tag>)) -> String {
+        let (mut td, mut tags) = self.running().await;
+        change(&mut td, &mut tags);
+        let out = self
+            .ecs
+            .register_task_definition()
+            .set_family(td.family)
+            .set_container_definitions(td.container_definitions)
+            .set_network_mode(td.network_mode)
+            .set_requires_compatibilities(td.requires_compatibilities)
+            .set_cpu(td.cpu)
+            .set_memory(td.memory)
+            .set_task_role_arn(td.task_role_arn)
+            .set_execution_role_arn(td.execution_role_arn)
+            .set_runtime_platform(td.runtime_platform)
+            .set_ephemeral_storage(td.ephemeral_storage)
+            .set_volumes(td.volumes)
+            .set_pid_mode(td.pid_mode)
+            .set_enable_fault_injection(td.enable_fault_injection)
+            .set_tags(Some(tags).filter(|t| !t.is_empty()))
+            .send()
+            .await
+            .expect("register by hand");
+        deployer::plan::describe_name(&out.task_definition.expect("task definition"))
     }
 
-    /// The deployer library wired to this world through the real SDK.
-    pub fn deployer(&self) -> Deployer<SdkAws> {
-        Deployer::new(self.aws(), self.defaults(), REGION)
+    /// The deployer's configuration for this world.
+    pub fn defaults(&self) -> Config {
+        let s = &self.shape;
+        Config::for_service(&s.cluster, &s.service, &s.repository).expect("the world's names are valid")
+    }
+
+    /// The deployer library wired to this world through the real SDK, with its lock table.
+    pub fn deployer(&self) -> Deployer<SdkEcs> {
+        Deployer::new(SdkEcs::new(&self.config), self.defaults(), REGION).with_lock(std::sync::Arc::new(self.lock()))
     }
 
     /// The environment the Lambda function needs to deploy in this world.
@@ -356,10 +424,12 @@ impl World {
             ("AWS_REGION".into(), REGION.into()),
             ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-            ("DEPLOY_CLUSTER".into(), d.cluster.unwrap_or_default()),
-            ("DEPLOY_SERVICE".into(), d.service.unwrap_or_default()),
-            ("DEPLOY_REPOSITORY".into(), d.repository.unwrap_or_default()),
+            ("DEPLOY_CLUSTER".into(), d.cluster.map(|c| c.to_string()).unwrap_or_default()),
+            ("DEPLOY_SERVICE".into(), d.service.map(|s| s.to_string()).unwrap_or_default()),
+            ("DEPLOY_REPOSITORY".into(), d.repository.map(|r| r.to_string()).unwrap_or_default()),
             ("DEPLOY_LOCK_TABLE".into(), LOCK_TABLE.into()),
+            // The project of events/codebuild-succeeded.json.
+            ("DEPLOY_BUILD_PROJECTS".into(), "web-image".into()),
         ]
     }
 
@@ -392,6 +462,51 @@ impl World {
             .await
             .expect("describe task definition");
         (out.task_definition.expect("task definition"), out.tags.unwrap_or_default())
+    }
+
+    /// The id and `family:revision` of `service`'s PRIMARY deployment.
+    pub async fn primary_deployment(&self, service: &str) -> (String, String) {
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(&self.shape.cluster)
+            .services(service)
+            .send()
+            .await
+            .expect("describe service");
+        let primary = out.services()[0]
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .expect("a PRIMARY deployment");
+        (
+            primary.id().unwrap_or_default().to_owned(),
+            deployer::plan::family_revision(primary.task_definition().unwrap_or_default()).to_owned(),
+        )
+    }
+
+    /// Waits (at most a minute) until `service` has one deployment left and it is COMPLETED, as the local AWS
+    /// reports once a rollout ends; returns that deployment's id and `family:revision`.
+    pub async fn settle(&self, service: &str) -> (String, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = self
+                .ecs
+                .describe_services()
+                .cluster(&self.shape.cluster)
+                .services(service)
+                .send()
+                .await
+                .expect("describe service");
+            let deployments = out.services()[0].deployments();
+            if let [only] = deployments {
+                if only.rollout_state().map(|s| s.as_str()) == Some("COMPLETED") {
+                    return self.primary_deployment(service).await;
+                }
+            }
+            assert!(Instant::now() < deadline, "{service} did not settle: {deployments:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Every registered revision of the world's family, as `family:revision`.
@@ -435,8 +550,16 @@ impl LambdaEmulator {
         LambdaEmulator::start_functions(&[], env)
     }
 
+    /// Starts the emulator for the deployer function on `port` (chosen before the world that invokes it).
+    pub fn start_on(port: u16, env: &[(String, String)]) -> LambdaEmulator {
+        LambdaEmulator::start_functions_on(port, &["--package", "deployer", "--bin", "deployer"], env)
+    }
+
     fn start_functions(selection: &[&str], env: &[(String, String)]) -> LambdaEmulator {
-        let port = free_port();
+        LambdaEmulator::start_functions_on(free_port(), selection, env)
+    }
+
+    fn start_functions_on(port: u16, selection: &[&str], env: &[(String, String)]) -> LambdaEmulator {
         let dir = std::env::temp_dir().join(format!("deployer-lambda-{port}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let env_file = dir.join("function.env");
@@ -492,5 +615,54 @@ impl Drop for LambdaEmulator {
         // cargo lambda watch runs cargo, which runs the function: stop the whole process group.
         let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", self.watch.id())]).status();
         let _ = self.watch.wait();
+    }
+}
+
+/// The deployer binary that `cargo lambda watch` built (debug profile), run against this crate's own
+/// Runtime API ([`runtime_api::RuntimeApi`]). Unlike the emulator, which names the invoked function
+/// `function-arn`, it names a real function ARN ([`runtime_api::FUNCTION_ARN`], in the fixtures' account
+/// and region), as Lambda does. Killed when dropped.
+pub struct DirectFunction {
+    child: Child,
+    api: runtime_api::RuntimeApi,
+}
+
+impl DirectFunction {
+    /// Starts `target/debug/deployer` (it must have been built: invoke a [`LambdaEmulator`] first) with
+    /// `env`, and waits until it asks for an event.
+    pub async fn start(env: &[(String, String)]) -> DirectFunction {
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo_root().join("target"), PathBuf::from);
+        let binary = target.join("debug").join("deployer");
+        assert!(binary.exists(), "{} is not built: invoke the emulator first", binary.display());
+        let api = runtime_api::RuntimeApi::start().await;
+        let child = Command::new(&binary)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs([
+                ("AWS_LAMBDA_FUNCTION_NAME", "deployer"),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ])
+            .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the deployer binary");
+        let function = DirectFunction { child, api };
+        assert!(function.api.wait_first_next(Duration::from_secs(30)).await.is_some(), "the deployer did not start");
+        function
+    }
+
+    /// One invocation: the result, or the function error (`{"errorType", "errorMessage"}`).
+    pub async fn invoke(&self, event: serde_json::Value) -> Result<serde_json::Value, serde_json::Value> {
+        self.api.invoke(event).await.0
+    }
+}
+
+impl Drop for DirectFunction {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -1,22 +1,26 @@
-"""Starts a moto server on a free 127.0.0.1 port with the network a Fargate service needs.
+"""Starts the local AWS (moto with rollouts that live, `tests/localaws`) on a free 127.0.0.1 port with the
+network a Fargate service needs.
 
 Prints one JSON line {"endpoint", "vpc", "subnet", "security_group"} on stdout, then serves until its
 standard input closes, so the server dies with whoever started it. ECS and ECR are set up by the caller
-through the AWS SDK it tests.
+through the AWS SDK it tests. The clock and the Lambda endpoint come from the environment (LOCAL_AWS_TICK,
+LOCAL_AWS_MINUTE, LOCAL_AWS_LAMBDA_ENDPOINT, LOCAL_AWS_EVENTS_FUNCTION; see `make local-aws`).
 """
 
 import json
+import os
 import sys
 
 import boto3
-from moto.server import ThreadedMotoServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from localaws import Config, LocalAws  # noqa: E402
 
 
 def main() -> None:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    _, port = server.get_host_and_port()
-    endpoint = f"http://127.0.0.1:{port}"
+    aws = LocalAws(Config.from_env(port=0)).start()
+    endpoint = aws.endpoint
     ec2 = boto3.client(
         "ec2",
         endpoint_url=endpoint,
@@ -32,7 +36,7 @@ def main() -> None:
         flush=True,
     )
     sys.stdin.read()
-    server.stop()
+    aws.stop()
 
 
 if __name__ == "__main__":

@@ -1,21 +1,33 @@
-//! The door itself: every HTTP request (API Gateway REST and HTTP APIs, ALB, Function URLs, through
-//! `lambda_http`) and the Slack continuation (a direct invoke, which `lambda_http`'s `pass_through` hands
-//! over as a request whose context is `PassThrough`). It authenticates, routes, checks the allow-list and
-//! invokes the deployer; it holds no ECS power itself.
+//! The door itself: every event the Lambda runtime hands over, told apart by [`crate::event`] before any
+//! secret is read: HTTP requests (API Gateway REST and HTTP APIs, ALB, Function URLs, converted by
+//! `lambda_http` once they are known to convert), the Slack continuation (a direct invoke), and anything else
+//! (a function error). It authenticates, routes, checks the request in full ([`crate::check`]) and invokes the
+//! deployer with the request it built; it holds no ECS power itself. A panic while answering an HTTP request
+//! is answered 500.
 
+use std::panic::AssertUnwindSafe;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use contract::identity::Home;
+use contract::request::{Action, DeployRequest};
+use contract::result::Answer;
+use contract::secrets::{CachedSecret, SecretStore};
+use futures_util::FutureExt;
 use lambda_http::http::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use lambda_runtime::Diagnostic;
-use serde_json::{json, Map, Value};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
 
 use crate::auth::{self, Caller};
-use crate::aws::{deployer_outcome, CachedSecret, Invoker, Mode, SecretStore};
+use crate::aws::{deployer_outcome, read_answer, request_payload, Invoker, Mode};
+use crate::check::{self, Checked};
 use crate::config::Config;
-use crate::continuation::{self, Continuation};
+use crate::continuation::{self, Continuation, Envelope};
 use crate::error::FrontError;
+use crate::event::{self, Inbound};
+use crate::replay::{self, ReplayGuard};
 use crate::route::{self, Command, Door};
 use crate::slack::{self, Job, SlashCommand};
 
@@ -24,10 +36,12 @@ pub fn system_clock() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-pub struct Front<I, S> {
+pub struct Front<I, S, R> {
     pub config: Config,
     invoker: I,
     secrets: S,
+    /// Remembers Slack requests; `None` without `SLACK_REPLAY_TABLE`, and then `/slack` is not configured.
+    replay: Option<R>,
     token: CachedSecret,
     signing: CachedSecret,
     clock: fn() -> u64,
@@ -35,7 +49,7 @@ pub struct Front<I, S> {
 
 /// A function error for a direct invoke: the code as `errorType`, the JSON body as `errorMessage`.
 pub fn diagnostic(err: &FrontError) -> Diagnostic {
-    Diagnostic { error_type: err.code().to_owned(), error_message: err.to_body().to_string() }
+    Diagnostic { error_type: err.code().to_string(), error_message: err.to_body().to_string() }
 }
 
 fn json_response(status: u16, body: &Value) -> Response<Body> {
@@ -71,6 +85,12 @@ fn request_path(request: &Request) -> String {
     raw.to_owned()
 }
 
+/// The `status` of the deployer's answer (`deployed`, `rolled_back`, `ok`, …), `unknown` for an answer of
+/// another shape.
+fn answer_status(result: &Value) -> &'static str {
+    read_answer(result).as_ref().map_or("unknown", Answer::status)
+}
+
 fn status_url(cluster: &str, service: &str) -> String {
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("cluster", cluster)
@@ -79,11 +99,11 @@ fn status_url(cluster: &str, service: &str) -> String {
     format!("/status?{query}")
 }
 
-impl<I: Invoker, S: SecretStore> Front<I, S> {
-    pub fn new(config: Config, invoker: I, secrets: S) -> Self {
+impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
+    pub fn new(config: Config, invoker: I, secrets: S, replay: Option<R>) -> Self {
         let token = CachedSecret::new(config.token_secret_arn.clone());
         let signing = CachedSecret::new(config.slack_secret_arn.clone());
-        Front { config, invoker, secrets, token, signing, clock: system_clock }
+        Front { config, invoker, secrets, replay, token, signing, clock: system_clock }
     }
 
     /// Another clock (Unix milliseconds), for tests.
@@ -96,36 +116,64 @@ impl<I: Invoker, S: SecretStore> Front<I, S> {
         (self.clock)() / 1000
     }
 
-    /// Everything `lambda_http` hands over. A direct invoke is a continuation or a function error; an
-    /// HTTP request always gets an HTTP answer.
-    pub async fn handle(&self, request: Request) -> Result<Response<Body>, Diagnostic> {
-        if let Some(RequestContext::PassThrough) = request.request_context_ref() {
-            return match self.continue_slack(request.body().as_ref()).await {
-                Ok(summary) => Ok(json_response(200, &summary)),
+    /// Every event the runtime hands over (see [`crate::event::classify`]). An HTTP event always gets an HTTP
+    /// answer in its integration's shape (400 when it cannot be read, 500 when answering it panicked); a
+    /// continuation gets its summary or a function error; anything else a function error (`InvalidRequest`).
+    /// Where this function runs comes from the invocation's own ARN, else from `FRONT_FUNCTION`.
+    pub async fn handle_event(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Value, Diagnostic> {
+        let invoked = Home::from_function_arn(&event.context.invoked_function_arn);
+        let home = invoked.as_ref().or(self.config.home.as_ref());
+        match event::classify(&event.payload) {
+            Inbound::Continuation(envelope) => match self.continue_slack(&envelope).await {
+                Ok(summary) => Ok(summary),
                 Err(err) => {
-                    tracing::error!(code = err.code(), "continuation refused: {err}");
+                    tracing::error!(code = err.code().as_str(), "continuation refused: {err}");
                     Err(diagnostic(&err))
                 }
-            };
+            },
+            Inbound::Http { origin, request } => {
+                let answered = AssertUnwindSafe(self.handle(*request, home)).catch_unwind().await;
+                let response = answered.unwrap_or_else(|_| {
+                    let err = FrontError::Internal { reason: "the request could not be answered".into() };
+                    tracing::error!(code = err.code().as_str(), "answering the request panicked");
+                    error_response(&err)
+                });
+                Ok(event::respond(origin, response))
+            }
+            Inbound::Malformed { origin, reason } => {
+                let err = FrontError::InvalidRequest { reason };
+                tracing::warn!(code = err.code().as_str(), ?origin, "malformed HTTP event: {err}");
+                Ok(event::respond(origin, error_response(&err)))
+            }
+            Inbound::Unknown { reason } => {
+                let err = FrontError::InvalidRequest { reason };
+                tracing::warn!(code = err.code().as_str(), "{err}");
+                Err(diagnostic(&err))
+            }
         }
+    }
+
+    /// An HTTP request, converted and checked by [`crate::event`]; `home` is where this function runs (for
+    /// ARNs in the request). Always an HTTP answer.
+    pub async fn handle(&self, request: Request, home: Option<&Home>) -> Response<Body> {
         let started = Instant::now();
         let path = request_path(&request);
         let method = request.method().to_string();
         let outcome = match route::door(&path) {
-            Door::Slack => self.slack(&request, &path, started).await,
-            Door::Api => self.api(&request, &path).await,
+            Door::Slack => self.slack(&request, &path, started, home).await,
+            Door::Api => self.api(&request, &path, home).await,
         };
         let response = outcome.unwrap_or_else(|err| {
             if err.http_status() >= 500 {
-                tracing::error!(code = err.code(), %method, %path, "{err}");
+                tracing::error!(code = err.code().as_str(), %method, %path, "{err}");
             } else {
-                tracing::warn!(code = err.code(), %method, %path, "{err}");
+                tracing::warn!(code = err.code().as_str(), %method, %path, "{err}");
             }
             error_response(&err)
         });
         let (status, ms) = (response.status().as_u16(), started.elapsed().as_millis() as u64);
         tracing::info!(%method, %path, status, ms, "answered");
-        Ok(response)
+        response
     }
 
     /// IAM when API Gateway or the Function URL verified one; otherwise the bearer token.
@@ -143,24 +191,26 @@ impl<I: Invoker, S: SecretStore> Front<I, S> {
         Ok(Caller::Token)
     }
 
-    async fn api(&self, request: &Request, path: &str) -> Result<Response<Body>, FrontError> {
+    async fn api(&self, request: &Request, path: &str, home: Option<&Home>) -> Result<Response<Body>, FrontError> {
         let caller = self.authenticate(request).await?;
         let command = route::route(request.method(), path, request.uri().query(), request.body().as_ref())?;
         tracing::info!(caller = caller.describe(), %path, "authenticated");
         match command {
-            Command::Deploy(mut body) | Command::Rollback(mut body) => {
-                let targets = self.check_targets(&mut body)?;
-                let action = body.get("action").and_then(Value::as_str).unwrap_or("deploy").to_owned();
-                if body.get("wait") == Some(&Value::Bool(true)) {
+            Command::Deploy(request) | Command::Rollback(request) => {
+                // Everything the deployer would refuse is refused here, before it costs an invoke.
+                let Checked { request, services } = check::check(request, &self.config, home)?;
+                let action = request.action.as_str();
+                let payload = request_payload(&request);
+                if request.wait {
                     // Following a rollout takes longer than API Gateway waits (29 s): start it, answer 202.
-                    self.invoker.invoke(&self.config.deployer_function, &Value::Object(body), Mode::Event).await?;
-                    tracing::info!(%action, ?targets, "accepted: the deployer follows the rollout");
-                    let urls: Vec<String> = targets.iter().map(|(c, s)| status_url(c, s)).collect();
+                    self.invoker.invoke(&self.config.deployer_function, &payload, Mode::Event).await?;
+                    tracing::info!(%action, ?services, "accepted: the deployer follows the rollout");
+                    let urls: Vec<String> = services.iter().map(|(c, s)| status_url(c, s)).collect();
                     let mut answer = json!({"status": "accepted", "action": action});
                     match urls.as_slice() {
                         [one] => {
-                            answer["cluster"] = json!(targets[0].0);
-                            answer["service"] = json!(targets[0].1);
+                            answer["cluster"] = json!(services[0].0);
+                            answer["service"] = json!(services[0].1);
                             answer["status_url"] = json!(one);
                         }
                         [] => answer["status_url"] = json!("/status"),
@@ -168,100 +218,55 @@ impl<I: Invoker, S: SecretStore> Front<I, S> {
                     }
                     return Ok(json_response(202, &answer));
                 }
-                let invoked =
-                    self.invoker.invoke(&self.config.deployer_function, &Value::Object(body), Mode::Wait).await?;
+                let invoked = self.invoker.invoke(&self.config.deployer_function, &payload, Mode::Wait).await?;
+                // The deployer's JSON goes back as it came: fields this door does not know are kept.
                 let result = deployer_outcome(invoked)?;
-                tracing::info!(%action, status = result["status"].as_str().unwrap_or(""), "done");
+                tracing::info!(%action, status = answer_status(&result), "done");
                 Ok(json_response(200, &result))
             }
             Command::Status { cluster, service } => {
-                let mut body = Map::new();
-                body.insert("action".into(), json!("status"));
-                if let Some(c) = cluster {
-                    body.insert("cluster".into(), json!(c));
-                }
-                if let Some(s) = service {
-                    body.insert("service".into(), json!(s));
-                }
-                self.check_targets(&mut body)?;
-                let invoked =
-                    self.invoker.invoke(&self.config.deployer_function, &Value::Object(body), Mode::Wait).await?;
+                let request = DeployRequest { action: Action::Status, cluster, service, ..DeployRequest::default() };
+                let Checked { request, .. } = check::check(request, &self.config, home)?;
+                let payload = request_payload(&request);
+                let invoked = self.invoker.invoke(&self.config.deployer_function, &payload, Mode::Wait).await?;
                 Ok(json_response(200, &deployer_outcome(invoked)?))
             }
             Command::Slack => Err(FrontError::NotFound { path: path.to_owned() }),
         }
     }
 
-    /// Fills in the door's default cluster and service and checks every named service against
-    /// `ALLOWED_TARGETS`. With an allow-list, a request must resolve to services the door can check.
-    fn check_targets(&self, body: &mut Map<String, Value>) -> Result<Vec<(String, String)>, FrontError> {
-        let text = |v: &Value, what: &str| -> Result<String, FrontError> {
-            v.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| FrontError::InvalidRequest { reason: format!("\"{what}\" must be a string") })
-        };
-        let mut targets = Vec::new();
-        if let Some(list) = body.get("targets") {
-            let list = list
-                .as_array()
-                .ok_or_else(|| FrontError::InvalidRequest { reason: "\"targets\" must be a list".into() })?;
-            for t in list {
-                targets.push((text(&t["cluster"], "targets[].cluster")?, text(&t["service"], "targets[].service")?));
-            }
-        } else {
-            let mut resolve = |key: &str, default: &Option<String>| -> Result<Option<String>, FrontError> {
-                match body.get(key) {
-                    Some(v) => text(v, key).map(Some),
-                    None => {
-                        if let Some(d) = default {
-                            body.insert(key.into(), json!(d));
-                        }
-                        Ok(default.clone())
-                    }
-                }
-            };
-            let cluster = resolve("cluster", &self.config.default_cluster)?;
-            let service = resolve("service", &self.config.default_service)?;
-            match (cluster, service) {
-                (Some(c), Some(s)) => targets.push((c, s)),
-                (c, s) if !self.config.allowed.is_open() => {
-                    return Err(FrontError::NotAllowed {
-                        reason: "name \"cluster\" and \"service\": this door only acts on the services it allows"
-                            .into(),
-                        cluster: c,
-                        service: s,
-                    })
-                }
-                _ => {}
-            }
-        }
-        if let Some((c, s)) = targets.iter().find(|(c, s)| !self.config.allowed.allows(c, s)) {
-            return Err(FrontError::NotAllowed {
-                reason: format!("service {s} in cluster {c} is not one this door may act on (ALLOWED_TARGETS)"),
-                cluster: Some(c.clone()),
-                service: Some(s.clone()),
-            });
-        }
-        Ok(targets)
-    }
-
-    /// A Slack slash command: verified, answered within Slack's 3 s with an ephemeral acknowledgement,
-    /// and continued asynchronously.
-    async fn slack(&self, request: &Request, path: &str, started: Instant) -> Result<Response<Body>, FrontError> {
+    /// A Slack slash command: verified, checked for a replay, checked in full, answered within Slack's 3 s
+    /// with an ephemeral acknowledgement, and continued asynchronously. Whatever is refused is refused in
+    /// the acknowledgement, without any invoke.
+    async fn slack(
+        &self,
+        request: &Request,
+        path: &str,
+        started: Instant,
+        home: Option<&Home>,
+    ) -> Result<Response<Body>, FrontError> {
         route::route(request.method(), path, None, b"")?;
+        let Some(replays) = &self.replay else {
+            return Err(FrontError::NotConfigured {
+                what: "SLACK_REPLAY_TABLE is not set: Slack requests cannot be checked for replays".into(),
+            });
+        };
         let body = request.body().as_ref();
         let secret = self.signing.get(&self.secrets, "SLACK_SIGNING_SECRET_ARN").await?;
         let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-        auth::verify_slack(
-            secret.expose(),
-            header("x-slack-request-timestamp"),
-            header("x-slack-signature"),
-            body,
-            self.now_secs(),
-        )?;
+        let (timestamp, signature) = (header("x-slack-request-timestamp"), header("x-slack-signature"));
+        auth::verify_slack(secret.expose(), timestamp, signature, body, self.now_secs())?;
         if slack::is_ssl_check(body) {
             // Slack checking the certificate when the command is set up: a 200 is all it wants.
             return Ok(json_response(200, &json!({})));
+        }
+        // Verified, so both headers are there and the timestamp is a number.
+        let (timestamp, signature) = (timestamp.unwrap_or_default(), signature.unwrap_or_default());
+        let sent = timestamp.trim().parse::<u64>().unwrap_or_default();
+        if !replays.first_sight(&replay::key(timestamp, signature), replay::remember_until(sent)).await? {
+            return Err(FrontError::Forbidden {
+                reason: "this Slack request was received before: a replay is refused".into(),
+            });
         }
         let command = SlashCommand::parse(body)?;
         // From here on, every answer is a 200 with text for the person who typed the command.
@@ -284,15 +289,16 @@ impl<I: Invoker, S: SecretStore> Front<I, S> {
             Ok(None) => return answer(&slack::usage()),
             Err(problem) => return answer(&format!(":warning: {problem}")),
         };
-        if !self.config.allowed.allows(job.cluster(), job.service()) {
-            let (cluster, service) = (job.cluster(), job.service());
-            tracing::warn!(user = %command.user_id, cluster, service, "Slack target not allowed");
-            return answer(&format!(
-                ":no_entry: `{}/{}` is not one of the services this command may act on.",
-                job.cluster(),
-                job.service()
-            ));
-        }
+        // The same checks as an HTTP request's: a bad version or name costs no invoke and no "Deploying…".
+        let checked = match check::check(job.request(self.config.slack_wait), &self.config, home) {
+            Ok(checked) => checked,
+            Err(err) => {
+                let (cluster, service) = (job.cluster(), job.service());
+                tracing::warn!(user = %command.user_id, cluster, service, code = err.code().as_str(), "Slack command refused: {err}");
+                return answer(&slack::refusal(&job, &err, self.config.allowed.allows(cluster, service)));
+            }
+        };
+        let job = job.checked(&checked.request);
         if !command.response_url.starts_with(&self.config.response_url_prefix) {
             tracing::warn!(user = %command.user_id, "response_url outside SLACK_RESPONSE_URL_PREFIX: refused");
             return answer(":no_entry: this command cannot answer there (unexpected response_url).");
@@ -312,7 +318,7 @@ impl<I: Invoker, S: SecretStore> Front<I, S> {
         let sealed = continuation::seal(&continuation, secret.expose(), self.now_secs());
         if let Err(e) = self.invoker.invoke(function, &sealed, Mode::Event).await {
             let err = FrontError::from(e);
-            tracing::error!(code = err.code(), "could not start the Slack continuation: {err}");
+            tracing::error!(code = err.code().as_str(), "could not start the Slack continuation: {err}");
             return answer(&format!(":x: could not start (`{}`); try again.", err.code()));
         }
         let ack_ms = started.elapsed().as_millis() as u64;
@@ -329,13 +335,13 @@ impl<I: Invoker, S: SecretStore> Front<I, S> {
     /// The Slack continuation: verify it, run the job through the deployer, POST the outcome to Slack.
     /// Once verified it always succeeds (the outcome is in the message), so Lambda never retries it and a
     /// deploy never runs twice.
-    pub async fn continue_slack(&self, event: &[u8]) -> Result<Value, FrontError> {
+    pub async fn continue_slack(&self, envelope: &Envelope) -> Result<Value, FrontError> {
         let secret = self.signing.get(&self.secrets, "SLACK_SIGNING_SECRET_ARN").await?;
-        let c = continuation::open(event, secret.expose(), self.now_secs())?;
+        let c = continuation::open(envelope, secret.expose(), self.now_secs())?;
         if !c.response_url.starts_with(&self.config.response_url_prefix) {
             return Err(FrontError::Forbidden { reason: "response_url outside SLACK_RESPONSE_URL_PREFIX".into() });
         }
-        let request = c.job.request(self.config.slack_wait);
+        let request = request_payload(&c.job.request(self.config.slack_wait));
         let outcome = match self.invoker.invoke(&self.config.deployer_function, &request, Mode::WaitLong).await {
             Ok(invoked) => deployer_outcome(invoked),
             Err(e) => Err(FrontError::from(e)),
@@ -343,10 +349,10 @@ impl<I: Invoker, S: SecretStore> Front<I, S> {
         let elapsed_ms = (self.clock)().saturating_sub(c.received_ms);
         let message = slack::outcome_message(&c.job, &outcome, &c.user_id, elapsed_ms, &self.config.region);
         let status = match &outcome {
-            Ok(result) => result["status"].as_str().unwrap_or("unknown").to_owned(),
-            Err(e) => e.code().to_owned(),
+            Ok(result) => answer_status(result).to_owned(),
+            Err(e) => e.code().to_string(),
         };
-        let posted = deployer::notify::post_json(&c.response_url, &message).await;
+        let posted = contract::http::post_json(&c.response_url, &message).await;
         match &posted {
             Ok(http) => tracing::info!(job = ?c.job, %status, elapsed_ms, http, "Slack command done, outcome posted"),
             Err(error) => {

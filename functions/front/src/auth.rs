@@ -196,7 +196,7 @@ mod tests {
     fn code(r: Result<(), FrontError>) -> &'static str {
         match r {
             Ok(()) => "ok",
-            Err(e) => match e.code() {
+            Err(e) => match e.code().as_str() {
                 "Unauthorized" => "Unauthorized",
                 "Forbidden" => "Forbidden",
                 "NotConfigured" => "NotConfigured",

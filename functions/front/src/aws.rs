@@ -1,6 +1,6 @@
-//! The two things the door asks of AWS, behind traits so the handler is tested without AWS: invoking a
-//! Lambda function (the deployer, or itself for the Slack continuation) and reading a secret. Secrets are
-//! read once per Lambda instance and kept in memory, never logged.
+//! What the door asks of AWS besides reading secrets ([`contract::secrets`]): invoking a Lambda function (the
+//! deployer, or itself for the Slack continuation), behind a trait so the handler is tested without AWS; and
+//! reading what the deployer answered.
 
 use std::future::Future;
 use std::time::Duration;
@@ -8,10 +8,11 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use deployer::error::{AwsError, AwsErrorKind};
-use deployer::sdk::aws_error;
+use contract::aws_error::{aws_error, AwsError};
+use contract::request::DeployRequest;
+use contract::result::Answer;
+use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::OnceCell;
 
 use crate::error::FrontError;
 
@@ -37,6 +38,9 @@ pub enum Invoked {
     Accepted,
 }
 
+/// Invokes a Lambda function by name, ARN or `name:alias` with a JSON payload
+/// ([Invoke](https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html)). Errors: the call itself failed
+/// (a function error is an [`Invoked::FunctionError`], not an `Err`).
 pub trait Invoker: Send + Sync {
     fn invoke(
         &self,
@@ -46,52 +50,21 @@ pub trait Invoker: Send + Sync {
     ) -> impl Future<Output = Result<Invoked, AwsError>> + Send;
 }
 
-/// A secret's value: kept out of `Debug` and logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Vec<u8>);
-
-impl Secret {
-    pub fn new(value: impl Into<Vec<u8>>) -> Secret {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
+/// The JSON the deployer is sent for `request`: serialised by serde, defaults left out.
+pub fn request_payload(request: &DeployRequest) -> Value {
+    // Cannot fail: a request holds strings, booleans and enums, and its map keys are field names.
+    serde_json::to_value(request).unwrap_or_default()
 }
 
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(redacted)")
-    }
+/// The deployer's answer read as the contract's [`Answer`] (a deploy, rollback, status or multi-target
+/// result); `None` when it has another shape, such as that of a deployer newer than this door.
+pub fn read_answer(result: &Value) -> Option<Answer> {
+    Answer::deserialize(result).ok()
 }
 
-pub trait SecretStore: Send + Sync {
-    fn read(&self, arn: &str) -> impl Future<Output = Result<Secret, AwsError>> + Send;
-}
-
-/// One secret, read on first use and kept for the life of the Lambda instance. A failed read is not kept:
-/// the next request tries again.
-#[derive(Debug, Default)]
-pub struct CachedSecret {
-    arn: Option<String>,
-    value: OnceCell<Secret>,
-}
-
-impl CachedSecret {
-    pub fn new(arn: Option<String>) -> CachedSecret {
-        CachedSecret { arn, value: OnceCell::new() }
-    }
-
-    /// The value; `setting` names the variable that configures it, for the error when it does not.
-    pub async fn get(&self, store: &impl SecretStore, setting: &str) -> Result<&Secret, FrontError> {
-        let arn =
-            self.arn.as_deref().ok_or_else(|| FrontError::NotConfigured { what: format!("{setting} is not set") })?;
-        self.value.get_or_try_init(|| async { store.read(arn).await.map_err(FrontError::from) }).await
-    }
-}
-
-/// Converts the deployer's answer into the result or the deployer's typed error.
+/// Converts the deployer's answer into the result (its JSON, unchanged) or the deployer's typed error:
+/// [`FrontError::Deployer`] with Lambda's `errorType` as the code (`Unhandled` when it sent none) and the
+/// deployer's `{"error": …}` body, or one built from Lambda's own `errorMessage`.
 pub fn deployer_outcome(invoked: Invoked) -> Result<Value, FrontError> {
     match invoked {
         Invoked::Answer(value) => Ok(value),
@@ -167,35 +140,6 @@ impl Invoker for LambdaInvoker {
     }
 }
 
-/// Secrets Manager: the secret's string (trimmed), or its binary value.
-#[derive(Debug, Clone)]
-pub struct SecretsManager {
-    client: aws_sdk_secretsmanager::Client,
-}
-
-impl SecretsManager {
-    pub fn new(config: &SdkConfig) -> SecretsManager {
-        SecretsManager { client: aws_sdk_secretsmanager::Client::new(config) }
-    }
-}
-
-impl SecretStore for SecretsManager {
-    async fn read(&self, arn: &str) -> Result<Secret, AwsError> {
-        let out =
-            self.client.get_secret_value().secret_id(arn).send().await.map_err(|e| aws_error("GetSecretValue", &e))?;
-        match (out.secret_string, out.secret_binary) {
-            (Some(text), _) => Ok(Secret::new(text.trim().as_bytes())),
-            (None, Some(blob)) => Ok(Secret::new(blob.into_inner())),
-            (None, None) => Err(AwsError {
-                operation: "GetSecretValue",
-                kind: AwsErrorKind::Rejected,
-                aws_code: None,
-                message: "the secret has no value".into(),
-            }),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,7 +152,7 @@ mod tests {
             json!({"errorType": "ServiceNotFound", "errorMessage": body.to_string()}),
         ))
         .unwrap_err();
-        assert_eq!((err.code(), err.http_status()), ("ServiceNotFound", 404));
+        assert_eq!((err.code().as_str(), err.http_status()), ("ServiceNotFound", 404));
         assert_eq!(err.to_string(), "service api not found in cluster demo");
         assert_eq!(err.to_body(), body);
 
@@ -217,16 +161,11 @@ mod tests {
             json!({"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 30.00 seconds"}),
         ))
         .unwrap_err();
-        assert_eq!((err.code(), err.http_status()), ("Sandbox.Timedout", 502));
+        assert_eq!((err.code().as_str(), err.http_status()), ("Sandbox.Timedout", 502));
         assert_eq!(err.to_body()["error"]["message"], "Task timed out after 30.00 seconds");
         assert_eq!(deployer_outcome(Invoked::FunctionError(json!({}))).unwrap_err().code(), "Unhandled");
 
         assert_eq!(deployer_outcome(Invoked::Answer(json!({"status": "deployed"}))).unwrap()["status"], "deployed");
         assert_eq!(deployer_outcome(Invoked::Accepted).unwrap()["status"], "accepted");
-    }
-
-    #[test]
-    fn secrets_do_not_show_in_debug() {
-        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(redacted)");
     }
 }

@@ -1,6 +1,10 @@
 //! The front door's configuration, read once from the environment at cold start. A malformed value stops
 //! the function at start-up rather than being ignored.
 
+use contract::env::Env;
+use contract::identity::Home;
+use contract::names::{ClusterName, ServiceName};
+
 use crate::error::FrontError;
 
 /// Where Slack's follow-up answers may be POSTed unless `SLACK_RESPONSE_URL_PREFIX` says otherwise.
@@ -28,32 +32,27 @@ pub struct Config {
     pub response_url_prefix: String,
     /// `SLACK_DEPLOY_WAIT`: Slack deploys follow the rollout to its end (the continuation has the time).
     pub slack_wait: bool,
-    /// The function's region, for console links.
+    /// `SLACK_REPLAY_TABLE`: the DynamoDB table (the deployer's lock table) where each Slack request's
+    /// (timestamp, signature) is remembered for the replay window; without it `/slack` is not configured.
+    pub replay_table: Option<String>,
+    /// The function's region: where the names of a request are looked for, and console links.
     pub region: String,
+    /// Where this function runs, when `FRONT_FUNCTION` is its ARN; the invocation's own ARN takes precedence.
+    pub home: Option<Home>,
 }
 
 impl Config {
+    /// Reads the configuration through `var` (the environment, or a test's table); values are trimmed and a
+    /// blank one is unset. `region` is the function's own. Errors: [`FrontError::NotConfigured`] naming the
+    /// variable, when `DEPLOYER_FUNCTION` is missing or a value is malformed.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>, region: &str) -> Result<Config, FrontError> {
-        let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let list = |name: &str| -> Vec<String> {
-            get(name)
-                .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
-                .unwrap_or_default()
-        };
-        let deployer_function = get("DEPLOYER_FUNCTION").ok_or_else(|| FrontError::NotConfigured {
+        let env = Env::new(var);
+        let deployer_function = env.text("DEPLOYER_FUNCTION").ok_or_else(|| FrontError::NotConfigured {
             what: "DEPLOYER_FUNCTION is not set: name the deployer function this door invokes".into(),
         })?;
-        let slack_wait = match get("SLACK_DEPLOY_WAIT").as_deref() {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                return Err(FrontError::NotConfigured {
-                    what: format!("SLACK_DEPLOY_WAIT is {other:?}; it takes \"true\" or \"false\""),
-                })
-            }
-        };
+        let slack_wait = env.flag("SLACK_DEPLOY_WAIT", true)?;
         let response_url_prefix =
-            get("SLACK_RESPONSE_URL_PREFIX").unwrap_or_else(|| DEFAULT_RESPONSE_URL_PREFIX.into());
+            env.text("SLACK_RESPONSE_URL_PREFIX").unwrap_or_else(|| DEFAULT_RESPONSE_URL_PREFIX.into());
         if !(response_url_prefix.starts_with("https://") || response_url_prefix.starts_with("http://"))
             || response_url_prefix.matches('/').count() < 2
         {
@@ -61,37 +60,45 @@ impl Config {
                 what: format!("SLACK_RESPONSE_URL_PREFIX {response_url_prefix:?} is not an http(s) URL prefix"),
             });
         }
+        let self_function = env.text("FRONT_FUNCTION").or_else(|| env.text("AWS_LAMBDA_FUNCTION_NAME"));
         Ok(Config {
             deployer_function,
-            self_function: get("FRONT_FUNCTION").or_else(|| get("AWS_LAMBDA_FUNCTION_NAME")),
-            default_cluster: get("DEPLOY_CLUSTER"),
-            default_service: get("DEPLOY_SERVICE"),
-            allowed: AllowList::parse(get("ALLOWED_TARGETS").as_deref().unwrap_or(""))?,
-            token_secret_arn: get("AUTH_TOKEN_SECRET_ARN"),
-            slack_secret_arn: get("SLACK_SIGNING_SECRET_ARN"),
-            slack_users: list("SLACK_ALLOWED_USERS"),
-            slack_channels: list("SLACK_ALLOWED_CHANNELS"),
+            home: self_function.as_deref().and_then(Home::from_function_arn),
+            self_function,
+            default_cluster: env.text("DEPLOY_CLUSTER"),
+            default_service: env.text("DEPLOY_SERVICE"),
+            allowed: AllowList::parse(env.text("ALLOWED_TARGETS").as_deref().unwrap_or(""))?,
+            token_secret_arn: env.text("AUTH_TOKEN_SECRET_ARN"),
+            slack_secret_arn: env.text("SLACK_SIGNING_SECRET_ARN"),
+            slack_users: env.list("SLACK_ALLOWED_USERS"),
+            slack_channels: env.list("SLACK_ALLOWED_CHANNELS"),
             response_url_prefix,
             slack_wait,
+            replay_table: env.text("SLACK_REPLAY_TABLE"),
             region: region.to_owned(),
         })
     }
 
+    /// [`Config::from_lookup`] over the process environment.
     pub fn from_env(region: &str) -> Result<Config, FrontError> {
         Config::from_lookup(|name| std::env::var(name).ok(), region)
     }
 }
 
-/// `cluster/service,cluster/service`: the services a request may name. Empty: any service.
+/// `cluster/service,cluster/service`: the services a request may name, by name. Empty: any service.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowList(Vec<(String, String)>);
 
 impl AllowList {
+    /// Errors: [`FrontError::NotConfigured`] for an entry that is not `cluster/service` of two ECS names.
     pub fn parse(list: &str) -> Result<AllowList, FrontError> {
         let mut entries = Vec::new();
+        let name = |what: &str, n: &str| {
+            !n.starts_with("arn:") && ClusterName::parse(what, n).is_ok() && ServiceName::parse(what, n).is_ok()
+        };
         for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             match entry.split_once('/') {
-                Some((cluster, service)) if !cluster.is_empty() && !service.is_empty() && !service.contains('/') => {
+                Some((cluster, service)) if name("cluster", cluster) && name("service", service) => {
                     entries.push((cluster.to_owned(), service.to_owned()))
                 }
                 _ => {
@@ -104,23 +111,15 @@ impl AllowList {
         Ok(AllowList(entries))
     }
 
+    /// True when the list is empty: any service is allowed.
     pub fn is_open(&self) -> bool {
         self.0.is_empty()
     }
 
-    /// Names or ARNs; an ARN is compared by its name.
+    /// `cluster` and `service` are names, resolved from whatever the request said
+    /// ([`crate::check`] turns an ARN into its name only once it is known to be this account's).
     pub fn allows(&self, cluster: &str, service: &str) -> bool {
-        let (cluster, service) = (resource_name(cluster), resource_name(service));
         self.is_open() || self.0.iter().any(|(c, s)| c == cluster && s == service)
-    }
-}
-
-/// The name in a name or an ECS ARN (`…:cluster/prod`, `…:service/prod/web`, `…:service/web`).
-pub fn resource_name(name_or_arn: &str) -> &str {
-    if name_or_arn.starts_with("arn:") {
-        name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
-    } else {
-        name_or_arn
     }
 }
 
@@ -141,6 +140,7 @@ mod tests {
         assert_eq!(c.response_url_prefix, "https://hooks.slack.com/");
         assert!(c.slack_wait);
         assert_eq!(c.region, "eu-west-1");
+        assert_eq!((c.replay_table.as_deref(), c.home.as_ref()), (None, None));
         assert_eq!(config(&[]).unwrap_err().code(), "NotConfigured");
     }
 
@@ -163,6 +163,15 @@ mod tests {
         assert_eq!(c.response_url_prefix, "http://127.0.0.1:");
         assert!(!c.slack_wait);
         assert!(c.allowed.allows("prod", "api") && !c.allowed.allows("prod", "worker"));
+
+        let c = config(&[
+            ("DEPLOYER_FUNCTION", "d"),
+            ("FRONT_FUNCTION", "arn:aws:lambda:eu-west-1:123456789012:function:ecs-deployer-front"),
+            ("SLACK_REPLAY_TABLE", "ecs-deployer-LockTable-1"),
+        ])
+        .unwrap();
+        assert_eq!(c.replay_table.as_deref(), Some("ecs-deployer-LockTable-1"));
+        assert_eq!(c.home.map(|h| h.account), Some("123456789012".to_owned()));
     }
 
     #[test]
@@ -171,6 +180,8 @@ mod tests {
             ("ALLOWED_TARGETS", "prod"),
             ("ALLOWED_TARGETS", "prod/web/x"),
             ("ALLOWED_TARGETS", "/web"),
+            ("ALLOWED_TARGETS", "prod/we b"),
+            ("ALLOWED_TARGETS", "arn:aws:ecs:us-east-1:123456789012:cluster/prod/web"),
             ("SLACK_DEPLOY_WAIT", "yes"),
             ("SLACK_RESPONSE_URL_PREFIX", "hooks.slack.com"),
         ] {
@@ -181,13 +192,13 @@ mod tests {
     }
 
     #[test]
-    fn the_allow_list_compares_names_and_arns() {
+    fn the_allow_list_compares_resolved_names_exactly() {
         let list = AllowList::parse("prod/web").unwrap();
         let cases = [
             ("prod", "web", true),
-            ("arn:aws:ecs:eu-west-1:123456789012:cluster/prod", "web", true),
-            ("prod", "arn:aws:ecs:eu-west-1:123456789012:service/prod/web", true),
-            ("prod", "arn:aws:ecs:eu-west-1:123456789012:service/web", true),
+            // ARNs never reach the list: they are resolved (and placed) first, see check.rs.
+            ("arn:aws:ecs:eu-west-1:999999999999:cluster/prod", "web", false),
+            ("prod", "arn:aws:ecs:eu-west-1:999999999999:service/prod/web", false),
             ("prod", "api", false),
             ("staging", "web", false),
             ("prod", "Web", false),

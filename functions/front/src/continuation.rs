@@ -33,17 +33,27 @@ pub struct Continuation {
     pub received_ms: u64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// The signed wire shape of a continuation, read but not yet verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Envelope {
+pub struct Envelope {
     continuation: String,
     issued_at: u64,
     signature: String,
 }
 
-/// True when a direct-invoke payload is a continuation (as opposed to an HTTP event).
+impl Envelope {
+    /// The envelope of a direct-invoke event, read without any secret: `{"continuation": "<text>",
+    /// "issued_at": <unix seconds>, "signature": "<hex>"}` and nothing else. Errors: `InvalidRequest`.
+    pub fn from_event(event: &Value) -> Result<Envelope, FrontError> {
+        Envelope::deserialize(event)
+            .map_err(|e| FrontError::InvalidRequest { reason: format!("not a continuation: {e}") })
+    }
+}
+
+/// True when a direct-invoke payload is shaped as a continuation (as opposed to an HTTP event).
 pub fn is_continuation(event: &Value) -> bool {
-    event.get("continuation").is_some_and(Value::is_string)
+    Envelope::from_event(event).is_ok()
 }
 
 /// The signed event to invoke this function with.
@@ -53,11 +63,11 @@ pub fn seal(c: &Continuation, secret: &[u8], now: u64) -> Value {
     serde_json::to_value(Envelope { continuation: payload, issued_at: now, signature }).unwrap_or_default()
 }
 
-/// The continuation in `event`, when its signature holds and it is fresh.
-pub fn open(event: &[u8], secret: &[u8], now: u64) -> Result<Continuation, FrontError> {
+/// The continuation in `envelope`, when its signature holds and it is fresh at `now` (Unix seconds). Errors:
+/// `Forbidden` (a wrong signature, an expired continuation), `InvalidRequest` (a signed payload of another
+/// shape).
+pub fn open(envelope: &Envelope, secret: &[u8], now: u64) -> Result<Continuation, FrontError> {
     let forbidden = |reason: &str| FrontError::Forbidden { reason: reason.into() };
-    let envelope: Envelope = serde_json::from_slice(event)
-        .map_err(|e| FrontError::InvalidRequest { reason: format!("not a continuation: {e}") })?;
     if !verify_internal(secret, PURPOSE, envelope.issued_at, envelope.continuation.as_bytes(), &envelope.signature) {
         return Err(forbidden("the continuation's signature does not match"));
     }
@@ -88,14 +98,14 @@ mod tests {
     fn a_sealed_continuation_opens_with_the_same_secret_while_fresh() {
         let sealed = seal(&continuation(), b"secret", 1000);
         assert!(is_continuation(&sealed));
-        let bytes = sealed.to_string();
-        assert_eq!(open(bytes.as_bytes(), b"secret", 1000).unwrap(), continuation());
-        assert_eq!(open(bytes.as_bytes(), b"secret", 1000 + MAX_AGE_SECS).unwrap(), continuation());
+        let envelope = Envelope::from_event(&sealed).unwrap();
+        assert_eq!(open(&envelope, b"secret", 1000).unwrap(), continuation());
+        assert_eq!(open(&envelope, b"secret", 1000 + MAX_AGE_SECS).unwrap(), continuation());
 
         let codes = [
-            (open(bytes.as_bytes(), b"other", 1000), "Forbidden"),
-            (open(bytes.as_bytes(), b"secret", 1001 + MAX_AGE_SECS), "Forbidden"),
-            (open(bytes.as_bytes(), b"secret", 900), "Forbidden"),
+            (open(&envelope, b"other", 1000), "Forbidden"),
+            (open(&envelope, b"secret", 1001 + MAX_AGE_SECS), "Forbidden"),
+            (open(&envelope, b"secret", 900), "Forbidden"),
         ];
         for (result, code) in codes {
             assert_eq!(result.unwrap_err().code(), code);
@@ -107,13 +117,24 @@ mod tests {
         let sealed = seal(&continuation(), b"secret", 1000);
         let mut tampered = sealed.clone();
         tampered["continuation"] = Value::String(sealed["continuation"].as_str().unwrap().replace("\"v2\"", "\"v3\""));
-        assert_eq!(open(tampered.to_string().as_bytes(), b"secret", 1000).unwrap_err().code(), "Forbidden");
+        let open_event = |event: &Value, now| open(&Envelope::from_event(event)?, b"secret", now);
+        assert_eq!(open_event(&tampered, 1000).unwrap_err().code(), "Forbidden");
         let mut later = sealed.clone();
         later["issued_at"] = json!(1500);
-        assert_eq!(open(later.to_string().as_bytes(), b"secret", 1500).unwrap_err().code(), "Forbidden");
-        for event in [json!({}), json!({"continuation": "{}", "issued_at": 1, "signature": "00", "x": 1}), json!([1])] {
-            assert_eq!(open(event.to_string().as_bytes(), b"secret", 1000).unwrap_err().code(), "InvalidRequest");
+        assert_eq!(open_event(&later, 1500).unwrap_err().code(), "Forbidden");
+        for event in [
+            json!({}),
+            json!({"continuation": "{}", "issued_at": 1, "signature": "00", "x": 1}),
+            json!({"continuation": 5, "issued_at": 1, "signature": "00"}),
+            json!([1]),
+        ] {
+            assert_eq!(Envelope::from_event(&event).unwrap_err().code(), "InvalidRequest", "{event}");
+            assert!(!is_continuation(&event));
         }
+        // A signed payload that is not a continuation: refused after the signature.
+        let odd = json!({"continuation": "[1]", "issued_at": 1000,
+                         "signature": sign_internal(b"secret", PURPOSE, 1000, b"[1]")});
+        assert_eq!(open_event(&odd, 1000).unwrap_err().code(), "InvalidRequest");
         assert!(!is_continuation(&json!({"httpMethod": "POST"})));
     }
 }

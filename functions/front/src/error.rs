@@ -1,79 +1,143 @@
-//! The front door's one error type. Every variant has a stable code and an HTTP status; the body has the
-//! deployer's shape, `{"error": {"code", "message", "details"}}`, so a client reads both the same way.
+//! The front door's one error type. Every variant has a stable code and an HTTP status, both from the
+//! contract's one table ([`contract::codes`]); the body has the deployer's shape,
+//! `{"error": {"code", "message", "details"}}`, so a client reads both the same way.
 
-use deployer::error::{AwsError, AwsErrorKind};
+use std::fmt;
+
+use contract::aws_error::AwsError;
+use contract::codes::{self, Code};
+use contract::env::ConfigError;
+use contract::names::InputError;
+use contract::secrets::SecretError;
 use serde_json::{json, Value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrontError {
-    /// No credentials: no IAM identity and no bearer token, or no Slack signature.
+    /// No credentials: no IAM identity and no bearer token, or no Slack signature. Code `Unauthorized` (401).
     #[error("unauthorized: {reason}")]
     Unauthorized { reason: String },
 
-    /// Credentials that are wrong: a bad token, a bad or stale Slack signature.
+    /// Credentials that are wrong: a bad token, a bad or stale Slack signature. Code `Forbidden` (403).
     #[error("forbidden: {reason}")]
     Forbidden { reason: String },
 
-    /// An authenticated caller asked for a service this door may not act on.
+    /// An authenticated caller asked for a service this door may not act on. Code `NotAllowed` (403).
     #[error("{reason}")]
     NotAllowed { reason: String, cluster: Option<String>, service: Option<String> },
 
+    /// Code `NotFound` (404).
     #[error("no route for {path}")]
     NotFound { path: String },
 
+    /// Code `MethodNotAllowed` (405); `allow` is the method the path takes, for the `Allow` header.
     #[error("{path} does not take {method}; it takes {allow}")]
     MethodNotAllowed { path: String, method: String, allow: &'static str },
 
+    /// Code `InvalidRequest` (400).
     #[error("invalid request: {reason}")]
     InvalidRequest { reason: String },
 
-    /// The door lacks a setting it needs for this request (a secret ARN, its own name).
+    /// The version is not an image tag or a sha256 digest, exactly as sent. Code `InvalidVersion` (400).
+    #[error("invalid version {version:?}: {reason}")]
+    InvalidVersion { version: String, reason: &'static str },
+
+    /// The door lacks a setting it needs for this request (a secret ARN, its own name), or a setting is
+    /// malformed. Code `NotConfigured` (500).
     #[error("not configured: {what}")]
     NotConfigured { what: String },
 
-    /// Invoking the deployer or reading a secret failed.
+    /// A failure no input explains (answering a request panicked). Code `Internal` (500).
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
+
+    /// Invoking the deployer or reading a secret failed. Code `AwsThrottled`, `AwsAccessDenied` or
+    /// `AwsCallFailed` (502).
     #[error(transparent)]
     Aws(#[from] AwsError),
 
-    /// The deployer answered with a function error: its code and body, passed through.
+    /// The deployer answered with a function error: its code (Lambda's `errorType`) and body, passed through.
     #[error("{message}")]
     Deployer { code: String, message: String, body: Value },
 }
 
+/// The code of an error: one of the contract's [`Code`]s for the door's own errors, or the name a deployer
+/// error came with, which may be one this door does not know (a newer deployer's, or Lambda's own such as
+/// `Sandbox.Timedout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode<'a> {
+    Front(Code),
+    Deployer(&'a str),
+}
+
+impl<'a> ErrorCode<'a> {
+    /// The code's name, as scripts see it (`errorType`, `error.code`).
+    pub fn as_str(self) -> &'a str {
+        match self {
+            ErrorCode::Front(code) => code.as_str(),
+            ErrorCode::Deployer(name) => name,
+        }
+    }
+
+    /// The HTTP status, from the contract's table; 502 for a name the table does not know.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::Front(code) => code.http_status(),
+            ErrorCode::Deployer(name) => codes::http_status(name),
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for ErrorCode<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorCode<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl FrontError {
-    pub fn code(&self) -> &str {
-        match self {
-            FrontError::Unauthorized { .. } => "Unauthorized",
-            FrontError::Forbidden { .. } => "Forbidden",
-            FrontError::NotAllowed { .. } => "NotAllowed",
-            FrontError::NotFound { .. } => "NotFound",
-            FrontError::MethodNotAllowed { .. } => "MethodNotAllowed",
-            FrontError::InvalidRequest { .. } => "InvalidRequest",
-            FrontError::NotConfigured { .. } => "NotConfigured",
-            FrontError::Aws(e) => match e.kind {
-                AwsErrorKind::Throttled => "AwsThrottled",
-                AwsErrorKind::AccessDenied => "AwsAccessDenied",
-                AwsErrorKind::Rejected | AwsErrorKind::Unknown => "AwsCallFailed",
-            },
-            FrontError::Deployer { code, .. } => code,
-        }
+    /// The stable code: the door's own errors have the contract's [`Code`]; a deployer error keeps its name.
+    pub fn code(&self) -> ErrorCode<'_> {
+        ErrorCode::Front(match self {
+            FrontError::Unauthorized { .. } => Code::Unauthorized,
+            FrontError::Forbidden { .. } => Code::Forbidden,
+            FrontError::NotAllowed { .. } => Code::NotAllowed,
+            FrontError::NotFound { .. } => Code::NotFound,
+            FrontError::MethodNotAllowed { .. } => Code::MethodNotAllowed,
+            FrontError::InvalidRequest { .. } => Code::InvalidRequest,
+            FrontError::InvalidVersion { .. } => Code::InvalidVersion,
+            FrontError::NotConfigured { .. } => Code::NotConfigured,
+            FrontError::Internal { .. } => Code::Internal,
+            FrontError::Aws(e) => e.code(),
+            FrontError::Deployer { code, .. } => return ErrorCode::Deployer(code),
+        })
     }
 
+    /// The HTTP status the door answers with (4xx: the caller's fault; 5xx: the door's, AWS's or the
+    /// deployer's).
     pub fn http_status(&self) -> u16 {
-        match self {
-            FrontError::NotConfigured { .. } => 500,
-            other => http_status(other.code()),
-        }
+        self.code().http_status()
     }
 
+    /// Machine-readable facts about the error: `{"cluster", "service"}`, `{"path"}`, `{"allow"}`,
+    /// `{"operation", "aws_code", "outcome_known"}`, the deployer's own `details`, or `{}`.
     pub fn details(&self) -> Value {
         match self {
             FrontError::NotAllowed { cluster, service, .. } => json!({"cluster": cluster, "service": service}),
             FrontError::NotFound { path } => json!({"path": path}),
             FrontError::MethodNotAllowed { allow, .. } => json!({"allow": allow}),
-            FrontError::Aws(e) => json!({
-                "operation": e.operation, "aws_code": e.aws_code, "outcome_known": e.certainly_not_applied(),
-            }),
+            FrontError::InvalidVersion { version, .. } => json!({"version": version}),
+            FrontError::Aws(e) => e.details(),
             FrontError::Deployer { body, .. } => body["error"]["details"].clone(),
             _ => json!({}),
         }
@@ -86,67 +150,49 @@ impl FrontError {
                 return body.clone();
             }
         }
-        json!({"error": {"code": self.code(), "message": self.to_string(), "details": self.details()}})
+        json!({"error": {"code": self.code().as_str(), "message": self.to_string(), "details": self.details()}})
     }
 }
 
-/// The HTTP status of an error code, the deployer's and the door's own. Unknown codes are the deployer's
-/// or AWS's failures: 502.
-pub fn http_status(code: &str) -> u16 {
-    match code {
-        "InvalidRequest" | "InvalidVersion" => 400,
-        "Unauthorized" => 401,
-        "Forbidden" | "NotAllowed" => 403,
-        "NotFound" | "ClusterNotFound" | "ServiceNotFound" | "RepositoryNotFound" | "TaskDefinitionNotFound" => 404,
-        "MethodNotAllowed" => 405,
-        "DeploymentInProgress" | "ClusterNotActive" | "ServiceNotActive" | "UnsupportedDeploymentController" => 409,
-        "ImageNotFound" | "NoTargetContainer" | "NoRollbackTarget" => 422,
-        "NotConfigured" => 500,
-        _ => 502,
+/// A secret that is not configured is [`FrontError::NotConfigured`] (`not configured: <setting> is not
+/// set`); a failed read is [`FrontError::Aws`].
+impl From<SecretError> for FrontError {
+    fn from(err: SecretError) -> FrontError {
+        match err {
+            SecretError::NotConfigured { setting } => {
+                FrontError::NotConfigured { what: format!("{setting} is not set") }
+            }
+            SecretError::Aws(e) => FrontError::Aws(e),
+        }
+    }
+}
+
+/// A version that is neither a tag nor a digest is [`FrontError::InvalidVersion`]; any other refused input
+/// [`FrontError::InvalidRequest`].
+impl From<InputError> for FrontError {
+    fn from(err: InputError) -> FrontError {
+        match err {
+            InputError::Version { version, reason } => FrontError::InvalidVersion { version, reason },
+            InputError::Invalid { reason } => FrontError::InvalidRequest { reason },
+        }
+    }
+}
+
+/// A malformed setting is [`FrontError::NotConfigured`], which stops the start.
+impl From<ConfigError> for FrontError {
+    fn from(err: ConfigError) -> FrontError {
+        FrontError::NotConfigured { what: err.to_string() }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use contract::aws_error::AwsErrorKind;
+
     use super::*;
 
-    #[test]
-    fn every_code_has_its_status() {
-        let cases = [
-            ("InvalidRequest", 400),
-            ("InvalidVersion", 400),
-            ("Unauthorized", 401),
-            ("Forbidden", 403),
-            ("NotAllowed", 403),
-            ("NotFound", 404),
-            ("ClusterNotFound", 404),
-            ("ServiceNotFound", 404),
-            ("RepositoryNotFound", 404),
-            ("TaskDefinitionNotFound", 404),
-            ("MethodNotAllowed", 405),
-            ("DeploymentInProgress", 409),
-            ("ClusterNotActive", 409),
-            ("ServiceNotActive", 409),
-            ("UnsupportedDeploymentController", 409),
-            ("ImageNotFound", 422),
-            ("NoTargetContainer", 422),
-            ("NoRollbackTarget", 422),
-            ("NotConfigured", 500),
-            ("AwsThrottled", 502),
-            ("AwsAccessDenied", 502),
-            ("AwsCallFailed", 502),
-            ("UpdateServiceFailed", 502),
-            ("RolledBack", 502),
-            ("DeploymentFailed", 502),
-            ("RollbackFailed", 502),
-            ("TargetsFailed", 502),
-            ("Sandbox.Timedout", 502),
-            ("SomethingNew", 502),
-        ];
-        for (code, status) in cases {
-            assert_eq!(http_status(code), status, "{code}");
-        }
-    }
+    // Every code's HTTP status: `contract::codes`'s `every_code_has_its_status` holds all of this door's
+    // former cases, with the same statuses.
 
     #[test]
     fn deployer_bodies_pass_through_and_own_errors_take_the_same_shape() {
@@ -177,7 +223,19 @@ mod tests {
             aws_code: Some("TooManyRequestsException".into()),
             message: "rate exceeded".into(),
         });
-        assert_eq!((err.code(), err.http_status()), ("AwsThrottled", 502));
+        assert_eq!((err.code().as_str(), err.http_status()), ("AwsThrottled", 502));
         assert_eq!(err.to_body()["error"]["details"]["operation"], "Invoke");
+    }
+
+    #[test]
+    fn own_codes_come_from_the_contract_and_deployer_codes_keep_their_name() {
+        let err = FrontError::NotConfigured { what: "X is not set".into() };
+        assert_eq!((err.code(), err.http_status()), (ErrorCode::Front(Code::NotConfigured), 500));
+        let err = FrontError::Deployer { code: "SomethingNew".into(), message: "?".into(), body: json!({}) };
+        assert_eq!((err.code(), err.http_status()), (ErrorCode::Deployer("SomethingNew"), 502));
+        assert_eq!(err.to_body()["error"]["code"], "SomethingNew");
+        let err = FrontError::from(SecretError::NotConfigured { setting: "AUTH_TOKEN_SECRET_ARN".into() });
+        assert_eq!(err.to_string(), "not configured: AUTH_TOKEN_SECRET_ARN is not set");
+        assert_eq!(err.code(), "NotConfigured");
     }
 }

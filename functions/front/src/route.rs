@@ -8,21 +8,22 @@
 //! | GET | `/status?cluster=&service=` | a status request |
 //! | POST | `/slack` | a Slack slash command (form-urlencoded, verified and parsed by [`crate::slack`]) |
 
+use contract::request::{Action, DeployRequest};
 use lambda_http::http::Method;
 use serde_json::{Map, Value};
 
 use crate::error::FrontError;
 
+/// What a request asks for, once its shape is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// A deploy request as the deployer takes it.
-    Deploy(Map<String, Value>),
+    /// A deploy request as the deployer takes it: `action` is `deploy` and `version` is set.
+    Deploy(DeployRequest),
     /// A rollback request: `action` is `rollback`.
-    Rollback(Map<String, Value>),
-    Status {
-        cluster: Option<String>,
-        service: Option<String>,
-    },
+    Rollback(DeployRequest),
+    /// `GET /status`: the service to report on, when the query names it.
+    Status { cluster: Option<String>, service: Option<String> },
+    /// `POST /slack`: the body is a slash command, read once its signature is verified.
     Slack,
 }
 
@@ -63,31 +64,31 @@ pub fn route(method: &Method, path: &str, query: Option<&str>, body: &[u8]) -> R
     }
     match path {
         "/deploy" => {
-            let request = json_object(body, false)?;
-            match request.get("action") {
-                None => {}
-                Some(Value::String(a)) if a == "deploy" => {}
-                Some(other) => {
-                    return Err(invalid(format!(
-                        "POST /deploy takes deploy requests, not \"action\": {other}; roll back with POST /rollback"
-                    )))
-                }
+            let (request, _) = deploy_request(body, false)?;
+            if request.action != Action::Deploy {
+                return Err(invalid(format!(
+                    "POST /deploy takes deploy requests, not \"action\": \"{}\"; roll back with POST /rollback",
+                    request.action.as_str()
+                )));
             }
-            if !request.contains_key("version") {
+            if request.version.is_none() {
                 return Err(invalid("a deploy request needs \"version\"".into()));
             }
             Ok(Command::Deploy(request))
         }
         "/rollback" => {
-            let mut request = json_object(body, true)?;
-            match request.get("action") {
-                None => {}
-                Some(Value::String(a)) if a == "rollback" => {}
-                Some(other) => {
-                    return Err(invalid(format!("POST /rollback takes rollback requests, not \"action\": {other}")))
+            let (mut request, action_given) = deploy_request(body, true)?;
+            match request.action {
+                // Left out, `action` reads as `deploy`: on this path it means `rollback`.
+                Action::Deploy if !action_given => request.action = Action::Rollback,
+                Action::Rollback => {}
+                other => {
+                    return Err(invalid(format!(
+                        "POST /rollback takes rollback requests, not \"action\": \"{}\"",
+                        other.as_str()
+                    )))
                 }
             }
-            request.insert("action".into(), Value::String("rollback".into()));
             Ok(Command::Rollback(request))
         }
         "/status" => {
@@ -113,6 +114,24 @@ fn invalid(reason: String) -> FrontError {
     FrontError::InvalidRequest { reason }
 }
 
+/// The body as a [`DeployRequest`], and whether it names its `action` (the typed request cannot tell
+/// `deploy` from left out); an empty body is `{}` where `empty_ok`. Errors (`InvalidRequest`): not JSON,
+/// not an object, an explicit `null` where a name or the list of targets belongs, or a field the request
+/// does not take or of the wrong type (serde's message).
+fn deploy_request(body: &[u8], empty_ok: bool) -> Result<(DeployRequest, bool), FrontError> {
+    let map = json_object(body, empty_ok)?;
+    let action_given = map.contains_key("action");
+    // The contract reads `null` as "left out", which would fill in the door's default service; an explicit
+    // null is refused instead, as it always was.
+    for (key, kind) in [("cluster", "a string"), ("service", "a string"), ("targets", "a list")] {
+        if map.get(key).is_some_and(Value::is_null) {
+            return Err(invalid(format!("\"{key}\" must be {kind}")));
+        }
+    }
+    let request = serde_json::from_value(Value::Object(map)).map_err(|e| invalid(e.to_string()))?;
+    Ok((request, action_given))
+}
+
 /// The body as a JSON object; an empty body is `{}` where `empty_ok`.
 fn json_object(body: &[u8], empty_ok: bool) -> Result<Map<String, Value>, FrontError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -131,28 +150,28 @@ mod tests {
 
     use super::*;
 
-    fn object(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap()
+    fn request(v: Value) -> DeployRequest {
+        serde_json::from_value(v).unwrap()
     }
 
     #[test]
     fn requests_become_commands() {
         let cases: Vec<(&str, &str, Option<&str>, &str, Command)> = vec![
-            ("POST", "/deploy", None, r#"{"version":"v2"}"#, Command::Deploy(object(json!({"version": "v2"})))),
+            ("POST", "/deploy", None, r#"{"version":"v2"}"#, Command::Deploy(request(json!({"version": "v2"})))),
             (
                 "POST",
                 "/deploy/",
                 None,
                 r#"{"action":"deploy","version":"v2","wait":true}"#,
-                Command::Deploy(object(json!({"action": "deploy", "version": "v2", "wait": true}))),
+                Command::Deploy(request(json!({"action": "deploy", "version": "v2", "wait": true}))),
             ),
-            ("POST", "/rollback", None, "", Command::Rollback(object(json!({"action": "rollback"})))),
+            ("POST", "/rollback", None, "", Command::Rollback(request(json!({"action": "rollback"})))),
             (
                 "POST",
                 "/rollback",
                 None,
                 r#"{"cluster":"prod","service":"web","to":"web:7"}"#,
-                Command::Rollback(object(
+                Command::Rollback(request(
                     json!({"action": "rollback", "cluster": "prod", "service": "web", "to": "web:7"}),
                 )),
             ),
@@ -195,6 +214,13 @@ mod tests {
             ("POST", "/deploy", None, r#"{"cluster":"prod"}"#, "InvalidRequest"),
             ("POST", "/deploy", None, r#"{"version":"v2","action":"rollback"}"#, "InvalidRequest"),
             ("POST", "/rollback", None, r#"{"action":"status"}"#, "InvalidRequest"),
+            ("POST", "/rollback", None, r#"{"action":"deploy"}"#, "InvalidRequest"),
+            ("POST", "/deploy", None, r#"{"version":"v2","dryrun":true}"#, "InvalidRequest"),
+            ("POST", "/deploy", None, r#"{"version":"v2","wait":"yes"}"#, "InvalidRequest"),
+            ("POST", "/deploy", None, r#"{"version":"v2","service":null}"#, "InvalidRequest"),
+            ("POST", "/deploy", None, r#"{"version":"v2","targets":{"cluster":"c"}}"#, "InvalidRequest"),
+            ("POST", "/deploy", None, r#"{"version":"v2","targets":[{"cluster":"c"}]}"#, "InvalidRequest"),
+            ("POST", "/rollback", None, r#"{"cluster":7}"#, "InvalidRequest"),
             ("GET", "/status", Some("cluster=a&cluster=b"), "", "InvalidRequest"),
             ("GET", "/status", Some("cluster=a&verbose=1"), "", "InvalidRequest"),
         ];
@@ -205,6 +231,13 @@ mod tests {
         }
         let err = route(&Method::PUT, "/deploy", None, b"").unwrap_err();
         assert_eq!(err.details(), json!({"allow": "POST"}));
+        let err = route(&Method::POST, "/deploy", None, br#"{"version":"v2","dryrun":true}"#).unwrap_err();
+        assert!(err.to_string().starts_with("invalid request: unknown field `dryrun`"), "{err}");
+        let err = route(&Method::POST, "/deploy", None, br#"{"version":"v2","action":"rollback"}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid request: POST /deploy takes deploy requests, not \"action\": \"rollback\"; roll back with POST /rollback"
+        );
     }
 
     #[test]

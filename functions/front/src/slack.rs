@@ -2,11 +2,13 @@
 //! `/deploy status <service>`, `/deploy help`. A service is `service` (in the default cluster) or
 //! `cluster/service`. Parsing and every message are pure; [`crate::app`] does the I/O.
 
-use deployer::notify::{console_url, duration_text, mrkdwn_escape, revision_change, truncate};
+use contract::request::{Action, DeployRequest};
+use contract::result::Answer;
+use contract::text::{console_url, duration_text, mrkdwn_escape, resource_name, revision_change, truncate};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::config::resource_name;
+use crate::aws::read_answer;
 use crate::error::FrontError;
 
 /// Slack refuses a text object longer than 3000 characters.
@@ -64,9 +66,11 @@ pub enum Ask {
     Help,
 }
 
-/// The words after the command. Anything unexpected is a usage error whose text shows the usage.
+/// The words after the command, split on ASCII whitespace only: a version or a name with any other
+/// character in it (a no-break space, say) is kept whole and refused by the checks, never trimmed into
+/// another. Anything unexpected is a usage error whose text shows the usage.
 pub fn parse_text(text: &str) -> Result<Ask, String> {
-    let words: Vec<&str> = text.split_whitespace().collect();
+    let words: Vec<&str> = text.split_ascii_whitespace().collect();
     match words.as_slice() {
         [] | ["help"] => Ok(Ask::Help),
         ["rollback", target] => Ok(Ask::Rollback { target: (*target).into(), to: None }),
@@ -141,27 +145,32 @@ impl Job {
         }
     }
 
-    /// The deployer's request for this job.
-    pub fn request(&self, wait: bool) -> Value {
+    /// The deployer's request for this job; `wait` asks deploys and rollbacks to follow the rollout.
+    pub fn request(&self, wait: bool) -> DeployRequest {
+        let (cluster, service) = (Some(self.cluster().to_owned()), Some(self.service().to_owned()));
         match self {
-            Job::Deploy { cluster, service, version } => {
-                let mut request = json!({"version": version, "cluster": cluster, "service": service});
-                if wait {
-                    request["wait"] = Value::Bool(true);
-                }
-                request
+            Job::Deploy { version, .. } => {
+                DeployRequest { version: Some(version.clone()), cluster, service, wait, ..DeployRequest::default() }
             }
-            Job::Rollback { cluster, service, to } => {
-                let mut request = json!({"action": "rollback", "cluster": cluster, "service": service});
-                if let Some(to) = to {
-                    request["to"] = Value::String(to.clone());
-                }
-                if wait {
-                    request["wait"] = Value::Bool(true);
-                }
-                request
+            Job::Rollback { to, .. } => DeployRequest {
+                action: Action::Rollback,
+                cluster,
+                service,
+                to: to.clone(),
+                wait,
+                ..DeployRequest::default()
+            },
+            Job::Status { .. } => {
+                DeployRequest { action: Action::Status, cluster, service, ..DeployRequest::default() }
             }
-            Job::Status { cluster, service } => json!({"action": "status", "cluster": cluster, "service": service}),
+        }
+    }
+
+    /// The job as checked ([`crate::check`]): a rollback's `to` as the `family:revision` it was resolved to.
+    pub fn checked(self, request: &DeployRequest) -> Job {
+        match self {
+            Job::Rollback { cluster, service, .. } => Job::Rollback { cluster, service, to: request.to.clone() },
+            other => other,
         }
     }
 
@@ -183,6 +192,20 @@ impl Job {
     }
 }
 
+/// What the caller is told when the checks refuse `job` with `err`; `allowed` says whether the service is
+/// on the allow-list.
+pub fn refusal(job: &Job, err: &FrontError, allowed: bool) -> String {
+    match err {
+        FrontError::NotAllowed { .. } if !allowed => format!(
+            ":no_entry: `{}/{}` is not one of the services this command may act on.",
+            job.cluster(),
+            job.service()
+        ),
+        FrontError::NotAllowed { .. } => format!(":no_entry: {}", mrkdwn_escape(&err.to_string())),
+        _ => format!(":warning: {}", mrkdwn_escape(&err.to_string())),
+    }
+}
+
 pub fn usage() -> String {
     [
         "*Usage*",
@@ -200,8 +223,11 @@ pub fn ephemeral(text: &str) -> Value {
     json!({"response_type": "ephemeral", "text": truncate(text, TEXT_LIMIT)})
 }
 
-/// The follow-up message for a job's outcome: deploys and rollbacks are posted to the channel, status
-/// reports to the caller only.
+/// The follow-up message for a job's outcome, as Slack's `response_url` takes it (`response_type`, a
+/// plain-text `text` and Block Kit `blocks`): deploys and rollbacks are posted to the channel, status
+/// reports to the caller only. `outcome` is the deployer's JSON answer, read as the contract's
+/// [`Answer`] (an answer of another shape shows as status `unknown`), or the error; `elapsed_ms` is shown
+/// when the answer carries no `timings_ms.total`; `region` is for the console link.
 pub fn outcome_message(
     job: &Job,
     outcome: &Result<Value, FrontError>,
@@ -217,36 +243,35 @@ pub fn outcome_message(
         |name: &str, value: String| json!({"type": "mrkdwn", "text": truncate(&format!("*{name}*\n{value}"), 1900)});
     let (headline, reason) = match outcome {
         Ok(result) => {
-            let status = result["status"].as_str().unwrap_or("unknown");
-            let version = result["version"].as_str().or(match job {
+            let answer = read_answer(result);
+            let facts = Facts::of(answer.as_ref());
+            let status = answer.as_ref().map_or("unknown", Answer::status);
+            let version = facts.version.or(match job {
                 Job::Deploy { version, .. } => Some(version.as_str()),
                 _ => None,
             });
-            let from = result["previous_task_definition"].as_str();
-            let to = result["task_definition"].as_str();
             if let Some(v) = version {
                 fields.push(field("Version", code(v)));
             }
             if let Job::Status { .. } = job {
-                if let Some(td) = to {
+                if let Some(td) = facts.to {
                     fields.push(field("Task definition", code(td)));
                 }
-                if let Some(state) = result["rollout_state"].as_str() {
+                if let Some(state) = facts.rollout_state {
                     fields.push(field("Rollout", code(state)));
                 }
-            } else if let Some(change) = revision_change(from, to) {
+            } else if let Some(change) = revision_change(facts.from, facts.to) {
                 fields.push(field("Revision", mrkdwn_escape(&change)));
             }
             fields.push(field("Status", code(status)));
-            let ms = result["timings_ms"]["total"].as_u64().unwrap_or(elapsed_ms);
-            fields.push(field("Duration", duration_text(ms)));
+            fields.push(field("Duration", duration_text(facts.total_ms.unwrap_or(elapsed_ms))));
             (format!("{} {target}", headline(job, status)), None)
         }
         Err(e) => {
             if let Job::Deploy { version, .. } = job {
                 fields.push(field("Version", code(version)));
             }
-            fields.push(field("Error", code(e.code())));
+            fields.push(field("Error", code(e.code().as_str())));
             fields.push(field("Duration", duration_text(elapsed_ms)));
             (format!("{} {target}", failure_headline(job)), Some(e.to_string()))
         }
@@ -269,6 +294,50 @@ pub fn outcome_message(
         "text": truncate(&strip_mrkdwn(&headline), TEXT_LIMIT),
         "blocks": blocks,
     })
+}
+
+/// What an outcome message shows of the deployer's answer.
+#[derive(Debug, Default)]
+struct Facts<'a> {
+    version: Option<&'a str>,
+    /// The revision before (deploy: `previous_task_definition`; rollback: `from`).
+    from: Option<&'a str>,
+    /// The revision after (deploy, status: `task_definition`; rollback: `to`).
+    to: Option<&'a str>,
+    rollout_state: Option<&'a str>,
+    total_ms: Option<u64>,
+}
+
+impl<'a> Facts<'a> {
+    fn of(answer: Option<&'a Answer>) -> Facts<'a> {
+        match answer {
+            None => Facts::default(),
+            Some(Answer::Deploy(r)) => Facts {
+                version: Some(&r.version),
+                from: Some(&r.previous_task_definition),
+                to: r.task_definition.as_deref(),
+                rollout_state: None,
+                total_ms: Some(r.timings_ms.total),
+            },
+            Some(Answer::Rollback(r)) => Facts {
+                version: r.version.as_deref(),
+                from: Some(&r.from),
+                to: Some(&r.to),
+                rollout_state: None,
+                total_ms: Some(r.timings_ms.total),
+            },
+            Some(Answer::Status(r)) => Facts {
+                version: r.version.as_deref(),
+                from: r.previous_task_definition.as_deref(),
+                to: Some(&r.task_definition),
+                rollout_state: r.rollout_state.as_deref(),
+                total_ms: None,
+            },
+            Some(Answer::FanOut(r)) => {
+                Facts { version: Some(&r.version), total_ms: Some(r.timings_ms.total), ..Facts::default() }
+            }
+        }
+    }
 }
 
 fn headline(job: &Job, status: &str) -> String {
@@ -321,6 +390,10 @@ mod tests {
             ("status", Err(())),
             ("web v2 now", Err(())),
             ("status a b", Err(())),
+            // Only ASCII whitespace separates words: the version keeps its no-break space, and is refused later.
+            ("web \u{a0}v2", deploy("web", "\u{a0}v2")),
+            ("web v2\u{a0}", deploy("web", "v2\u{a0}")),
+            ("web\tv2\n", deploy("web", "v2")),
         ];
         for (text, expected) in cases {
             assert_eq!(parse_text(text).map_err(|_| ()), expected, "{text:?}");
@@ -350,16 +423,17 @@ mod tests {
 
     #[test]
     fn jobs_become_deployer_requests() {
+        let wire = |request: DeployRequest| serde_json::to_value(request).unwrap();
         let deploy = Job::Deploy { cluster: "prod".into(), service: "web".into(), version: "v2".into() };
-        assert_eq!(deploy.request(false), json!({"version": "v2", "cluster": "prod", "service": "web"}));
-        assert_eq!(deploy.request(true)["wait"], true);
+        assert_eq!(wire(deploy.request(false)), json!({"version": "v2", "cluster": "prod", "service": "web"}));
+        assert_eq!(wire(deploy.request(true))["wait"], true);
         let rollback = Job::Rollback { cluster: "prod".into(), service: "web".into(), to: Some("web:7".into()) };
         assert_eq!(
-            rollback.request(false),
+            wire(rollback.request(false)),
             json!({"action": "rollback", "cluster": "prod", "service": "web", "to": "web:7"})
         );
         let status = Job::Status { cluster: "prod".into(), service: "web".into() };
-        assert_eq!(status.request(true), json!({"action": "status", "cluster": "prod", "service": "web"}));
+        assert_eq!(wire(status.request(true)), json!({"action": "status", "cluster": "prod", "service": "web"}));
         // Jobs travel in the continuation: they come back as they went.
         for job in [deploy, rollback, status] {
             let text = serde_json::to_string(&job).unwrap();
@@ -385,7 +459,9 @@ mod tests {
     fn outcomes_read_well() {
         let job = Job::Deploy { cluster: "demo".into(), service: "web".into(), version: "v2".into() };
         let result = json!({"status": "deployed", "cluster": "demo", "service": "web", "version": "v2",
-            "previous_task_definition": "web:1", "task_definition": "web:2", "timings_ms": {"total": 1234}});
+            "image": "1.dkr.ecr.us-east-1.amazonaws.com/web:v2", "base_task_definition": "web:1",
+            "previous_task_definition": "web:1", "task_definition": "web:2", "deployment_id": "ecs-svc/1",
+            "containers_updated": [], "timings_ms": {"preflight": 300, "total": 1234}});
         let message = outcome_message(&job, &Ok(result), "U1", 2000, "us-east-1");
         assert_eq!(message["response_type"], "in_channel");
         assert_eq!(message["text"], "Deployed to demo/web");
@@ -415,7 +491,9 @@ mod tests {
         assert_eq!(blocks[2]["text"]["text"], "*Reason*\nimage v9 not found in ECR repository &lt;web&gt;");
 
         let status = Job::Status { cluster: "demo".into(), service: "web".into() };
-        let result = json!({"status": "ok", "task_definition": "web:2", "version": "v2", "rollout_state": "COMPLETED"});
+        let result = json!({"status": "ok", "cluster": "demo", "service": "web", "task_definition": "web:2",
+            "version": "v2", "previous_task_definition": "web:1", "rollout_state": "COMPLETED", "running_count": 1,
+            "desired_count": 1, "pending_count": 0, "deployments": [], "events": []});
         let message = outcome_message(&status, &Ok(result), "U1", 300, "us-east-1");
         assert_eq!(message["response_type"], "ephemeral");
         let fields: Vec<_> =
@@ -432,9 +510,23 @@ mod tests {
         );
 
         let rollback = Job::Rollback { cluster: "demo".into(), service: "web".into(), to: None };
-        let result = json!({"status": "rolled_back", "previous_task_definition": "web:2", "task_definition": "web:1"});
+        let result = json!({"status": "rolled_back", "cluster": "demo", "service": "web", "from": "web:2",
+            "to": "web:1", "version": "v1", "deployment_id": "ecs-svc/2", "timings_ms": {"preflight": 0, "total": 300}});
         let message = outcome_message(&rollback, &Ok(result), "U1", 300, "us-east-1");
         assert_eq!(message["blocks"][0]["text"]["text"], ":leftwards_arrow_with_hook: *Rolled back* `demo/web`");
+        let fields: Vec<_> =
+            message["blocks"][1]["fields"].as_array().unwrap().iter().map(|f| f["text"].as_str().unwrap()).collect();
+        assert_eq!(
+            fields,
+            ["*Version*\n`v1`", "*Revision*\nweb:2 → web:1", "*Status*\n`rolled_back`", "*Duration*\n300 ms"]
+        );
+
+        // An answer of a shape this door does not know (a newer deployer's) still reads, as `unknown`.
+        let message = outcome_message(&job, &Ok(json!({"status": "teleported"})), "U1", 300, "us-east-1");
+        assert_eq!(message["blocks"][0]["text"]["text"], "*unknown* on `demo/web`");
+        let fields: Vec<_> =
+            message["blocks"][1]["fields"].as_array().unwrap().iter().map(|f| f["text"].as_str().unwrap()).collect();
+        assert_eq!(fields, ["*Version*\n`v2`", "*Status*\n`unknown`", "*Duration*\n300 ms"]);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `make demo`: a local AWS (moto), the function under `cargo lambda watch`, a deploy of v2 and a repeat.
+//! `make demo`: the local AWS (moto with rollouts that live), the function under `cargo lambda watch`, a deploy
+//! of v2, a repeat, and a broken version that the function follows and rolls back.
 
 use std::process::Output;
 
@@ -22,7 +23,7 @@ fn show(title: &str, out: &Output) -> Value {
 
 #[tokio::main]
 async fn main() {
-    println!("== starting a local AWS (moto) with cluster, ECR repository (v1, v2) and service");
+    println!("== starting the local AWS (moto, rollouts live) with cluster, ECR repository (v1, v2) and service");
     let world = World::start().await;
     let (before, _) = world.running().await;
     println!("service {} runs {}", world.shape.service, deployer::plan::describe_name(&before));
@@ -53,9 +54,27 @@ async fn main() {
     println!("\n$ cargo lambda invoke deployer --data-file events/deploy.json   # again");
     let second = show("repeat deploy of v2", &lambda.invoke(&event));
 
+    let settled = world.settle(&world.shape.service).await;
+    println!("\n== the local AWS rolled v2 out: deployment {} of {} COMPLETED", settled.0, settled.1);
+
+    world.push_image("v3-broken").await;
+    println!("\n$ cargo lambda invoke deployer --data-file events/deploy-broken.json   # v3-broken never starts");
+    let broken = lambda.invoke(&repo_root().join("events/deploy-broken.json"));
+    show("deploy v3-broken and follow its rollout", &broken);
+    let shown = format!("{}{}", String::from_utf8_lossy(&broken.stdout), String::from_utf8_lossy(&broken.stderr));
+    let after = world.settle(&world.shape.service).await;
+    let (failed, _) = world.task_definition("web:3").await;
+    println!(
+        "\n== its tasks stopped (Essential container in task exited); the function rolled the service back: \
+         it runs {} again, web:3 is {}",
+        after.1,
+        failed.status().map_or("?", |s| s.as_str())
+    );
+    let rolled_back = !broken.status.success() && shown.contains("RolledBack") && after.1 == "web:2";
+
     drop(lambda);
     drop(world);
-    let ok = first["status"] == "deployed" && second["status"] == "already_deployed";
+    let ok = first["status"] == "deployed" && second["status"] == "already_deployed" && rolled_back;
     println!("\n== stopped the function and the local AWS; demo {}", if ok { "succeeded" } else { "FAILED" });
     if !ok {
         std::process::exit(1);

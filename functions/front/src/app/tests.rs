@@ -1,18 +1,19 @@
 //! The door end to end in-process: real `lambda_http` events in, a fake Lambda and Secrets Manager behind.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use deployer::error::{AwsError, AwsErrorKind};
+use contract::aws_error::{AwsError, AwsErrorKind};
+use contract::secrets::Secret;
+use contract::testing::{json_body, one_shot_http};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 use super::*;
 use crate::auth::slack_signature;
-use crate::aws::{Invoked, Secret};
+use crate::aws::Invoked;
 use crate::config::AllowList;
+use crate::continuation::Envelope;
 
 const TOKEN: &str = "test-token-0123456789abcdef";
 const SIGNING: &str = "test-signing-secret";
@@ -75,6 +76,40 @@ impl SecretStore for FakeSecrets {
     }
 }
 
+/// The replay table, in memory: the keys recorded and until when, and how many writes were tried.
+#[derive(Default)]
+struct FakeReplay {
+    seen: Mutex<HashSet<String>>,
+    expiries: Mutex<Vec<u64>>,
+    writes: AtomicUsize,
+    fail: bool,
+}
+
+impl ReplayGuard for FakeReplay {
+    async fn first_sight(&self, key: &str, expires_at: u64) -> Result<bool, AwsError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        if self.fail {
+            return Err(AwsError {
+                operation: "PutItem",
+                kind: AwsErrorKind::AccessDenied,
+                aws_code: Some("AccessDeniedException".into()),
+                message: "not allowed".into(),
+            });
+        }
+        self.expiries.lock().unwrap().push(expires_at);
+        Ok(self.seen.lock().unwrap().insert(key.to_owned()))
+    }
+}
+
+type TestFront = Front<FakeLambda, FakeSecrets, FakeReplay>;
+
+/// Where the tests' function runs (its invocation ARN says so).
+const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:front";
+
+fn home() -> Home {
+    Home::from_function_arn(FUNCTION_ARN).unwrap()
+}
+
 fn config() -> Config {
     Config {
         deployer_function: "deployer".into(),
@@ -88,12 +123,22 @@ fn config() -> Config {
         slack_channels: vec![],
         response_url_prefix: "http://127.0.0.1:".into(),
         slack_wait: false,
+        replay_table: Some("locks".into()),
         region: "us-east-1".into(),
+        home: None,
     }
 }
 
-fn front(lambda: FakeLambda) -> Front<FakeLambda, FakeSecrets> {
-    Front::new(config(), lambda, FakeSecrets::default()).with_clock(|| NOW_MS)
+fn front(lambda: FakeLambda) -> TestFront {
+    Front::new(config(), lambda, FakeSecrets::default(), Some(FakeReplay::default())).with_clock(|| NOW_MS)
+}
+
+/// `event` as the runtime hands it over, in an invocation of [`FUNCTION_ARN`].
+async fn invoke(front: &TestFront, event: &Value) -> Result<Value, Diagnostic> {
+    let mut context = lambda_runtime::Context::default();
+    context.invoked_function_arn = FUNCTION_ARN.into();
+    let raw = RawValue::from_string(event.to_string()).unwrap();
+    front.handle_event(LambdaEvent::new(raw, context)).await
 }
 
 /// An HTTP API (v2) event, as a Function URL or API Gateway sends it.
@@ -110,8 +155,8 @@ fn bearer(token: &str) -> Value {
     json!({"authorization": format!("Bearer {token}"), "content-type": "application/json"})
 }
 
-async fn call(front: &Front<FakeLambda, FakeSecrets>, request: Request) -> (u16, Value) {
-    let response = front.handle(request).await.unwrap();
+async fn call(front: &TestFront, request: Request) -> (u16, Value) {
+    let response = front.handle(request, Some(&home())).await;
     let status = response.status().as_u16();
     let body = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
     (status, body)
@@ -155,7 +200,7 @@ async fn unknown_routes_and_methods_are_refused_after_authentication() {
     assert_eq!(call(&f, v2("GET", "/nowhere", "", json!({}), "")).await.0, 401);
     let (status, body) = call(&f, v2("GET", "/nowhere", "", bearer(TOKEN), "")).await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("NotFound")));
-    let response = f.handle(v2("GET", "/deploy", "", bearer(TOKEN), "")).await.unwrap();
+    let response = f.handle(v2("GET", "/deploy", "", bearer(TOKEN), ""), Some(&home())).await;
     assert_eq!(response.status().as_u16(), 405);
     assert_eq!(response.headers()["allow"], "POST");
     let (status, body) = call(&f, v2("POST", "/deploy", "", bearer(TOKEN), "{\"version\": ")).await;
@@ -291,7 +336,7 @@ async fn slack_commands_are_verified_acknowledged_and_continued() {
     assert_eq!(calls.len(), 1);
     let (function, sealed, mode) = &calls[0];
     assert_eq!((function.as_str(), *mode), ("front", Mode::Event));
-    let opened = continuation::open(sealed.to_string().as_bytes(), SIGNING.as_bytes(), NOW).unwrap();
+    let opened = continuation::open(&Envelope::from_event(sealed).unwrap(), SIGNING.as_bytes(), NOW).unwrap();
     assert_eq!(opened.job, Job::Deploy { cluster: "demo".into(), service: "web".into(), version: "v2".into() });
     assert_eq!(opened.response_url, "http://127.0.0.1:9/commands/T1/1/x");
 }
@@ -338,55 +383,24 @@ async fn slack_refusals_and_help_are_told_to_the_caller_only() {
 
     let mut closed = config();
     closed.slack_users.clear();
-    let f = Front::new(closed, FakeLambda::default(), FakeSecrets::default()).with_clock(|| NOW_MS);
+    let f = Front::new(closed, FakeLambda::default(), FakeSecrets::default(), Some(FakeReplay::default()))
+        .with_clock(|| NOW_MS);
     let (_, answer) = call(&f, slack_request(&slack_body("U1", "web v2", "http://127.0.0.1:9/x"), NOW, SIGNING)).await;
     assert!(answer["text"].as_str().unwrap().contains("accepts nobody yet"), "{answer}");
-}
-
-/// A one-shot HTTP server on 127.0.0.1 that hands over the body it was sent.
-async fn response_url() -> (String, tokio::task::JoinHandle<Value>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/commands/T1/1/x", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = socket.read(&mut buf).await.unwrap();
-            seen.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&seen).to_string();
-            if let Some(end) = text.find("\r\n\r\n") {
-                let length = text[..end]
-                    .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or(0);
-                if seen.len() >= end + 4 + length {
-                    socket
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
-                        .await
-                        .unwrap();
-                    return serde_json::from_str(&text[end + 4..]).unwrap();
-                }
-            }
-            assert!(n > 0, "connection closed early");
-        }
-    });
-    (url, task)
 }
 
 #[tokio::test]
 async fn the_continuation_runs_the_job_and_posts_the_outcome() {
     let result = json!({"status": "deployed", "cluster": "demo", "service": "web", "version": "v2",
-                        "previous_task_definition": "web:1", "task_definition": "web:2", "timings_ms": {"total": 900}});
+                        "image": "1.dkr.ecr.us-east-1.amazonaws.com/web:v2", "base_task_definition": "web:1",
+                        "previous_task_definition": "web:1", "task_definition": "web:2", "deployment_id": "ecs-svc/1",
+                        "containers_updated": [], "timings_ms": {"preflight": 100, "total": 900}});
     let f = front(FakeLambda::default().answer("deployer", Ok(Invoked::Answer(result))));
-    let (url, slack) = response_url().await;
+    let (url, slack) = one_shot_http(200, "/commands/T1/1/x").await;
     call(&f, slack_request(&slack_body("U1", "web v2", &url), NOW, SIGNING)).await;
     let sealed = f.invoker.calls()[0].1.clone();
 
-    let direct: Request = lambda_http::request::from_str(&sealed.to_string()).unwrap();
-    let response = f.handle(direct).await.unwrap();
-    let summary: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    let summary = invoke(&f, &sealed).await.unwrap();
     assert_eq!(summary["status"], "deployed");
     assert_eq!(summary["posted"], true);
     let calls = f.invoker.calls();
@@ -395,7 +409,7 @@ async fn the_continuation_runs_the_job_and_posts_the_outcome() {
         ("deployer".into(), json!({"version": "v2", "cluster": "demo", "service": "web"}), Mode::WaitLong)
     );
 
-    let message = slack.await.unwrap();
+    let message = json_body(&slack.await.unwrap());
     assert_eq!(message["response_type"], "in_channel");
     assert_eq!(message["blocks"][0]["text"]["text"], ":white_check_mark: *Deployed* to `demo/web`");
     assert_eq!(message["blocks"][1]["fields"][1]["text"], "*Revision*\nweb:1 → web:2");
@@ -417,16 +431,172 @@ async fn forged_or_stale_continuations_are_function_errors() {
         (json!({"version": "v2"}), "InvalidRequest"),
     ];
     for (event, code) in cases {
-        let err = f.handle(lambda_http::request::from_str(&event.to_string()).unwrap()).await.unwrap_err();
+        let err = invoke(&f, &event).await.unwrap_err();
         assert_eq!(err.error_type, code, "{event}");
     }
     let outside = Continuation { response_url: "https://evil.example/x".into(), ..c };
-    let err = f
-        .handle(
-            lambda_http::request::from_str(&continuation::seal(&outside, SIGNING.as_bytes(), NOW).to_string()).unwrap(),
-        )
-        .await
-        .unwrap_err();
+    let err = invoke(&f, &continuation::seal(&outside, SIGNING.as_bytes(), NOW)).await.unwrap_err();
     assert_eq!(err.error_type, "Forbidden");
     assert!(f.invoker.calls().is_empty());
+}
+
+#[tokio::test]
+async fn versions_and_names_are_checked_before_any_invoke() {
+    let f = front(FakeLambda::default());
+    let cases = [
+        (r#"{"version":" v2 "}"#, 400, "InvalidVersion"),
+        (r#"{"version":"v2\n"}"#, 400, "InvalidVersion"),
+        (r#"{"version":"\u00a0v2"}"#, 400, "InvalidVersion"),
+        (r#"{"version":"v 2"}"#, 400, "InvalidVersion"),
+        (r#"{"version":"v2","service":"we b"}"#, 400, "InvalidRequest"),
+        (r#"{"version":"v2","repository":"Web"}"#, 400, "InvalidRequest"),
+        (r#"{"version":"v2","targets":[{"cluster":"demo","service":"web","region":"moon"}]}"#, 400, "InvalidRequest"),
+        // The issue's case: the allowed cluster's name, in another account.
+        (r#"{"version":"v2","cluster":"arn:aws:ecs:us-east-1:999999999999:cluster/demo"}"#, 403, "NotAllowed"),
+        (r#"{"version":"v2","cluster":"arn:aws:ecs:us-east-1:123456789012:cluster/demo/x"}"#, 400, "InvalidRequest"),
+    ];
+    for (body, status, code) in cases {
+        let (got, answer) = call(&f, v2("POST", "/deploy", "", bearer(TOKEN), body)).await;
+        assert_eq!((got, answer["error"]["code"].as_str()), (status, Some(code)), "{body}: {answer}");
+    }
+    let (status, _) = call(&f, v2("POST", "/rollback", "", bearer(TOKEN), r#"{"to":"admin-tools"}"#)).await;
+    assert_eq!(status, 400);
+    assert!(f.invoker.calls().is_empty(), "a refusal costs no invoke");
+
+    // An ARN of this account and region is the name it stands for, and the deployer is sent the name.
+    let own = r#"{"version":"v2","cluster":"arn:aws:ecs:us-east-1:123456789012:cluster/demo",
+                  "service":"arn:aws:ecs:us-east-1:123456789012:service/demo/api"}"#;
+    assert_eq!(call(&f, v2("POST", "/deploy", "", bearer(TOKEN), own)).await.0, 200);
+    assert_eq!(f.invoker.calls()[0].1, json!({"version": "v2", "cluster": "demo", "service": "api"}));
+}
+
+#[tokio::test]
+async fn the_invocations_own_arn_says_which_account_arns_may_name() {
+    let f = front(FakeLambda::default());
+    let event = |cluster: &str| {
+        json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/deploy", "rawQueryString": "",
+            "headers": {"authorization": format!("Bearer {TOKEN}")},
+            "body": json!({"version": "v2", "cluster": cluster}).to_string(), "isBase64Encoded": false,
+            "requestContext": {"stage": "$default", "http": {"method": "POST", "path": "/deploy"}, "timeEpoch": 0},
+        })
+    };
+    let ours = invoke(&f, &event("arn:aws:ecs:us-east-1:123456789012:cluster/demo")).await.unwrap();
+    assert_eq!(ours["statusCode"], 200, "{ours}");
+    let theirs = invoke(&f, &event("arn:aws:ecs:us-east-1:999999999999:cluster/demo")).await.unwrap();
+    assert_eq!(theirs["statusCode"], 403, "{theirs}");
+    assert_eq!(f.invoker.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_slack_versions_are_refused_in_the_acknowledgement_without_any_invoke() {
+    let f = front(FakeLambda::default());
+    let cases = [
+        ("web \u{a0}v2", "invalid version"),
+        ("web v2\u{a0}", "invalid version"),
+        ("web v2:latest", "invalid version"),
+        ("web sha256:abc", "invalid version"),
+        ("rollback web admin-tools", "family:revision"),
+        ("rollback web arn:aws:ecs:us-east-1:999999999999:task-definition/web:3", "account and region"),
+    ];
+    for (text, expected) in cases {
+        let (status, answer) =
+            call(&f, slack_request(&slack_body("U1", text, "http://127.0.0.1:9/x"), NOW, SIGNING)).await;
+        let shown = answer["text"].as_str().unwrap();
+        assert_eq!(status, 200);
+        assert!(shown.contains(expected) && !shown.contains("Deploying"), "{text:?}: {shown}");
+    }
+    assert!(f.invoker.calls().is_empty(), "neither the continuation nor the deployer was invoked");
+}
+
+#[tokio::test]
+async fn a_replayed_slack_request_is_refused() {
+    let f = front(FakeLambda::default());
+    let body = slack_body("U1", "rollback web", "http://127.0.0.1:9/x");
+    assert_eq!(call(&f, slack_request(&body, NOW, SIGNING)).await.0, 200);
+    // The same request again, within its five minutes; and again with the signature in upper case.
+    let (status, answer) = call(&f, slack_request(&body, NOW, SIGNING)).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("Forbidden")), "{answer}");
+    let mut shouted = slack_request(&body, NOW, SIGNING);
+    let upper = shouted.headers()["x-slack-signature"].to_str().unwrap().to_uppercase().replace("V0=", "v0=");
+    shouted.headers_mut().insert("x-slack-signature", upper.parse().unwrap());
+    assert_eq!(call(&f, shouted).await.0, 403);
+    assert_eq!(f.invoker.calls().len(), 1, "the rollback was started once");
+    let replays = f.replay.as_ref().unwrap();
+    assert_eq!(*replays.expiries.lock().unwrap(), [NOW + 360, NOW + 360, NOW + 360]);
+    // A new request (another timestamp, so another signature) goes through.
+    assert_eq!(call(&f, slack_request(&body, NOW - 1, SIGNING)).await.0, 200);
+    assert_eq!(f.invoker.calls().len(), 2);
+    // Unsigned or badly signed requests are never written down.
+    assert_eq!(call(&f, slack_request(&body, NOW, "another-secret")).await.0, 403);
+    assert_eq!(replays.writes.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn slack_is_closed_without_a_replay_table_and_when_it_cannot_be_written() {
+    let body = slack_body("U1", "web v2", "http://127.0.0.1:9/x");
+    let f: TestFront = Front::new(config(), FakeLambda::default(), FakeSecrets::default(), None).with_clock(|| NOW_MS);
+    let (status, answer) = call(&f, slack_request(&body, NOW, SIGNING)).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (500, Some("NotConfigured")));
+    assert_eq!(f.secrets.reads.load(Ordering::SeqCst), 0);
+
+    let failing = FakeReplay { fail: true, ..FakeReplay::default() };
+    let f = Front::new(config(), FakeLambda::default(), FakeSecrets::default(), Some(failing)).with_clock(|| NOW_MS);
+    let (status, answer) = call(&f, slack_request(&body, NOW, SIGNING)).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (502, Some("AwsAccessDenied")));
+    assert!(f.invoker.calls().is_empty());
+}
+
+#[tokio::test]
+async fn malformed_and_foreign_events_are_answered_without_reading_a_secret() {
+    let f = front(FakeLambda::default());
+    for (name, text) in [
+        ("alb host port", include_str!("../../../../events/malformed-alb-host-port.json")),
+        ("alb x-forwarded-proto", include_str!("../../../../events/malformed-alb-forwarded-proto.json")),
+        ("function URL query space", include_str!("../../../../events/malformed-function-url-query-space.json")),
+        ("function URL query quote", include_str!("../../../../events/malformed-function-url-query-quote.json")),
+        ("function URL base64 body", include_str!("../../../../events/malformed-function-url-base64-body.json")),
+    ] {
+        let answer = invoke(&f, &serde_json::from_str(text).unwrap()).await.unwrap();
+        assert_eq!(answer["statusCode"], 400, "{name}: {answer}");
+        let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["error"]["code"], "InvalidRequest", "{name}");
+        assert!(!answer.to_string().contains("malformed-event-token"), "{name}: the token is echoed");
+    }
+    // Unreadable HTTP-shaped events are 400s; anything else a function error; a continuation with a broken
+    // envelope too: none of them reads the signing secret (item 9: it used to, and answered 5xx).
+    let http = json!({"httpMethod": "POST", "path": "/slack", "headers": {"a": 1}, "requestContext": {}});
+    assert_eq!(invoke(&f, &http).await.unwrap()["statusCode"], 400);
+    for event in [json!({"continuation": 1}), json!({"version": "v2", "service": "api"}), json!(["x"])] {
+        assert_eq!(invoke(&f, &event).await.unwrap_err().error_type, "InvalidRequest", "{event}");
+    }
+    assert_eq!(f.secrets.reads.load(Ordering::SeqCst), 0, "no secret was read");
+    assert!(f.invoker.calls().is_empty());
+}
+
+/// An invoker that panics: a stand-in for any bug on the way to an answer.
+struct PanickingLambda;
+
+impl Invoker for PanickingLambda {
+    async fn invoke(&self, _: &str, _: &Value, _: Mode) -> Result<Invoked, AwsError> {
+        panic!("a bug on the way to an answer")
+    }
+}
+
+#[tokio::test]
+async fn a_panic_while_answering_is_a_500_and_the_door_goes_on() {
+    let f = Front::new(config(), PanickingLambda, FakeSecrets::default(), Some(FakeReplay::default()));
+    let mut context = lambda_runtime::Context::default();
+    context.invoked_function_arn = FUNCTION_ARN.into();
+    let event: Value = serde_json::from_str(include_str!("../../../../events/function-url-deploy.json")).unwrap();
+    let mut event = event;
+    event["headers"]["authorization"] = json!(format!("Bearer {TOKEN}"));
+    event["body"] = json!(r#"{"version": "v2"}"#);
+    for _ in 0..2 {
+        let raw = RawValue::from_string(event.to_string()).unwrap();
+        let answer = f.handle_event(LambdaEvent::new(raw, context.clone())).await.unwrap();
+        assert_eq!(answer["statusCode"], 500, "{answer}");
+        let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["error"]["code"], "Internal");
+    }
 }

@@ -1,0 +1,147 @@
+//! The request the deployer takes (a direct invoke, the front door, CodeBuild): what the README's "Request
+//! reference" documents. Unknown fields are refused, so a misspelt `dry_run` never deploys.
+
+use serde::{Deserialize, Serialize};
+
+/// Which revision the new one is cloned from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Base {
+    /// The newest ACTIVE revision of the service's task-definition family.
+    #[default]
+    Latest,
+    /// The revision the service runs now.
+    Service,
+}
+
+/// What a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    #[default]
+    Deploy,
+    /// Put the service back on the revision it ran before the last deploy, or on `to`.
+    Rollback,
+    /// Report what the service runs and how its rollout is going.
+    Status,
+}
+
+impl Action {
+    /// The action's name as requests spell it: `deploy`, `rollback`, `status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Deploy => "deploy",
+            Action::Rollback => "rollback",
+            Action::Status => "status",
+        }
+    }
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// A request, as JSON. Fields left out take the function's configured defaults. `region`, `cluster`,
+/// `service`, `repository` and `containers` make one envelope that every action takes (each uses what it
+/// needs), so a pipeline can send the same fields to deploy, roll back and ask for status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployRequest {
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub action: Action,
+    /// The image tag or `sha256:` digest to deploy; required to deploy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The region of the service, when it is not the function's own; every action takes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Cluster name or ARN (default `DEPLOY_CLUSTER`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Service name or ARN (default `DEPLOY_SERVICE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The ECR repository whose image is deployed (default `DEPLOY_REPOSITORY`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// The containers that get the new image (default `DEPLOY_CONTAINERS`, else those running `repository`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<Base>,
+    /// Register the tag with the digest it resolves to now (`repo:tag@sha256:…`), so that no later
+    /// deployment or rollback of that revision can pull a re-pushed tag (default `DEPLOY_PIN_DIGEST`, else
+    /// false). Containers whose `versionConsistency` is `disabled` keep the bare tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_digest: Option<bool>,
+    /// Check and plan only: register and update nothing.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub dry_run: bool,
+    /// Deploy the same version to several services at once, instead of `cluster`/`service`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<TargetSpec>>,
+    /// With `targets`: when one target fails, roll back the ones that were deployed.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub all_or_nothing: bool,
+    /// Follow the rollout until it completes, fails or the Lambda's time runs short.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub wait: bool,
+    /// When a followed rollout fails, put the service back on the revision it ran before
+    /// (default: `DEPLOY_ROLLBACK`, else true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<bool>,
+    /// Deploy even though ECS shows a rollout in progress that this deployer did not start.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub force: bool,
+    /// With `action: rollback`: the revision to go back to, `family:revision`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// One service of a multi-target request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    pub cluster: String,
+    pub service: String,
+    /// Another region than the function's; its clients are built once and reused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<String>>,
+}
+
+/// How many targets one request may name.
+pub const MAX_TARGETS: usize = 50;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_and_leave_defaults_out() {
+        let request = DeployRequest {
+            version: Some("v2".into()),
+            cluster: Some("prod".into()),
+            wait: true,
+            ..DeployRequest::default()
+        };
+        let value = serde_json::to_value(&request).unwrap();
+        assert_eq!(value, json!({"version": "v2", "cluster": "prod", "wait": true}));
+        assert_eq!(serde_json::from_value::<DeployRequest>(value).unwrap(), request);
+        let rollback = DeployRequest { action: Action::Rollback, to: Some("web:7".into()), ..DeployRequest::default() };
+        assert_eq!(serde_json::to_value(&rollback).unwrap(), json!({"action": "rollback", "to": "web:7"}));
+        for action in [Action::Deploy, Action::Rollback, Action::Status] {
+            assert_eq!(serde_json::to_value(action).unwrap(), json!(action.as_str()));
+        }
+    }
+
+    #[test]
+    fn misspelt_fields_are_refused() {
+        assert!(serde_json::from_str::<DeployRequest>(r#"{"version":"v2","dryrun":true}"#).is_err());
+        assert!(serde_json::from_str::<DeployRequest>(r#"{"version":"v2","base":"oldest"}"#).is_err());
+        assert!(serde_json::from_str::<DeployRequest>(r#"{"targets":[{"cluster":"c","service":"s","x":1}]}"#).is_err());
+    }
+}

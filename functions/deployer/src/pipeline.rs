@@ -1,0 +1,498 @@
+//! The deployer: the stages composed. A request is resolved once (stage 2); a deploy then takes the
+//! service's lock alongside the preflight (3), plans (4), registers and starts the rollout with the
+//! service's strategy (5), follows it (6, 7) and rolls back when it fails (8). Every AWS call goes through
+//! the [`crate::ports`]; time is read only from the [`Clock`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
+use aws_sdk_ecs::types::DesiredStatus;
+use contract::names::Region;
+use contract::request::DeployRequest;
+use contract::result::{ContainerChange, DeployResult, FailureReport, RolloutReport, Status, Timings};
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::config::Config;
+use crate::error::DeployError;
+use crate::fanout::{self, Fleet};
+use crate::notify::{DeployEvent, NoNotifier, Notification, Notifier};
+use crate::plan::digest::{self, Running};
+use crate::plan::{self, describe_name, family_revision, plan, Action, PlanInput};
+use crate::ports::{Clock, Ecs, ImageQuery, Lock, NoLock, SystemClock};
+use crate::preflight::{self, PreflightFacts, ServiceCache};
+use crate::request::{self, DeployTarget, Invocation, Resolved, Scope, ServiceRef, ANSWER_MARGIN};
+use crate::result::{self, millis};
+use crate::rollback;
+use crate::strategy::Strategy;
+use crate::verdict::{last_events, rollout_state, Tracked, Verdict};
+use crate::{apply, follow, lock, status};
+
+/// Builds the ECS seam for another region; called at most once per region per process.
+pub type RegionFactory<E> = Box<dyn Fn(&str) -> E + Send + Sync>;
+
+pub struct Deployer<E> {
+    home: Arc<E>,
+    region: String,
+    other_regions: Mutex<HashMap<String, Arc<E>>>,
+    factory: Option<RegionFactory<E>>,
+    lock: Arc<dyn Lock>,
+    clock: Arc<dyn Clock>,
+    notifier: Box<dyn Notifier>,
+    config: Config,
+    cache: ServiceCache,
+}
+
+/// The change a deploy makes once its checks passed.
+enum Change {
+    Register(Box<RegisterTaskDefinitionInput>),
+    /// The revision stays; its tasks are replaced so that they pull the tag's new digest.
+    ForceNewDeployment,
+}
+
+impl<E: Ecs> Deployer<E> {
+    /// A deployer for `region`, the function's own, with no lock, the system clock and no notifications.
+    pub fn new(ecs: E, config: Config, region: impl Into<String>) -> Self {
+        Deployer::shared(Arc::new(ecs), config, region)
+    }
+
+    /// [`Deployer::new`] with an ECS seam that something else holds too (a test's fake).
+    pub fn shared(ecs: Arc<E>, config: Config, region: impl Into<String>) -> Self {
+        Deployer {
+            home: ecs,
+            region: region.into(),
+            other_regions: Mutex::default(),
+            factory: None,
+            lock: Arc::new(NoLock),
+            clock: Arc::new(SystemClock::default()),
+            notifier: Box::new(NoNotifier),
+            config,
+            cache: ServiceCache::default(),
+        }
+    }
+
+    /// Locks services through `lock` (one lock for every region: its key names the region).
+    pub fn with_lock(mut self, lock: Arc<dyn Lock>) -> Self {
+        self.lock = lock;
+        self
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Tells `notifier` about every deploy that starts, succeeds, fails or is rolled back.
+    pub fn with_notifier(mut self, notifier: impl Notifier + 'static) -> Self {
+        self.notifier = Box::new(notifier);
+        self
+    }
+
+    /// Lets targets name other regions; `factory` builds their ECS seam, once per region.
+    pub fn with_regions(mut self, factory: RegionFactory<E>) -> Self {
+        self.factory = Some(factory);
+        self
+    }
+
+    /// The ECS seam of the function's own region.
+    pub fn ecs(&self) -> &E {
+        &self.home
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    pub(crate) fn lock(&self) -> &dyn Lock {
+        &*self.lock
+    }
+
+    pub(crate) fn home_region(&self) -> &str {
+        &self.region
+    }
+
+    /// Where `inv` resolves names: this deployer's region and the home the invocation names.
+    pub fn scope<'a>(&'a self, inv: &'a Invocation) -> Scope<'a> {
+        Scope::new(&self.region, inv.home.as_ref())
+    }
+
+    pub(crate) fn ecs_for(&self, region: Option<&Region>) -> Result<Arc<E>, DeployError> {
+        let region = match region {
+            None => return Ok(self.home.clone()),
+            Some(r) if **r == self.region => return Ok(self.home.clone()),
+            Some(r) => r,
+        };
+        let Some(factory) = &self.factory else {
+            return Err(DeployError::InvalidRequest { reason: format!("this deployer cannot reach region {region}") });
+        };
+        let mut clients = self.other_regions.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(clients.entry(region.to_string()).or_insert_with(|| Arc::new(factory(region))).clone())
+    }
+
+    /// Runs a request: a deploy to one service or to every entry of `targets`, a rollback or a status. The
+    /// JSON is the result the caller gets; a failed rollout is an error whose details are the result.
+    pub async fn execute(&self, request: DeployRequest, inv: &Invocation) -> Result<Value, DeployError> {
+        match request::resolve(request, &self.config, &self.scope(inv))? {
+            Resolved::Deploy(t) => {
+                let ecs = self.ecs_for(t.at.region.as_ref())?;
+                result::deploy_answer(self.deploy_target(&ecs, &t, inv).await?)
+            }
+            Resolved::FanOut { targets, all_or_nothing, dry_run } => {
+                result::fan_out_answer(fanout::run(self, targets, all_or_nothing, dry_run, inv).await?)
+            }
+            Resolved::Rollback(r) => {
+                let ecs = self.ecs_for(r.at.region.as_ref())?;
+                let rolled = rollback::explicit(&*ecs, &*self.lock, &*self.clock, &self.region, &r, inv).await?;
+                result::render(&rolled)
+            }
+            Resolved::Status(at) => {
+                let ecs = self.ecs_for(at.region.as_ref())?;
+                result::render(&status::report(&*ecs, &at).await?)
+            }
+        }
+    }
+
+    /// Ships `request.version` to one service and answers its result, whatever its status. The invocation
+    /// is [`Invocation::default`]: no home, so a request naming an ARN is refused.
+    pub async fn deploy(&self, request: DeployRequest) -> Result<DeployResult, DeployError> {
+        self.deploy_with(request, &Invocation::default()).await
+    }
+
+    /// [`Deployer::deploy`] within the time `inv` gives.
+    pub async fn deploy_with(&self, request: DeployRequest, inv: &Invocation) -> Result<DeployResult, DeployError> {
+        match request::resolve(request, &self.config, &self.scope(inv))? {
+            Resolved::Deploy(t) => {
+                let ecs = self.ecs_for(t.at.region.as_ref())?;
+                self.deploy_target(&ecs, &t, inv).await
+            }
+            _ => Err(DeployError::InvalidRequest { reason: "not a deploy to one service".into() }),
+        }
+    }
+
+    /// The pipeline for one service: lock and preflight in one round, plan, apply, follow, roll back.
+    pub(crate) async fn deploy_target(
+        &self,
+        ecs: &E,
+        t: &DeployTarget,
+        inv: &Invocation,
+    ) -> Result<DeployResult, DeployError> {
+        let span = tracing::info_span!(
+            "deploy",
+            cluster = %t.at.cluster,
+            service = %t.at.service,
+            version = %t.version,
+            task_definition = tracing::field::Empty,
+        );
+        async {
+            let started = self.clock.now();
+            let take = !t.options.dry_run;
+            let key = t.at.lock_key(&self.region);
+            let lease = lock::lease(inv.budget);
+            let region = t.at.region.as_deref().unwrap_or(&self.region);
+            let checked = preflight::check(ecs, t, region, &self.cache);
+            let (held, facts) =
+                lock::acquire_with(&*self.lock, take, key, &inv.request_id, lease, &t.at.service, checked).await?;
+            let outcome = match facts {
+                Ok(facts) => self.run(ecs, t, inv, facts, started).await,
+                Err(e) => Err(e),
+            };
+            held.release().await;
+            outcome
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn run(
+        &self,
+        ecs: &E,
+        t: &DeployTarget,
+        inv: &Invocation,
+        facts: PreflightFacts,
+        started: Duration,
+    ) -> Result<DeployResult, DeployError> {
+        if !t.options.force {
+            preflight::refuse_foreign_rollout(t, &facts)?;
+        }
+        let region = t.at.region.as_deref().unwrap_or(&self.region);
+        let base = &facts.base.task_definition;
+        let pull_through = &self.config.pull_through;
+        let targets = plan::targets(base, &t.containers, &t.repository, region, pull_through).map_err(|reason| {
+            // No container says where the image lives: report it also where it was expected, first.
+            let mut failures = preflight::expected_failures(&facts.lookups, &t.version);
+            failures.push(DeployError::NoTargetContainer {
+                task_definition: describe_name(base),
+                reason,
+                containers: base.container_definitions().iter().filter_map(|c| c.name.clone()).collect(),
+            });
+            preflight::one_or_all(failures, t)
+        })?;
+        let mut queries: Vec<ImageQuery> = Vec::new();
+        for target in targets {
+            if !queries.contains(&target.query) {
+                queries.push(target.query);
+            }
+        }
+        self.cache.put_image_queries(t, &queries);
+        let images = preflight::images(ecs, t, &facts.lookups, &queries).await?;
+        let mut timings = Timings { preflight: millis(self.clock.now() - started), ..Timings::default() };
+        let planned = plan(&PlanInput {
+            base: &facts.base,
+            running: &facts.running.task_definition,
+            containers: &t.containers,
+            repository: &t.repository,
+            version: &t.version,
+            region,
+            pull_through,
+            images: &images,
+            pin_digest: t.pin_digest,
+        })?;
+        let previous = describe_name(&facts.running.task_definition);
+        let previous_arn = facts.running.task_definition.task_definition_arn().unwrap_or(&previous).to_owned();
+        let mut result = DeployResult {
+            status: Status::DryRun,
+            cluster: t.at.cluster.to_string(),
+            service: t.at.service.to_string(),
+            version: t.version.to_string(),
+            image: planned.image,
+            base_task_definition: describe_name(&facts.base.task_definition),
+            previous_task_definition: previous.clone(),
+            task_definition: None,
+            deployment_id: None,
+            containers_updated: planned.changes,
+            changed_fields: planned.differences,
+            forced_new_deployment: false,
+            tags_left_out: planned.tags_left_out,
+            timings_ms: Timings::default(),
+            rollout: None,
+        };
+        let change = match planned.action {
+            Action::Register(input) => Some(Change::Register(input)),
+            Action::Unchanged => {
+                let running = self.running_digests(ecs, t, &previous_arn, &mut result.containers_updated).await?;
+                if running == Running::Moved {
+                    result.forced_new_deployment = true;
+                    Some(Change::ForceNewDeployment)
+                } else {
+                    result.status = Status::AlreadyDeployed;
+                    result.task_definition = Some(previous.clone());
+                    result.containers_updated.clear();
+                    None
+                }
+            }
+        };
+        let Some(change) = change.filter(|_| !t.options.dry_run) else {
+            timings.total = millis(self.clock.now() - started);
+            result.timings_ms = timings;
+            tracing::info!(status = ?result.status, "deploy finished");
+            return Ok(result);
+        };
+        let step = self.clock.now();
+        let started_notice =
+            self.tell(DeployEvent::Started, &t.at, t.version.as_str(), Some(&previous), None, None, Some(started));
+        let (arn, how) = match change {
+            Change::Register(input) => {
+                let (registered, ()) = tokio::join!(apply::register(ecs, *input, &facts.base), started_notice);
+                let arn = registered?
+                    .task_definition_arn
+                    .ok_or_else(|| contract::AwsError::incomplete("RegisterTaskDefinition", "task definition ARN"))?;
+                timings.register = Some(millis(self.clock.now() - step));
+                (arn, apply::Start::Registered)
+            }
+            Change::ForceNewDeployment => {
+                started_notice.await;
+                (previous_arn.clone(), apply::Start::ForceNewDeployment)
+            }
+        };
+        let name = family_revision(&arn).to_owned();
+        tracing::Span::current().record("task_definition", name.as_str());
+        tracing::info!(forced = result.forced_new_deployment, "rolling out {name}");
+
+        let step = self.clock.now();
+        let begun = match apply::start(ecs, facts.strategy, &t.at, &arn, how).await {
+            Ok(begun) => begun,
+            Err(err) => {
+                let reason = Some(err.to_string());
+                self.tell(DeployEvent::Failed, &t.at, t.version.as_str(), Some(&previous), None, reason, Some(started))
+                    .await;
+                return Err(err);
+            }
+        };
+        timings.update = Some(millis(self.clock.now() - step));
+        result.status = Status::Deployed;
+        result.deployment_id = begun.deployment_id;
+        result.task_definition = Some(name);
+        if t.options.wait {
+            let elapsed = self.clock.now() - started;
+            let deadline = self.clock.now() + inv.budget.saturating_sub(ANSWER_MARGIN + elapsed);
+            self.follow_deploy(ecs, facts.strategy, t, &mut result, &arn, &previous_arn, deadline).await?;
+            let reason = result.rollout.as_ref().and_then(|r| r.failure.as_ref()).map(|f| f.reason.clone());
+            let event = match result.status {
+                Status::Completed => Some(DeployEvent::Succeeded),
+                Status::RolledBack => Some(DeployEvent::RolledBack),
+                Status::Failed => Some(DeployEvent::Failed),
+                _ => None,
+            };
+            if let Some(event) = event {
+                // A rollback moved the service from the failed revision to its target; anything else from the
+                // revision it ran before to the one it runs now.
+                let rolled = result.rollout.as_ref().and_then(|r| r.rollback.as_ref());
+                let (from, to) = match rolled {
+                    Some(b) if result.status == Status::RolledBack => (b.from.clone(), Some(b.to.clone())),
+                    _ => (previous.clone(), result.task_definition.clone()),
+                };
+                self.tell(event, &t.at, t.version.as_str(), Some(&from), to.as_deref(), reason, Some(started)).await;
+            }
+        }
+        timings.total = millis(self.clock.now() - started);
+        result.timings_ms = timings;
+        tracing::info!(status = ?result.status, "deploy finished");
+        Ok(result)
+    }
+
+    /// The register request would change nothing: do the running tasks run the digest the tag resolves to?
+    /// References that pin a digest answer without a call; otherwise the service's running tasks are read
+    /// (ListTasks, DescribeTasks) and each change's `digest_before` filled in.
+    async fn running_digests(
+        &self,
+        ecs: &E,
+        t: &DeployTarget,
+        running_arn: &str,
+        changes: &mut [ContainerChange],
+    ) -> Result<Running, DeployError> {
+        if let Some(pinned) = digest::pinned_by_reference(changes) {
+            let same = changes.iter().zip(&pinned).all(|(c, d)| c.digest_after.as_deref() == Some(d.as_str()));
+            return Ok(if same { Running::Same } else { Running::Moved });
+        }
+        let arns = ecs.list_tasks(&t.at.cluster, &t.at.service, DesiredStatus::Running).await?;
+        let tasks = if arns.is_empty() { Vec::new() } else { ecs.describe_tasks(&t.at.cluster, &arns).await? };
+        Ok(digest::compare(changes, running_arn, &tasks))
+    }
+
+    /// Sends one notification; it never fails the deploy.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn tell(
+        &self,
+        event: DeployEvent,
+        at: &ServiceRef,
+        version: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        reason: Option<String>,
+        started: Option<Duration>,
+    ) {
+        let n = Notification {
+            event,
+            cluster: at.cluster.to_string(),
+            service: at.service.to_string(),
+            version: version.to_owned(),
+            from: from.map(str::to_owned),
+            to: to.map(str::to_owned),
+            reason,
+            duration_ms: started.map(|s| millis(self.clock.now() - s)),
+            region: at.region.as_deref().unwrap_or(&self.region).to_owned(),
+        };
+        self.notifier.notify(&n).await;
+    }
+
+    /// Follows the rollout a deploy started and records how it went in `result`; a failure is rolled back
+    /// as [`rollback::after_failure`] decides.
+    #[allow(clippy::too_many_arguments)]
+    async fn follow_deploy(
+        &self,
+        ecs: &E,
+        strategy: Strategy,
+        t: &DeployTarget,
+        result: &mut DeployResult,
+        new_arn: &str,
+        previous_arn: &str,
+        deadline: Duration,
+    ) -> Result<(), DeployError> {
+        let tracked = Tracked {
+            deployment_id: result.deployment_id.as_deref(),
+            task_definition: new_arn,
+            max_failed_tasks: self.config.max_failed_tasks,
+        };
+        let followed = strategy.follow(ecs, &*self.clock, &t.at, tracked, deadline).await?;
+        let state = rollout_state(followed.verdict.as_ref());
+        let (status, report) = match followed.verdict {
+            Some(Verdict::Completed) => (Status::Completed, RolloutReport::new(state)),
+            None | Some(Verdict::InProgress { .. }) => (
+                Status::InProgress,
+                RolloutReport { check: Some(rollback::status_request(&t.at)), ..RolloutReport::new(state) },
+            ),
+            Some(Verdict::Replaced { by, task_definition }) => {
+                let failure = FailureReport {
+                    reason: format!("deployment {by} of {task_definition} replaced it: someone else deployed"),
+                    events: last_events(&followed.service, 5),
+                    stopped_tasks: Vec::new(),
+                };
+                (Status::Failed, RolloutReport { failure: Some(failure), ..RolloutReport::new(state) })
+            }
+            Some(Verdict::Failed { reason, ecs_rolls_back }) => {
+                let failure = follow::failure_report(ecs, &t.at, &followed.service, new_arn, reason).await;
+                let clock = &*self.clock;
+                let rollback = rollback::after_failure(
+                    ecs,
+                    clock,
+                    strategy,
+                    t,
+                    &followed.service,
+                    ecs_rolls_back,
+                    new_arn,
+                    previous_arn,
+                    deadline,
+                )
+                .await?;
+                let status = match &rollback {
+                    Some(r) => {
+                        result.task_definition = Some(r.to.clone());
+                        Status::RolledBack
+                    }
+                    None => Status::Failed,
+                };
+                (status, RolloutReport { failure: Some(failure), rollback, ..RolloutReport::new(state) })
+            }
+        };
+        result.status = status;
+        result.rollout = Some(report);
+        tracing::info!(status = ?result.status, "rollout followed");
+        Ok(())
+    }
+}
+
+impl<E: Ecs> Fleet for Deployer<E> {
+    type Ecs = E;
+
+    fn ecs_for(&self, region: Option<&Region>) -> Result<Arc<E>, DeployError> {
+        Deployer::ecs_for(self, region)
+    }
+
+    fn deploy_one<'a>(
+        &'a self,
+        ecs: &'a E,
+        t: &'a DeployTarget,
+        inv: &'a Invocation,
+    ) -> impl std::future::Future<Output = Result<DeployResult, DeployError>> + Send + 'a {
+        self.deploy_target(ecs, t, inv)
+    }
+
+    fn put_back<'a>(
+        &'a self,
+        ecs: &'a E,
+        t: &'a DeployTarget,
+        deployed: DeployResult,
+    ) -> impl std::future::Future<Output = Result<DeployResult, DeployError>> + Send + 'a {
+        rollback::put_back(ecs, &*self.clock, t, deployed)
+    }
+
+    fn now(&self) -> Duration {
+        self.clock.now()
+    }
+}

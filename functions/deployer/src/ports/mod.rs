@@ -1,0 +1,173 @@
+//! The seams between the pipeline and the world, one trait per role, each with its real adapter beside it:
+//!
+//! ```text
+//! Ecs     the ECS and ECR calls of a deploy     sdk.rs (SdkEcs, EcrClients) testing::FakeAws
+//! Lock    one lease per service                 dynamodb_lock.rs (DynamoLock, NoLock)
+//! Clock   monotonic time, sleeping, wall time   clock.rs (SystemClock)     testing::FakeAws (virtual)
+//! ```
+//! Notifications have their port in [`crate::notify`]; secrets in [`contract::secrets`].
+
+pub mod clock;
+pub mod dynamodb_lock;
+pub mod sdk;
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
+use aws_sdk_ecs::types::{Cluster, DesiredStatus, Service, Tag, Task, TaskDefinition};
+use contract::names::Version;
+use contract::AwsError;
+use futures_util::future::BoxFuture;
+
+pub use clock::SystemClock;
+pub use dynamodb_lock::{DynamoLock, NoLock};
+pub use sdk::{EcrClients, SdkEcs};
+
+/// Where to look for an image: a repository of one ECR registry in one region.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ImageQuery {
+    /// The registry's account id (ECR's `registryId`); `None`: the caller's own registry.
+    pub registry_id: Option<String>,
+    /// The registry's region: DescribeImages goes to an ECR client of this region.
+    pub region: String,
+    /// The repository path inside the registry, e.g. `team/web`.
+    pub repository: String,
+}
+
+/// What ECR knows of the image being deployed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageLookup {
+    Found {
+        /// The account id of the registry that answered.
+        registry_id: String,
+        /// The `sha256:` digest of the image manifest the tag points to.
+        digest: Option<String>,
+        /// ECR's `imageStatus`: `ACTIVE`, `ARCHIVED`, `ACTIVATING` (`None` when ECR sends none: ACTIVE).
+        status: Option<String>,
+    },
+    ImageMissing,
+    RepositoryMissing,
+}
+
+/// What DescribeServices says of one service.
+#[derive(Debug, Clone)]
+pub enum ServiceLookup {
+    Found(Box<Service>),
+    Missing,
+    /// DescribeServices named the cluster as missing; DescribeClusters reports that.
+    ClusterMissing,
+}
+
+/// A task definition as DescribeTaskDefinition returns it with `include: [TAGS]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescribedTaskDefinition {
+    pub task_definition: TaskDefinition,
+    pub tags: Vec<Tag>,
+}
+
+/// The ECS calls the deployer makes, in the region of the services it deploys, and the ECR calls, in the
+/// region of each registry an image comes from. Lookups turn "not found" into a value; every other failure is an [`AwsError`] that says whether it may have taken effect.
+pub trait Ecs: Send + Sync {
+    /// [DescribeImages](https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html) of one
+    /// tag or digest in `at.repository` of registry `at.registry_id` (`registryId`), through an ECR client of
+    /// `at.region` (built once per region and reused). A missing repository or image is a value, not an error.
+    fn describe_image(
+        &self,
+        at: &ImageQuery,
+        version: &Version,
+    ) -> impl Future<Output = Result<ImageLookup, AwsError>> + Send;
+
+    /// [DescribeClusters](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeClusters.html); `None` when it is missing.
+    fn describe_cluster(&self, cluster: &str) -> impl Future<Output = Result<Option<Cluster>, AwsError>> + Send;
+
+    /// [DescribeServices](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServices.html) of one service.
+    fn describe_service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<ServiceLookup, AwsError>> + Send;
+
+    /// [DescribeTaskDefinition](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeTaskDefinition.html)
+    /// with its tags. `task_definition` is a family (its newest ACTIVE revision), `family:revision` or an ARN.
+    fn describe_task_definition(
+        &self,
+        task_definition: &str,
+    ) -> impl Future<Output = Result<Option<DescribedTaskDefinition>, AwsError>> + Send;
+
+    /// [RegisterTaskDefinition](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html).
+    fn register_task_definition(
+        &self,
+        input: RegisterTaskDefinitionInput,
+    ) -> impl Future<Output = Result<TaskDefinition, AwsError>> + Send;
+
+    /// [UpdateService](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html) with a
+    /// task definition only; `force_new_deployment` starts a deployment even when the revision is the one the
+    /// service runs (its tasks pull their images again).
+    fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition_arn: &str,
+        force_new_deployment: bool,
+    ) -> impl Future<Output = Result<Service, AwsError>> + Send;
+
+    /// [DeregisterTaskDefinition](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeregisterTaskDefinition.html).
+    fn deregister_task_definition(
+        &self,
+        task_definition_arn: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Every task of the service with that desired status (all pages of ListTasks).
+    fn list_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired: DesiredStatus,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// The tasks named (any number: the adapter batches DescribeTasks by 100).
+    fn describe_tasks(
+        &self,
+        cluster: &str,
+        task_arns: &[String],
+    ) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
+}
+
+/// The answer to a lock request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockState {
+    Acquired,
+    /// Someone else holds an unexpired lease: who, and since when.
+    HeldBy {
+        holder: String,
+        since: String,
+    },
+}
+
+/// A lease per service, so two deploys never race.
+pub trait Lock: Send + Sync {
+    /// Takes the lock `key` for `lease` unless someone else holds an unexpired lease on it. A holder that dies
+    /// loses the lock when its lease runs out.
+    fn acquire<'a>(
+        &'a self,
+        key: &'a str,
+        holder: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<LockState, AwsError>>;
+
+    /// Lets go of `key` if `holder` still holds it.
+    fn release<'a>(&'a self, key: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), AwsError>>;
+}
+
+/// Time as the pipeline reads it: following a rollout reads [`Clock::now`] and waits with [`Clock::sleep`],
+/// so tests run rollouts on a virtual clock.
+pub trait Clock: Send + Sync {
+    /// Monotonic time since the clock was made.
+    fn now(&self) -> Duration;
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()>;
+
+    /// Wall-clock time: milliseconds since the Unix epoch.
+    fn unix_millis(&self) -> u64;
+}

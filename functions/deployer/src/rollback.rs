@@ -1,0 +1,264 @@
+//! Stage 8: the one way a service goes back to an earlier revision, used by every path (after a failed
+//! followed rollout, for `all_or_nothing`, on a failed-deployment event, and the explicit `rollback`
+//! action), with one deregistration policy: never the target, never a revision that a deployment or a
+//! running task still uses. Every rollback stays in the service's task-definition family
+//! ([`crate::verdict::admit_rollback_target`]).
+
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{DesiredStatus, Service, TaskDefinitionStatus};
+use contract::request::{Action, DeployRequest};
+use contract::result::{
+    DeployResult, RollbackReport, RollbackResult, RolledBackBy, RolloutReport, RolloutState, Status, Timings,
+};
+
+use crate::error::DeployError;
+use crate::lock;
+use crate::plan::{describe_name, family, family_revision, same_revision, tag_value, PREVIOUS_TAG, VERSION_TAG};
+use crate::ports::{Clock, DescribedTaskDefinition, Ecs, Lock, ServiceLookup};
+use crate::request::{DeployTarget, Invocation, RollbackTarget, ServiceRef, ANSWER_MARGIN};
+use crate::result::millis;
+use crate::strategy::{RestoreError, Restored, Strategy};
+use crate::verdict::{admit_rollback_target, ecs_rollout_state, may_deregister, primary, RollbackRefusal};
+
+/// One rollback: where, how, to what, and what to do with the revision left behind.
+pub struct Rollback<'a> {
+    pub at: &'a ServiceRef,
+    pub strategy: Strategy,
+    /// The revision being left. With `discard`, it is deregistered afterwards when nothing uses it any more.
+    pub from: &'a str,
+    pub discard: bool,
+    /// The revision to go back to (an ARN, or `family:revision`).
+    pub to: &'a str,
+    /// Until when the restoring rollout is followed (`clock.now()`: read once, not waited for).
+    pub deadline: Duration,
+}
+
+/// The error for a rollback of `at` to `to` that [`admit_rollback_target`] refused.
+pub fn refused(at: &ServiceRef, to: &str, refusal: RollbackRefusal) -> DeployError {
+    let (service, to) = (at.service.to_string(), family_revision(to).to_owned());
+    match refusal {
+        RollbackRefusal::OtherFamily { family } => DeployError::RollbackOutsideFamily { service, family, to },
+        RollbackRefusal::Untrusted { reason } => DeployError::UntrustedRollbackTarget { service, to, reason },
+    }
+}
+
+/// Puts the service back on `r.to`, follows that within `r.deadline`, then applies the deregistration
+/// policy to `r.from` when asked to discard it. `r.to` of another family than `r.from` is refused
+/// (`RollbackOutsideFamily`) before any call.
+pub async fn roll_back<E: Ecs>(
+    ecs: &E,
+    clock: &dyn Clock,
+    r: Rollback<'_>,
+) -> Result<(RollbackReport, Restored), DeployError> {
+    if family(r.to) != family(r.from) {
+        let family = family(r.from).to_owned();
+        return Err(refused(r.at, r.to, RollbackRefusal::OtherFamily { family }));
+    }
+    let to = family_revision(r.to).to_owned();
+    tracing::warn!(cluster = %r.at.cluster, service = %r.at.service, "rolling back to {to} from {}", family_revision(r.from));
+    let restored = match r.strategy.restore(ecs, clock, r.at, r.to, r.deadline).await {
+        Ok(restored) => restored,
+        Err(RestoreError::Start(source)) if r.discard => {
+            return Err(DeployError::RollbackFailed { task_definition: family_revision(r.from).into(), to, source })
+        }
+        Err(RestoreError::Start(source)) => return Err(source.into()),
+        Err(RestoreError::Follow(e)) => return Err(e),
+    };
+    let deregistered = if r.discard { deregister_if_unused(ecs, r.at, r.from, r.to).await } else { None };
+    let from = family_revision(r.from).to_owned();
+    let report = RollbackReport { from, to, by: RolledBackBy::EcsDeployer, state: restored.state, deregistered };
+    Ok((report, restored))
+}
+
+/// Deregisters `candidate` unless it is `keep` or a deployment or running task still uses it.
+async fn deregister_if_unused<E: Ecs>(ecs: &E, at: &ServiceRef, candidate: &str, keep: &str) -> Option<String> {
+    let service = match ecs.describe_service(&at.cluster, &at.service).await {
+        Ok(ServiceLookup::Found(s)) => *s,
+        _ => return None,
+    };
+    let running = ecs.list_tasks(&at.cluster, &at.service, DesiredStatus::Running).await.ok()?;
+    let tasks = ecs.describe_tasks(&at.cluster, &running).await.ok()?;
+    if !may_deregister(candidate, keep, &service, &tasks) {
+        tracing::info!("keeping {}: still in use", family_revision(candidate));
+        return None;
+    }
+    match ecs.deregister_task_definition(candidate).await {
+        Ok(()) => Some(family_revision(candidate).to_owned()),
+        Err(e) => {
+            tracing::warn!("could not deregister {}: {e}", family_revision(candidate));
+            None
+        }
+    }
+}
+
+/// The service, or why there is none.
+pub async fn read_service<E: Ecs>(ecs: &E, at: &ServiceRef) -> Result<Service, DeployError> {
+    match ecs.describe_service(&at.cluster, &at.service).await? {
+        ServiceLookup::Found(service) => Ok(*service),
+        ServiceLookup::Missing => {
+            Err(DeployError::ServiceNotFound { cluster: at.cluster.to_string(), service: at.service.to_string() })
+        }
+        ServiceLookup::ClusterMissing => Err(DeployError::ClusterNotFound { cluster: at.cluster.to_string() }),
+    }
+}
+
+/// The revision an explicit rollback of `service` goes to: `to`, or the one recorded in the running
+/// revision's [`PREVIOUS_TAG`]. It must be of the service's family (`RollbackOutsideFamily`, checked before
+/// the target is read), exist (`TaskDefinitionNotFound`), be ACTIVE (`NoRollbackTarget`) and be vouched for
+/// (`UntrustedRollbackTarget`, see [`admit_rollback_target`]).
+pub async fn explicit_target<E: Ecs>(
+    ecs: &E,
+    at: &ServiceRef,
+    service: &Service,
+    current: &str,
+    to: Option<String>,
+) -> Result<DescribedTaskDefinition, DeployError> {
+    let described = ecs.describe_task_definition(current).await?;
+    let recorded = described.as_ref().and_then(|d| tag_value(&d.tags, PREVIOUS_TAG)).map(str::to_owned);
+    let Some(to) = to.or_else(|| recorded.clone()) else {
+        return Err(DeployError::NoRollbackTarget {
+            service: at.service.to_string(),
+            reason: format!(
+                "{} carries no {PREVIOUS_TAG} tag (it was not deployed by ecs-deployer); name one with \"to\"",
+                family_revision(current)
+            ),
+        });
+    };
+    if family(&to) != family(current) {
+        return Err(refused(at, &to, RollbackRefusal::OtherFamily { family: family(current).to_owned() }));
+    }
+    let target = ecs
+        .describe_task_definition(&to)
+        .await?
+        .ok_or_else(|| DeployError::TaskDefinitionNotFound { task_definition: to.clone() })?;
+    if target.task_definition.status() != Some(&TaskDefinitionStatus::Active) {
+        return Err(DeployError::NoRollbackTarget {
+            service: at.service.to_string(),
+            reason: format!("{to} is not ACTIVE"),
+        });
+    }
+    let target_name = describe_name(&target.task_definition);
+    admit_rollback_target(&target_name, &target.tags, current, recorded.as_deref(), service)
+        .map_err(|refusal| refused(at, &target_name, refusal))?;
+    Ok(target)
+}
+
+/// A followed rollout failed: ECS's circuit breaker rolls it back by itself (never a second rollback), or
+/// this deployer does when the target asks for it, or nobody does (`None`).
+#[allow(clippy::too_many_arguments)]
+pub async fn after_failure<E: Ecs>(
+    ecs: &E,
+    clock: &dyn Clock,
+    strategy: Strategy,
+    t: &DeployTarget,
+    service: &Service,
+    ecs_rolls_back: bool,
+    failed_arn: &str,
+    previous_arn: &str,
+    deadline: Duration,
+) -> Result<Option<RollbackReport>, DeployError> {
+    if ecs_rolls_back {
+        let primary = primary(service);
+        let to = primary.and_then(|d| d.task_definition()).map_or("unknown", family_revision).to_owned();
+        let state = ecs_rollout_state(primary);
+        let from = family_revision(failed_arn).to_owned();
+        return Ok(Some(RollbackReport { from, to, by: RolledBackBy::EcsCircuitBreaker, state, deregistered: None }));
+    }
+    // A forced new deployment of the running revision has no earlier revision to go back to: the digest the
+    // tasks ran before is no longer what the tag names.
+    if !t.options.rollback || same_revision(failed_arn, previous_arn) {
+        return Ok(None);
+    }
+    let r = Rollback { at: &t.at, strategy, from: failed_arn, discard: true, to: previous_arn, deadline };
+    Ok(Some(roll_back(ecs, clock, r).await?.0))
+}
+
+/// The `rollback` action: the service back on the revision recorded when its current one was deployed, or on
+/// `to`, under the service's lock; followed when asked. The revision left is kept: it did not fail.
+pub async fn explicit<E: Ecs>(
+    ecs: &E,
+    lock: &dyn Lock,
+    clock: &dyn Clock,
+    home_region: &str,
+    r: &RollbackTarget,
+    inv: &Invocation,
+) -> Result<RollbackResult, DeployError> {
+    let started = clock.now();
+    let work = async {
+        let service = read_service(ecs, &r.at).await?;
+        let strategy = Strategy::for_service(&service, &r.at.service)?;
+        let current = service.task_definition().unwrap_or_default().to_owned();
+        let target = explicit_target(ecs, &r.at, &service, &current, r.to.as_ref().map(ToString::to_string)).await?;
+        let target_arn = target
+            .task_definition
+            .task_definition_arn()
+            .map_or_else(|| describe_name(&target.task_definition), str::to_owned);
+        let mut result = RollbackResult {
+            status: Status::RolledBack,
+            cluster: r.at.cluster.to_string(),
+            service: r.at.service.to_string(),
+            from: family_revision(&current).to_owned(),
+            to: describe_name(&target.task_definition),
+            version: tag_value(&target.tags, VERSION_TAG).map(str::to_owned),
+            deployment_id: None,
+            rollout: None,
+            timings_ms: Timings::default(),
+        };
+        if family_revision(&current) == family_revision(&target_arn) {
+            result.status = Status::AlreadyDeployed;
+        } else {
+            let deadline = if r.wait {
+                clock.now() + inv.budget.saturating_sub(ANSWER_MARGIN + (clock.now() - started))
+            } else {
+                clock.now()
+            };
+            let rollback = Rollback { at: &r.at, strategy, from: &current, discard: false, to: &target_arn, deadline };
+            let (_, restored) = roll_back(ecs, clock, rollback).await?;
+            result.deployment_id = restored.deployment_id;
+            if r.wait {
+                let unfinished = restored.state == RolloutState::InProgress;
+                if unfinished {
+                    result.status = Status::InProgress;
+                }
+                result.rollout = Some(RolloutReport {
+                    check: unfinished.then(|| status_request(&r.at)),
+                    ..RolloutReport::new(restored.state)
+                });
+            }
+        }
+        result.timings_ms.total = millis(clock.now() - started);
+        Ok(result)
+    };
+    let key = r.at.lock_key(home_region);
+    lock::with_lock(lock, !r.force, key, &inv.request_id, lock::lease(inv.budget), &r.at.service, work).await
+}
+
+/// The request that shows how an unfinished rollout of `at` ends.
+pub fn status_request(at: &ServiceRef) -> DeployRequest {
+    DeployRequest {
+        action: Action::Status,
+        cluster: Some(at.cluster.to_string()),
+        service: Some(at.service.to_string()),
+        ..DeployRequest::default()
+    }
+}
+
+/// `all_or_nothing`: puts a deployed target back on the revision it ran before, at once (not followed); the
+/// new revision is deregistered when nothing uses it any more.
+pub async fn put_back<E: Ecs>(
+    ecs: &E,
+    clock: &dyn Clock,
+    t: &DeployTarget,
+    mut deployed: DeployResult,
+) -> Result<DeployResult, DeployError> {
+    let new = deployed.task_definition.clone().unwrap_or_default();
+    let previous = deployed.previous_task_definition.clone();
+    let service = read_service(ecs, &t.at).await?;
+    let strategy = Strategy::for_service(&service, &t.at.service)?;
+    let r = Rollback { at: &t.at, strategy, from: &new, discard: true, to: &previous, deadline: clock.now() };
+    roll_back(ecs, clock, r).await?;
+    deployed.status = Status::RolledBack;
+    deployed.task_definition = Some(previous);
+    Ok(deployed)
+}

@@ -1,0 +1,150 @@
+//! Stage 5: how a service rolls out a new task definition, chosen once per service from what
+//! DescribeServices says (`deploymentController.type` and `deploymentConfiguration.strategy`).
+//!
+//! Every strategy answers the same four questions: how to **start** a rollout of a registered revision,
+//! how to **follow** it to a verdict, how to **restore** the service to an earlier revision, and how to
+//! **describe its progress** for `status`. The ECS rolling update ([`rolling`]) is the first; a controller or
+//! strategy without an implementation is refused by [`Strategy::for_service`] before any change.
+//!
+//! Adding a strategy: a file beside `rolling.rs`, a variant of [`Strategy`], its arm in each method below
+//! and in [`Strategy::for_service`]. No other stage changes.
+
+pub mod rolling;
+
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{DeploymentControllerType, DeploymentStrategy, Service};
+use contract::result::{DeploymentSummary, RolloutState};
+use contract::AwsError;
+
+use crate::error::DeployError;
+use crate::follow::Followed;
+use crate::ports::{Clock, Ecs};
+use crate::request::ServiceRef;
+use crate::verdict::Tracked;
+
+/// A rollout strategy with an implementation here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// The ECS controller's ROLLING strategy: UpdateService, then deployments with a rollout state.
+    Rolling,
+}
+
+/// Where a started rollout can be found again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// ECS's id of the deployment (`ecs-svc/…`), when it reported one.
+    pub deployment_id: Option<String>,
+}
+
+/// A service put back on an earlier revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    pub deployment_id: Option<String>,
+    /// How the restoring rollout went within the time given (IN_PROGRESS when time ran out).
+    pub state: RolloutState,
+}
+
+/// What `status` shows of a service's rollouts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub rollout_state: Option<String>,
+    pub deployments: Vec<DeploymentSummary>,
+}
+
+impl Strategy {
+    /// The strategy of `service` (named `name` in errors); a controller or strategy this deployer cannot
+    /// follow is refused.
+    pub fn for_service(service: &Service, name: &str) -> Result<Strategy, DeployError> {
+        let name = name.to_owned();
+        match service.deployment_controller().map(|c| c.r#type()) {
+            None | Some(DeploymentControllerType::Ecs) => {}
+            Some(DeploymentControllerType::CodeDeploy) => {
+                return Err(DeployError::UnsupportedDeploymentController {
+                    service: name,
+                    controller: "CODE_DEPLOY".into(),
+                    owner: "a CodeDeploy deployment",
+                })
+            }
+            Some(DeploymentControllerType::External) => {
+                return Err(DeployError::UnsupportedDeploymentController {
+                    service: name,
+                    controller: "EXTERNAL".into(),
+                    owner: "its task sets",
+                })
+            }
+            Some(other) => {
+                return Err(DeployError::UnsupportedDeploymentController {
+                    service: name,
+                    controller: other.as_str().to_owned(),
+                    owner: "a controller this deployer does not know",
+                })
+            }
+        }
+        match service.deployment_configuration().and_then(|c| c.strategy()) {
+            None | Some(DeploymentStrategy::Rolling) => Ok(Strategy::Rolling),
+            Some(other) => {
+                Err(DeployError::UnsupportedDeploymentStrategy { service: name, strategy: other.as_str().to_owned() })
+            }
+        }
+    }
+
+    /// Starts rolling out `task_definition_arn`; with `force_new_deployment`, also when the service runs that
+    /// revision already (its tasks are replaced and pull their images again). Errors say whether the start
+    /// may have taken effect.
+    pub async fn start<E: Ecs>(
+        self,
+        ecs: &E,
+        at: &ServiceRef,
+        task_definition_arn: &str,
+        force_new_deployment: bool,
+    ) -> Result<(Service, Started), AwsError> {
+        match self {
+            Strategy::Rolling => rolling::start(ecs, at, task_definition_arn, force_new_deployment).await,
+        }
+    }
+
+    /// Reads the rollout until it reaches a verdict or `deadline` passes on `clock`.
+    pub async fn follow<E: Ecs>(
+        self,
+        ecs: &E,
+        clock: &dyn Clock,
+        at: &ServiceRef,
+        tracked: Tracked<'_>,
+        deadline: Duration,
+    ) -> Result<Followed, DeployError> {
+        match self {
+            Strategy::Rolling => crate::follow::follow(ecs, clock, at, tracked, deadline).await,
+        }
+    }
+
+    /// Puts the service back on `target_arn` and follows that until `deadline`.
+    pub async fn restore<E: Ecs>(
+        self,
+        ecs: &E,
+        clock: &dyn Clock,
+        at: &ServiceRef,
+        target_arn: &str,
+        deadline: Duration,
+    ) -> Result<Restored, RestoreError> {
+        match self {
+            Strategy::Rolling => rolling::restore(ecs, clock, at, target_arn, deadline).await,
+        }
+    }
+
+    /// The service's rollouts as `status` shows them.
+    pub fn progress(self, service: &Service) -> Progress {
+        match self {
+            Strategy::Rolling => rolling::progress(service),
+        }
+    }
+}
+
+/// Why a restore failed: the call that should put the service back, or following it.
+#[derive(Debug)]
+pub enum RestoreError {
+    /// The service was not moved.
+    Start(AwsError),
+    /// The service was moved; reading the rollout afterwards failed.
+    Follow(DeployError),
+}

@@ -1,0 +1,16 @@
+//! Test scaffolding in one place (tests, and the `test-util` feature for the `tests/` crate): an in-process
+//! ECS, ECR, lock and clock ([`fake::FakeAws`]), fixtures shaped like real DescribeTaskDefinition answers,
+//! and the scenario tests of the pipeline that run on them.
+
+pub mod fake;
+pub mod fixtures;
+
+pub use fake::{defaults, deployer_on, standard_deployer, FakeAws, FakeDeployer, Recorder, Rollout};
+pub use fixtures::*;
+
+#[cfg(test)]
+mod deploy_tests;
+#[cfg(test)]
+mod rollout_tests;
+#[cfg(test)]
+mod trust_tests;

@@ -1,0 +1,145 @@
+//! "ECS Deployment State Change" from EventBridge: long rollouts end without a Lambda waiting. A failed
+//! deployment that this deployer started is rolled back (unless the circuit breaker does it); a completed
+//! one is reported.
+//!
+//! Events are hints, AWS is the truth: anyone allowed to invoke the function can send an event-shaped
+//! payload, so the event only says where to look. It must come from the function's account and region,
+//! name a service of that account and region (in the allow-list), and ECS is asked what the deployment's
+//! `rolloutState` is: only FAILED rolls back, only COMPLETED is reported as succeeded.
+
+use aws_sdk_ecs::types::DeploymentRolloutState;
+use contract::names::{EcsArn, EcsResource};
+use contract::result::RolledBackBy;
+use serde_json::{json, Value};
+
+use super::{check_origin, EcsDeploymentEvent};
+use crate::error::DeployError;
+use crate::lock;
+use crate::notify::DeployEvent;
+use crate::pipeline::Deployer;
+use crate::plan::{describe_name, family, family_revision, tag_value, PREVIOUS_TAG, VERSION_TAG};
+use crate::ports::Ecs;
+use crate::request::{resolve_service, Invocation};
+use crate::rollback::{self, read_service, Rollback};
+use crate::strategy::Strategy;
+use crate::verdict::{admit_rollback_target, circuit_breaker_rolls_back, primary, RollbackRefusal};
+
+pub(crate) fn ignored(reason: impl Into<String>) -> Value {
+    json!({"status": "ignored", "reason": reason.into()})
+}
+
+/// Acts on one deployment state change of a service this deployer may touch. Errors: `UntrustedEvent`
+/// (another account or region), `InvalidRequest` (a service ARN in the old format), `NotAllowed`,
+/// `RollbackOutsideFamily` / `UntrustedRollbackTarget` (the recorded previous revision is not one to go
+/// back to), then what reading the service or rolling back fails with. What ECS does not confirm is
+/// answered `{"status": "ignored", "reason"}`.
+pub async fn on_deployment_event<E: Ecs>(
+    d: &Deployer<E>,
+    event: &EcsDeploymentEvent,
+    inv: &Invocation,
+) -> Result<Value, DeployError> {
+    let scope = d.scope(inv);
+    check_origin(&event.origin, &scope)?;
+    let detail = &event.detail;
+    let arn = EcsArn::parse(&event.service_arn)?;
+    let EcsResource::Service { cluster: Some(cluster), .. } = arn.resource() else {
+        return Err(DeployError::InvalidRequest {
+            reason: format!("the event's service ARN {} names no cluster (old format)", event.service_arn),
+        });
+    };
+    // The service ARN is checked against the function's home, its cluster against the path, the pair
+    // against the allow-list: as if a request had named them.
+    let at = resolve_service(Some(cluster.clone()), Some(event.service_arn.clone()), None, d.config(), &scope)?;
+    let (state, confirmed_by) = match detail.event_name.as_str() {
+        "SERVICE_DEPLOYMENT_COMPLETED" => ("completed", DeploymentRolloutState::Completed),
+        "SERVICE_DEPLOYMENT_FAILED" => ("failed", DeploymentRolloutState::Failed),
+        other => return Ok(ignored(format!("{other} needs no action"))),
+    };
+    let ecs = d.ecs();
+    let svc = read_service(ecs, &at).await?;
+    let Some(deployment) = svc.deployments().iter().find(|x| x.id() == Some(detail.deployment_id.as_str())) else {
+        return Ok(ignored(format!("deployment {} is no longer listed by the service", detail.deployment_id)));
+    };
+    let ecs_state = deployment.rollout_state();
+    if ecs_state != Some(&confirmed_by) {
+        return Ok(ignored(format!(
+            "the event says deployment {} {state}, but ECS says its rollout is {}",
+            detail.deployment_id,
+            ecs_state.map_or("unknown", |s| s.as_str())
+        )));
+    }
+    let failed_arn = deployment.task_definition().unwrap_or_default().to_owned();
+    let described = ecs.describe_task_definition(&failed_arn).await?;
+    let tags = described.as_ref().map(|x| x.tags.as_slice()).unwrap_or_default();
+    let tag = |key: &str| tag_value(tags, key).map(str::to_owned);
+    let Some(previous) = tag(PREVIOUS_TAG) else {
+        return Ok(ignored(format!("{} was not deployed by ecs-deployer", family_revision(&failed_arn))));
+    };
+    let version = tag(VERSION_TAG).unwrap_or_else(|| "unknown".into());
+    let revision = family_revision(&failed_arn).to_owned();
+    if family(&previous) != family(&failed_arn) {
+        let family = family(&failed_arn).to_owned();
+        return Err(rollback::refused(&at, &previous, RollbackRefusal::OtherFamily { family }));
+    }
+    let mut outcome = json!({
+        "status": state,
+        "cluster": at.cluster.as_str(),
+        "service": at.service.as_str(),
+        "deployment_id": detail.deployment_id,
+        "task_definition": revision,
+        "version": tag(VERSION_TAG),
+        "reason": detail.reason,
+    });
+    if state == "completed" {
+        tracing::info!(cluster = %at.cluster, service = %at.service, "deployment {} completed", detail.deployment_id);
+        d.tell(DeployEvent::Succeeded, &at, &version, Some(&previous), Some(&revision), None, None).await;
+        return Ok(outcome);
+    }
+    if circuit_breaker_rolls_back(&svc) {
+        outcome["status"] = json!("rolled_back");
+        outcome["rollback"] = json!({"by": RolledBackBy::EcsCircuitBreaker});
+        let reason =
+            format!("{} (the circuit breaker rolls back)", detail.reason.as_deref().unwrap_or("the rollout failed"));
+        d.tell(DeployEvent::RolledBack, &at, &version, Some(&revision), Some(&previous), Some(reason), None).await;
+        return Ok(outcome);
+    }
+    let primary = primary(&svc);
+    if primary.and_then(|p| p.id()) != Some(detail.deployment_id.as_str()) {
+        return Ok(ignored(format!(
+            "the service has moved on to deployment {}",
+            primary.and_then(|p| p.id()).unwrap_or("unknown")
+        )));
+    }
+    let strategy = Strategy::for_service(&svc, &at.service)?;
+    let work = async {
+        let target = ecs
+            .describe_task_definition(&previous)
+            .await?
+            .ok_or_else(|| DeployError::TaskDefinitionNotFound { task_definition: previous.clone() })?;
+        let previous_arn = target
+            .task_definition
+            .task_definition_arn
+            .clone()
+            .unwrap_or_else(|| describe_name(&target.task_definition));
+        admit_rollback_target(&previous_arn, &target.tags, &failed_arn, Some(&previous), &svc)
+            .map_err(|refusal| rollback::refused(&at, &previous_arn, refusal))?;
+        // Do not wait for the rollback's rollout here: its own events report how it ends.
+        let r = Rollback {
+            at: &at,
+            strategy,
+            from: &failed_arn,
+            discard: true,
+            to: &previous_arn,
+            deadline: d.clock().now(),
+        };
+        rollback::roll_back(ecs, d.clock(), r).await
+    };
+    let key = at.lock_key(d.home_region());
+    let (rolled, _) =
+        lock::with_lock(d.lock(), true, key, &inv.request_id, lock::lease(inv.budget), &at.service, work).await?;
+    let reason = detail.reason.clone().unwrap_or_else(|| "the rollout failed".into());
+    d.tell(DeployEvent::RolledBack, &at, &version, Some(&revision), Some(&rolled.to), Some(reason), None).await;
+    outcome["status"] = json!("rolled_back");
+    outcome["rollback"] = serde_json::to_value(rolled).unwrap_or_default();
+    Ok(outcome)
+}

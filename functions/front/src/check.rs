@@ -1,0 +1,196 @@
+//! The request, checked in full before the deployer is invoked: what the deployer would refuse is refused
+//! here, at no cost, and what it is sent is the request this door built, with every name resolved. Pure.
+//!
+//! - the version exactly as sent ([`Version::parse`], no trimming): `InvalidVersion`;
+//! - cluster, service, repository, region and `to` with the contract's parsers; an ARN only when it names a
+//!   resource of this function's partition and account, in the region the request works in
+//!   ([`contract::identity`]), and the name it resolves to is what is sent on: `InvalidRequest` for what is
+//!   malformed, `NotAllowed` for a resource elsewhere;
+//! - the fields that belong to the action (the deployer's rules): `InvalidRequest`;
+//! - `targets[]`: 1 to [`MAX_TARGETS`], each checked as above, none twice: `InvalidRequest`;
+//! - `ALLOWED_TARGETS`, on the resolved names: `NotAllowed`.
+
+use contract::identity::{self, Home, IdentityError};
+use contract::names::{Region, RepositoryName, Version};
+use contract::request::{Action, DeployRequest, TargetSpec, MAX_TARGETS};
+
+use crate::config::Config;
+use crate::error::FrontError;
+
+/// A request that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// What the deployer is sent: the door's defaults filled in, every cluster, service and `to` as a name.
+    pub request: DeployRequest,
+    /// Every service the request names, as `(cluster, service)` names, in order.
+    pub services: Vec<(String, String)>,
+}
+
+fn invalid(reason: impl Into<String>) -> FrontError {
+    FrontError::InvalidRequest { reason: reason.into() }
+}
+
+fn not_allowed(reason: String, cluster: Option<&str>, service: Option<&str>) -> FrontError {
+    FrontError::NotAllowed { reason, cluster: cluster.map(str::to_owned), service: service.map(str::to_owned) }
+}
+
+/// An identity refusal as the door's error; `cluster` and `service` are what the request said.
+fn refused(err: IdentityError, cluster: Option<&str>, service: Option<&str>) -> FrontError {
+    match err {
+        IdentityError::Malformed { reason } => invalid(reason),
+        IdentityError::Elsewhere { reason } => not_allowed(reason, cluster, service),
+    }
+}
+
+/// Checks `request` against the door's configuration; `home` is where this function runs (partition and
+/// account for ARNs; its region is the request's unless a target names another). Errors: `InvalidRequest`,
+/// `InvalidVersion`, `NotAllowed`, as listed in the module documentation.
+pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -> Result<Checked, FrontError> {
+    let region = home.map_or(config.region.as_str(), |h| h.region.as_str()).to_owned();
+    match request.action {
+        Action::Deploy => {
+            if request.to.is_some() {
+                return Err(invalid("\"to\" belongs to a rollback; a deploy names a \"version\""));
+            }
+            let version = request.version.as_deref().ok_or_else(|| invalid("a deploy request needs \"version\""))?;
+            Version::parse(version)?;
+            if let Some(repository) = &request.repository {
+                RepositoryName::parse(repository)?;
+            }
+            containers(request.containers.as_deref())?;
+        }
+        Action::Rollback => only_service_fields(&request, "rollback", true)?,
+        Action::Status => only_service_fields(&request, "status", false)?,
+    }
+    let services = match request.targets.take() {
+        Some(targets) => {
+            if request.cluster.is_some() || request.service.is_some() {
+                return Err(invalid("name the cluster and service inside each of \"targets\", not beside it"));
+            }
+            let targets = check_targets(targets, home, &region)?;
+            let services = targets.iter().map(|t| (t.cluster.clone(), t.service.clone())).collect();
+            request.targets = Some(targets);
+            services
+        }
+        None => {
+            if request.all_or_nothing {
+                return Err(invalid("\"all_or_nothing\" belongs to a request with \"targets\""));
+            }
+            let cluster = request.cluster.take().or_else(|| config.default_cluster.clone());
+            let service = request.service.take().or_else(|| config.default_service.clone());
+            match (cluster, service) {
+                (Some(c), Some(s)) => {
+                    let (cluster, service) = resolve_service(&c, &s, home, &region)?;
+                    request.cluster = Some(cluster.clone());
+                    request.service = Some(service.clone());
+                    vec![(cluster, service)]
+                }
+                (c, s) if !config.allowed.is_open() => {
+                    return Err(not_allowed(
+                        "name \"cluster\" and \"service\": this door only acts on the services it allows".into(),
+                        c.as_deref(),
+                        s.as_deref(),
+                    ))
+                }
+                // Left to the deployer's own defaults: there is nothing this door could compare.
+                (c, s) => {
+                    request.cluster = c.map(|c| resolve_cluster(&c, home, &region)).transpose()?;
+                    request.service = s.map(|s| resolve_lone_service(&s, home, &region)).transpose()?;
+                    Vec::new()
+                }
+            }
+        }
+    };
+    if let Some(to) = request.to.take() {
+        let (cluster, service) =
+            services.first().map(|(c, s)| (Some(c.as_str()), Some(s.as_str()))).unwrap_or_default();
+        let to = identity::task_definition(&to, home, &region).map_err(|e| refused(e, cluster, service))?;
+        request.to = Some(to.to_string());
+    }
+    if let Some((c, s)) = services.iter().find(|(c, s)| !config.allowed.allows(c, s)) {
+        return Err(not_allowed(
+            format!("service {s} in cluster {c} is not one this door may act on (ALLOWED_TARGETS)"),
+            Some(c),
+            Some(s),
+        ));
+    }
+    Ok(Checked { request, services })
+}
+
+fn resolve_cluster(cluster: &str, home: Option<&Home>, region: &str) -> Result<String, FrontError> {
+    identity::cluster_name("cluster", cluster, home, region).map_err(|e| refused(e, Some(cluster), None))
+}
+
+/// A service without a cluster to compare a service ARN's with: only a name, or an old-format ARN.
+fn resolve_lone_service(service: &str, home: Option<&Home>, region: &str) -> Result<String, FrontError> {
+    if service.starts_with("arn:") && service.matches('/').count() > 1 {
+        return Err(invalid("a service ARN that names its cluster needs \"cluster\" too"));
+    }
+    identity::service_name("service", service, "", home, region).map_err(|e| refused(e, None, Some(service)))
+}
+
+/// The names `cluster` and `service` (names or ARNs) resolve to in `region`.
+fn resolve_service(
+    cluster: &str,
+    service: &str,
+    home: Option<&Home>,
+    region: &str,
+) -> Result<(String, String), FrontError> {
+    let name = resolve_cluster(cluster, home, region)?;
+    let service = identity::service_name("service", service, &name, home, region)
+        .map_err(|e| refused(e, Some(cluster), Some(service)))?;
+    Ok((name, service))
+}
+
+fn check_targets(targets: Vec<TargetSpec>, home: Option<&Home>, region: &str) -> Result<Vec<TargetSpec>, FrontError> {
+    if targets.is_empty() || targets.len() > MAX_TARGETS {
+        return Err(invalid(format!("\"targets\" takes 1 to {MAX_TARGETS} services, not {}", targets.len())));
+    }
+    let mut checked: Vec<TargetSpec> = Vec::with_capacity(targets.len());
+    for target in targets {
+        let target_region = match &target.region {
+            Some(r) => Region::parse(r)?.to_string(),
+            None => region.to_owned(),
+        };
+        let (cluster, service) = resolve_service(&target.cluster, &target.service, home, &target_region)?;
+        containers(target.containers.as_deref())?;
+        let one = TargetSpec { cluster, service, ..target };
+        if checked.iter().any(|t| t.cluster == one.cluster && t.service == one.service && t.region == one.region) {
+            return Err(invalid(format!("service {} in cluster {} is named twice", one.service, one.cluster)));
+        }
+        checked.push(one);
+    }
+    Ok(checked)
+}
+
+/// Container names as the deployer takes them: 1 to 255 characters.
+fn containers(names: Option<&[String]>) -> Result<(), FrontError> {
+    match names.unwrap_or_default().iter().find(|c| c.is_empty() || c.len() > 255) {
+        Some(bad) => Err(invalid(format!("container name {bad:?} is not valid"))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses fields that belong to another action, so that a request means one thing (the deployer's rule).
+fn only_service_fields(request: &DeployRequest, action: &str, rollback: bool) -> Result<(), FrontError> {
+    let stray = [
+        ("version", request.version.is_some()),
+        ("repository", request.repository.is_some()),
+        ("containers", request.containers.is_some()),
+        ("base", request.base.is_some()),
+        ("dry_run", request.dry_run),
+        ("targets", request.targets.is_some()),
+        ("all_or_nothing", request.all_or_nothing),
+        ("rollback", request.rollback.is_some()),
+        ("wait", request.wait && !rollback),
+        ("force", request.force && !rollback),
+        ("to", request.to.is_some() && !rollback),
+    ];
+    match stray.iter().find(|(_, set)| *set) {
+        Some((field, _)) => Err(invalid(format!("\"{field}\" does not go with action {action}"))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,177 @@
+//! The door's checks on data: what passes is sent with resolved names; what fails has its code.
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::config::AllowList;
+
+const ARN: &str = "arn:aws:ecs:us-east-1:123456789012";
+
+fn home() -> Home {
+    Home::from_function_arn("arn:aws:lambda:us-east-1:123456789012:function:front").unwrap()
+}
+
+fn config(allowed: &str) -> Config {
+    Config {
+        deployer_function: "deployer".into(),
+        default_cluster: Some("demo".into()),
+        default_service: Some("web".into()),
+        allowed: AllowList::parse(allowed).unwrap(),
+        region: "us-east-1".into(),
+        ..Config::default()
+    }
+}
+
+fn request(v: Value) -> DeployRequest {
+    serde_json::from_value(v).unwrap()
+}
+
+/// The code of the refusal, or the JSON sent to the deployer.
+fn outcome(config: &Config, home: Option<&Home>, v: Value) -> Value {
+    match check(request(v), config, home) {
+        Ok(checked) => serde_json::to_value(checked.request).unwrap(),
+        Err(e) => json!(e.code().as_str()),
+    }
+}
+
+#[test]
+fn versions_are_checked_exactly_as_sent() {
+    let c = config("demo/web");
+    for version in ["v2", "v1.4.2", "_x", &format!("sha256:{}", "a".repeat(64))] {
+        assert_eq!(outcome(&c, Some(&home()), json!({"version": version}))["version"], version);
+    }
+    // The cases: each was trimmed into `v2` before it was checked.
+    for version in [" v2 ", "v2\n", "\u{a0}v2", "v2\u{a0}", "v 2", "", "-v2", "v2:latest", "sha256:abc"] {
+        assert_eq!(outcome(&c, Some(&home()), json!({"version": version})), "InvalidVersion", "{version:?}");
+    }
+}
+
+#[test]
+fn arns_count_only_in_this_account_and_region_and_become_names() {
+    let c = config("demo/web");
+    let h = home();
+    let cases = [
+        (
+            json!({"version": "v2", "cluster": format!("{ARN}:cluster/demo")}),
+            json!({"version": "v2", "cluster": "demo", "service": "web"}),
+        ),
+        (
+            json!({"version": "v2", "cluster": "demo", "service": format!("{ARN}:service/demo/web")}),
+            json!({"version": "v2", "cluster": "demo", "service": "web"}),
+        ),
+        (
+            json!({"version": "v2", "service": format!("{ARN}:service/web")}),
+            json!({"version": "v2", "cluster": "demo", "service": "web"}),
+        ),
+        // The case: the allowed name, in another account.
+        (json!({"version": "v2", "cluster": "arn:aws:ecs:us-east-1:999999999999:cluster/demo"}), json!("NotAllowed")),
+        (json!({"version": "v2", "cluster": "arn:aws:ecs:eu-west-1:123456789012:cluster/demo"}), json!("NotAllowed")),
+        (
+            json!({"version": "v2", "cluster": "arn:aws-cn:ecs:us-east-1:123456789012:cluster/demo"}),
+            json!("NotAllowed"),
+        ),
+        (
+            json!({"version": "v2", "service": "arn:aws:ecs:us-east-1:999999999999:service/demo/web"}),
+            json!("NotAllowed"),
+        ),
+        // A service ARN of another cluster than the request's.
+        (
+            json!({"version": "v2", "cluster": "demo", "service": format!("{ARN}:service/prod/web")}),
+            json!("InvalidRequest"),
+        ),
+        (json!({"version": "v2", "cluster": format!("{ARN}:cluster/demo/x")}), json!("InvalidRequest")),
+        (json!({"version": "v2", "cluster": format!("{ARN}:service/demo")}), json!("InvalidRequest")),
+        (json!({"version": "v2", "cluster": "arn:aws:ecs:us-east-1:1:cluster/demo"}), json!("InvalidRequest")),
+        (json!({"version": "v2", "cluster": "de mo"}), json!("InvalidRequest")),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(outcome(&c, Some(&h), input.clone()), expected, "{input}");
+    }
+    // Without knowing its own account, the door takes names only.
+    assert_eq!(outcome(&c, None, json!({"version": "v2", "cluster": format!("{ARN}:cluster/demo")})), "NotAllowed");
+    assert_eq!(outcome(&c, None, json!({"version": "v2", "cluster": "demo"}))["cluster"], "demo");
+}
+
+#[test]
+fn rollbacks_and_status_take_only_their_fields() {
+    let c = config("demo/web");
+    let h = home();
+    let cases = [
+        (json!({"action": "rollback"}), json!({"action": "rollback", "cluster": "demo", "service": "web"})),
+        (
+            json!({"action": "rollback", "to": format!("{ARN}:task-definition/web:41"), "wait": true}),
+            json!({"action": "rollback", "cluster": "demo", "service": "web", "to": "web:41", "wait": true}),
+        ),
+        (
+            json!({"action": "rollback", "to": "arn:aws:ecs:us-east-1:999999999999:task-definition/web:41"}),
+            json!("NotAllowed"),
+        ),
+        (json!({"action": "rollback", "to": "web"}), json!("InvalidRequest")),
+        (json!({"action": "rollback", "version": "v2"}), json!("InvalidRequest")),
+        (json!({"action": "rollback", "dry_run": true}), json!("InvalidRequest")),
+        (json!({"action": "status"}), json!({"action": "status", "cluster": "demo", "service": "web"})),
+        (json!({"action": "status", "wait": true}), json!("InvalidRequest")),
+        (json!({"action": "status", "to": "web:1"}), json!("InvalidRequest")),
+        (json!({"version": "v2", "to": "web:1"}), json!("InvalidRequest")),
+        (json!({"version": "v2", "all_or_nothing": true}), json!("InvalidRequest")),
+        (json!({"version": "v2", "repository": "Team/Web"}), json!("InvalidRequest")),
+        (json!({"version": "v2", "containers": [""]}), json!("InvalidRequest")),
+        (json!({}), json!("InvalidRequest")),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(outcome(&c, Some(&h), input.clone()), expected, "{input}");
+    }
+}
+
+#[test]
+fn targets_are_each_checked_resolved_and_allowed() {
+    let c = config("demo/web,demo/api");
+    let h = home();
+    let ok = json!({"version": "v2", "targets": [
+        {"cluster": format!("{ARN}:cluster/demo"), "service": "web"},
+        {"cluster": "demo", "service": "arn:aws:ecs:eu-west-1:123456789012:service/demo/api", "region": "eu-west-1"},
+    ]});
+    assert_eq!(
+        outcome(&c, Some(&h), ok)["targets"],
+        json!([{"cluster": "demo", "service": "web"}, {"cluster": "demo", "service": "api", "region": "eu-west-1"}])
+    );
+    let target = |cluster: &str, service: &str| json!({"cluster": cluster, "service": service});
+    let cases = [
+        (json!([target("demo", "web"), target("demo", "db")]), "NotAllowed"),
+        (json!([target("arn:aws:ecs:us-east-1:999999999999:cluster/demo", "web")]), "NotAllowed"),
+        // A target's ARNs are of its own region.
+        (json!([{"cluster": format!("{ARN}:cluster/demo"), "service": "web", "region": "eu-west-1"}]), "NotAllowed"),
+        (json!([{"cluster": "demo", "service": "web", "region": "Mars"}]), "InvalidRequest"),
+        (json!([target("demo", "web"), target(&format!("{ARN}:cluster/demo"), "web")]), "InvalidRequest"),
+        (json!([]), "InvalidRequest"),
+        (json!(vec![target("demo", "web"); MAX_TARGETS + 1]), "InvalidRequest"),
+        (json!([{"cluster": "demo", "service": "web", "containers": [""]}]), "InvalidRequest"),
+    ];
+    for (targets, code) in cases {
+        let input = json!({"version": "v2", "targets": targets});
+        assert_eq!(outcome(&c, Some(&h), input.clone()), code, "{input}");
+    }
+    let beside = json!({"version": "v2", "cluster": "demo", "targets": [target("demo", "web")]});
+    assert_eq!(outcome(&c, Some(&h), beside), "InvalidRequest");
+}
+
+#[test]
+fn an_open_door_still_checks_and_a_closed_one_needs_names() {
+    let open = Config { default_cluster: None, default_service: None, ..config("") };
+    let h = home();
+    assert_eq!(outcome(&open, Some(&h), json!({"version": "v2"})), json!({"version": "v2"}));
+    assert_eq!(
+        outcome(&open, Some(&h), json!({"version": "v2", "service": format!("{ARN}:service/web")})),
+        json!({"version": "v2", "service": "web"})
+    );
+    assert_eq!(
+        outcome(&open, Some(&h), json!({"version": "v2", "service": format!("{ARN}:service/demo/web")})),
+        "InvalidRequest"
+    );
+    assert_eq!(outcome(&open, Some(&h), json!({"version": "v 2"})), "InvalidVersion");
+    let closed = Config { default_cluster: None, default_service: None, ..config("demo/web") };
+    assert_eq!(outcome(&closed, Some(&h), json!({"version": "v2", "service": "web"})), "NotAllowed");
+    let checked =
+        check(request(json!({"version": "v2", "cluster": "demo", "service": "web"})), &closed, Some(&h)).unwrap();
+    assert_eq!(checked.services, [("demo".to_owned(), "web".to_owned())]);
+}
