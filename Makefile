@@ -30,7 +30,8 @@ local-aws: tools
 test-local-aws: tools
 	PYTHONPATH=tests $(VENV)/bin/python -m pytest -p no:cacheprovider -q tests/localaws/tests
 
-## Deploys v2 to a local AWS (moto) through `cargo lambda watch`, then repeats it.
+## Deploys v2 to the local AWS through `cargo lambda watch`, repeats it (already deployed), then deploys a
+## broken version that the deployer follows and rolls back.
 demo: tools
 	cargo run --quiet --locked -p deployer-tests --bin demo
 

@@ -1,5 +1,5 @@
 # Infrastructure checks and deployment, included from the top-level Makefile (which defines VENV, puts
-# $(VENV)/bin on PATH and has the `tools` target that creates the venv with cargo-lambda and Zig).
+# $(VENV)/bin on PATH and has the `tools` target that creates the venv with cargo-lambda; `make package` adds Zig).
 .PHONY: lint-infra deploy build-FrontFunction
 
 INFRA_TEMPLATE := infra/template.yaml
