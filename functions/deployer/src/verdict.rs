@@ -421,7 +421,9 @@ mod tests {
         let ours = [Tag::builder().key(PREVIOUS_TAG).value("web:5").build()];
         let by_hand = [Tag::builder().key("team").value("payments").build()];
         let current = "arn:aws:ecs:eu-west-1:1:task-definition/web:8";
-        let cases: Vec<(&str, &[Tag], Option<&str>, Result<(), &str>)> = vec![
+        // (target, the target's tags, the recorded previous revision, expected)
+        type Case<'a> = (&'a str, &'a [Tag], Option<&'a str>, Result<(), &'a str>);
+        let cases: Vec<Case> = vec![
             ("web:7", &ours, None, Ok(())),             // registered by this deployer
             ("web:7", &by_hand, Some("web:7"), Ok(())), // recorded as previous
             ("arn:aws:ecs:eu-west-1:1:task-definition/web:6", &by_hand, None, Ok(())), // a deployment uses it
