@@ -1,5 +1,6 @@
 //! `deployer::plan::image::ImageRef`: nothing panics, and parse → rewrite (`at_version`) → parse keeps the
-//! registry and the repository of every reference that parses, and sets exactly the new version. The input
+//! registry and the repository of every reference that parses, and sets exactly the new version (and the
+//! pinned digest after a tag). The input
 //! is a reference, then optionally a NUL and the version to rewrite to.
 
 #![no_main]
@@ -17,14 +18,18 @@ fuzz_target!(|data: &[u8]| {
     assert!(!image.repository.contains([':', '@']) && !image.repository.is_empty(), "{reference:?} → {image:?}");
     for version in [version, DIGEST] {
         let Ok(version) = Version::parse(version) else { continue };
-        let rewritten = image.at_version(&version);
-        let again =
-            ImageRef::parse(&rewritten).unwrap_or_else(|| panic!("{reference:?} → {rewritten:?} does not parse"));
-        assert_eq!(
-            (&again.registry, &again.repository),
-            (&image.registry, &image.repository),
-            "{reference:?} → {rewritten:?}"
-        );
-        assert_eq!((again.tag.as_deref(), again.digest.as_deref()), (version.tag(), version.digest()), "{rewritten:?}");
+        for pinned in [None, Some(DIGEST)] {
+            let rewritten = image.at_version(&version, pinned);
+            let again =
+                ImageRef::parse(&rewritten).unwrap_or_else(|| panic!("{reference:?} → {rewritten:?} does not parse"));
+            assert_eq!(
+                (&again.registry, &again.repository),
+                (&image.registry, &image.repository),
+                "{reference:?} → {rewritten:?}"
+            );
+            // A digest version is the digest alone; a tag keeps the pinned digest after it.
+            let digest = version.digest().or(pinned);
+            assert_eq!((again.tag.as_deref(), again.digest.as_deref()), (version.tag(), digest), "{rewritten:?}");
+        }
     }
 });

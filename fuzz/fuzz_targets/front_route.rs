@@ -147,6 +147,8 @@ fuzz_target!(|input: Input| {
         rollback: (f.flags & 16 != 0).then_some(true),
         force: f.flags & 32 != 0,
         to: f.to.as_ref().map(Name::render),
+        pin_digest: (f.flags & 64 != 0).then_some(true),
+        ..DeployRequest::default()
     };
     checked_well(request, &config, home.as_ref(), foreign);
 });
