@@ -336,6 +336,7 @@ impl<'a> Facts<'a> {
             Some(Answer::FanOut(r)) => {
                 Facts { version: Some(&r.version), total_ms: Some(r.timings_ms.total), ..Facts::default() }
             }
+            Some(Answer::Hooks(_)) => Facts::default(),
         }
     }
 }
