@@ -360,13 +360,18 @@ async fn watch<E: Ecs>(ecs: &E, clock: &dyn Clock, arn: &str, deadline: Duration
     loop {
         match ecs.describe_service_deployment(arn).await {
             Ok(Some(sd)) => {
-                if sd.status() == Some(&ServiceDeploymentStatus::InProgress) {
+                // Green's weight as it moves forward, and where it ended on success (a step shorter than a
+                // read interval is not seen).
+                let forward = sd.status() == Some(&ServiceDeploymentStatus::InProgress);
+                if forward || sd.status() == Some(&ServiceDeploymentStatus::Successful) {
                     if let Some(w) = sd.target_service_revision().and_then(|t| t.requested_production_traffic_weight())
                     {
                         if seen.steps.last() != Some(&w) {
                             seen.steps.push(w);
                         }
                     }
+                }
+                if forward {
                     seen.forward_stage = sd.lifecycle_stage().cloned();
                 }
                 let done = !matches!(judge(&sd), Verdict::InProgress { .. });
