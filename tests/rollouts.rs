@@ -95,7 +95,7 @@ async fn without_the_breaker_the_deployer_rolls_a_broken_version_back_itself() {
     assert_eq!(rest, "tasks of the new revision failed to start or stay running");
     assert_eq!(
         rollout["rollback"],
-        json!({"to": "web:1", "by": "ecs-deployer", "state": "COMPLETED", "deregistered": "web:2"}),
+        json!({"from": "web:2", "to": "web:1", "by": "ecs-deployer", "state": "COMPLETED", "deregistered": "web:2"}),
         "{details}"
     );
     assert_eq!(world.settle("web").await.1, "web:1");
