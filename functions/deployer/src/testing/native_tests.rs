@@ -282,3 +282,30 @@ async fn alarm_rollbacks_of_a_rolling_update_are_ecs_s() {
     assert_eq!(details["rollout"]["rollback"]["to"], "web:7");
     assert_eq!(count(&d, "UpdateService"), 1, "never a second rollback");
 }
+
+#[tokio::test]
+async fn a_failed_deployment_event_leaves_an_alarm_rollback_to_ecs() {
+    use aws_sdk_ecs::types::DeploymentAlarms;
+
+    use crate::trigger::ecs_event::on_deployment_event;
+    use crate::trigger::{EcsDeploymentDetail, EcsDeploymentEvent, Origin};
+    let d = standard_deployer();
+    d.ecs().state.lock().unwrap().services.get_mut("web").unwrap().deployment_configuration = Some(
+        DeploymentConfiguration::builder()
+            .alarms(DeploymentAlarms::builder().alarm_names("p99").enable(true).rollback(true).build().unwrap())
+            .build(),
+    );
+    d.ecs().rollouts([Rollout::AlarmRollback { after: Duration::from_secs(30) }]);
+    let out = d.execute(request(json!({"version": "v2"})), &inv()).await.unwrap();
+    let id = out["deployment_id"].as_str().unwrap().to_owned();
+    d.ecs().state.lock().unwrap().now += Duration::from_secs(40);
+    let event = EcsDeploymentEvent {
+        origin: Origin { account: ACCOUNT.into(), region: REGION.into() },
+        service_arn: "arn:aws:ecs:eu-west-1:111122223333:service/prod/web".into(),
+        detail: EcsDeploymentDetail { event_name: "SERVICE_DEPLOYMENT_FAILED".into(), deployment_id: id, reason: None },
+    };
+    let out = on_deployment_event(&d, &event, &inv()).await.unwrap();
+    assert_eq!(out["status"], "rolled_back", "{out}");
+    assert_eq!(out["rollback"]["by"], "ecs-alarms", "{out}");
+    assert_eq!(count(&d, "UpdateService"), 1, "never a second rollback");
+}
