@@ -309,3 +309,36 @@ async fn a_failed_deployment_event_leaves_an_alarm_rollback_to_ecs() {
     assert_eq!(out["rollback"]["by"], "ecs-alarms", "{out}");
     assert_eq!(count(&d, "UpdateService"), 1, "never a second rollback");
 }
+
+#[tokio::test]
+async fn a_failed_service_deployment_event_is_ecs_s_to_roll_back_and_says_where_it_stood() {
+    use aws_sdk_ecs::types::DeploymentRolloutState;
+
+    use crate::trigger::ecs_event::on_deployment_event;
+    use crate::trigger::{EcsDeploymentDetail, EcsDeploymentEvent, Origin};
+    let d = native(blue_green(5));
+    let failed = NativeStep {
+        rollback_reason: Some("Service deployment rolled back because alarms were triggered: p99.".into()),
+        ..NativeStep::new(S::RollbackSuccessful, Stage::BakeTime, 0.0)
+    };
+    d.ecs().native_scripts([vec![failed]]);
+    let out = d.execute(request(json!({"version": "v2"})), &inv()).await.unwrap();
+    let id = out["deployment_id"].as_str().unwrap().to_owned();
+    {
+        let mut s = d.ecs().state.lock().unwrap();
+        let svc = s.services.get_mut("web").unwrap();
+        let ours = svc.deployments.as_mut().unwrap().iter_mut().find(|x| x.id() == Some(id.as_str())).unwrap();
+        ours.rollout_state = Some(DeploymentRolloutState::Failed);
+    }
+    let event = EcsDeploymentEvent {
+        origin: Origin { account: ACCOUNT.into(), region: REGION.into() },
+        service_arn: "arn:aws:ecs:eu-west-1:111122223333:service/prod/web".into(),
+        detail: EcsDeploymentDetail { event_name: "SERVICE_DEPLOYMENT_FAILED".into(), deployment_id: id, reason: None },
+    };
+    let out = on_deployment_event(&d, &event, &inv()).await.unwrap();
+    assert_eq!(out["status"], "rolled_back", "{out}");
+    assert_eq!(out["rollback"]["by"], "ecs", "{out}");
+    assert_eq!(out["service_deployment"]["status"], "ROLLBACK_SUCCESSFUL", "{out}");
+    assert_eq!(out["service_deployment"]["lifecycle_stage"], "BAKE_TIME", "{out}");
+    assert_eq!(count(&d, "UpdateService"), 1, "never a second rollback");
+}

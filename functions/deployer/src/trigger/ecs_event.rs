@@ -21,7 +21,7 @@ use crate::plan::{describe_name, family, family_revision, tag_value, PREVIOUS_TA
 use crate::ports::Ecs;
 use crate::request::{resolve_service, Invocation};
 use crate::rollback::{self, read_service, Rollback};
-use crate::strategy::Strategy;
+use crate::strategy::{native, Strategy};
 use crate::verdict::{admit_rollback_target, ecs_rollback_by, primary, RollbackRefusal};
 
 pub(crate) fn ignored(reason: impl Into<String>) -> Value {
@@ -106,12 +106,25 @@ pub async fn on_deployment_event<E: Ecs>(
     if let Some(by) = by {
         outcome["status"] = json!("rolled_back");
         outcome["rollback"] = json!({ "by": by });
+        let mut progress = String::new();
+        if let Strategy::Native(kind) = strategy {
+            // ECS runs the whole service deployment: say where it stands (stage, traffic, hooks).
+            if let Some(sd) = native::current(ecs, &svc, kind).await {
+                progress = format!(
+                    "; {} at {}, {}% of production traffic on the new revision",
+                    sd.status.as_deref().unwrap_or("unknown"),
+                    sd.lifecycle_stage.as_deref().unwrap_or("an unknown stage"),
+                    sd.production_traffic_percent.unwrap_or(0.0)
+                );
+                outcome["service_deployment"] = serde_json::to_value(&sd).unwrap_or_default();
+            }
+        }
         let who = match by {
             RolledBackBy::EcsAlarms => "its deployment alarms roll back",
             RolledBackBy::EcsCircuitBreaker => "the circuit breaker rolls back",
             _ => "ECS rolls back",
         };
-        let reason = format!("{} ({who})", detail.reason.as_deref().unwrap_or("the rollout failed"));
+        let reason = format!("{} ({who}{progress})", detail.reason.as_deref().unwrap_or("the rollout failed"));
         d.tell(DeployEvent::RolledBack, &at, &version, Some(&revision), Some(&previous), Some(reason), None).await;
         return Ok(outcome);
     }
