@@ -261,6 +261,20 @@ async fn misconfigured_services_are_refused_before_any_change() {
         assert_eq!(service_deployment_count(&world).await, before, "{code}: no service deployment started");
         assert_eq!(world.primary_deployment("web").await.1, "web:1");
     }
+    // A load balancer without advancedConfiguration (no alternate target group, listener rule or role).
+    let world = world(60.0, blue_green(5).build(), false).await;
+    let lb = aws_sdk_ecs::types::LoadBalancer::builder()
+        .target_group_arn("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/0123456789abcdef")
+        .container_name("app")
+        .container_port(8080)
+        .build();
+    world.ecs.update_service().cluster("demo").service("web").load_balancers(lb).send().await.expect("add the LB");
+    let before = service_deployment_count(&world).await;
+    let err = world.deployer().deploy(request(json!({"version": "v2"}))).await.expect_err("refused");
+    assert_eq!(err.code().as_str(), "AdvancedConfigurationRequired", "{err}");
+    assert_eq!(err.details()["missing"], "alternateTargetGroupArn, productionListenerRule, roleArn");
+    assert_eq!(world.revisions().await, ["web:1"], "nothing registered");
+    assert_eq!(service_deployment_count(&world).await, before, "no service deployment started");
 }
 
 #[tokio::test]
