@@ -411,14 +411,11 @@ pub async fn follow<E: Ecs>(
         }
     };
     let Some(arn) = arn else {
+        // Not found is not failed: rolling back a deployment that may be healthy would be worse than
+        // answering in_progress with the status request to send later.
+        tracing::warn!("no service deployment found for this update; not judging it");
         let service = read_service(ecs, at).await?;
-        let reason = "ECS reported no service deployment for this update".to_owned();
-        return Ok(Followed {
-            verdict: Some(Verdict::Failed { reason, ecs_rolls_back: false }),
-            service,
-            service_deployment: None,
-            ecs_rollback: None,
-        });
+        return Ok(Followed { verdict: None, service, service_deployment: None, ecs_rollback: None });
     };
     let seen = watch(ecs, clock, &arn, deadline).await;
     let service = read_service(ecs, at).await?;

@@ -342,3 +342,39 @@ async fn a_failed_service_deployment_event_is_ecs_s_to_roll_back_and_says_where_
     assert_eq!(out["service_deployment"]["lifecycle_stage"], "BAKE_TIME", "{out}");
     assert_eq!(count(&d, "UpdateService"), 1, "never a second rollback");
 }
+
+#[tokio::test]
+async fn a_service_deployment_that_cannot_be_found_is_not_judged_failed() {
+    let d = native(blue_green(5));
+    d.ecs().native_scripts([vec![NativeStep::new(S::InProgress, Stage::BakeTime, 100.0)]]);
+    // Then ECS names no current service deployment and lists nothing that matches.
+    let out = d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    let arn = out.service_deployment.expect("identified").arn;
+    {
+        let mut s = d.ecs().state.lock().unwrap();
+        s.service_deployments.remove(&arn);
+        s.services.get_mut("web").unwrap().current_service_deployment = None;
+    }
+    let d2 = d;
+    let followed = crate::strategy::native::follow(
+        d2.ecs(),
+        d2.clock(),
+        &crate::request::ServiceRef {
+            region: None,
+            cluster: contract::names::ClusterName::parse("cluster", "prod").unwrap(),
+            service: contract::names::ServiceName::parse("service", "web").unwrap(),
+        },
+        crate::strategy::native::Kind::BlueGreen,
+        crate::verdict::Tracked {
+            deployment_id: Some("ecs-svc/nope"),
+            service_deployment_arn: None,
+            task_definition: "web:8",
+            max_failed_tasks: 3,
+        },
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    assert!(followed.verdict.is_none(), "{:?}", followed.verdict);
+    assert_eq!(mutations(&d2), ["RegisterTaskDefinition", "UpdateService"], "no rollback of what could not be read");
+}
