@@ -327,3 +327,46 @@ async fn an_alarm_rollback_of_a_rolling_update_is_ecs_s() {
         "ECS's rollback: the deployer deregistered nothing"
     );
 }
+
+#[tokio::test]
+async fn an_alarm_rollback_finished_between_two_reads_is_still_ecs_s() {
+    // 1 s ticks: ECS fails the rollout, rolls back and drops the failed deployment before the next read.
+    let world = World::start_ticking(Shape::default(), 1.0).await;
+    world.settle("web").await;
+    let script = format!(
+        "import boto3; cw = boto3.client('cloudwatch', endpoint_url='{}', region_name='us-east-1', \
+         aws_access_key_id='testing', aws_secret_access_key='testing'); \
+         cw.put_metric_alarm(AlarmName='p99', MetricName='TargetResponseTime', Namespace='AWS/ApplicationELB', \
+         Statistic='Average', Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator='GreaterThanThreshold'); \
+         cw.set_alarm_state(AlarmName='p99', StateValue='ALARM', StateReason='slow')",
+        world.endpoint
+    );
+    let out =
+        std::process::Command::new(deployer_tests::tool("python")).args(["-c", &script]).output().expect("python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let alarms = aws_sdk_ecs::types::DeploymentAlarms::builder()
+        .alarm_names("p99")
+        .enable(true)
+        .rollback(true)
+        .build()
+        .expect("alarms");
+    world
+        .ecs
+        .update_service()
+        .cluster("demo")
+        .service("web")
+        .deployment_configuration(DeploymentConfiguration::builder().alarms(alarms).build())
+        .send()
+        .await
+        .expect("turn the deployment alarms on");
+    let err = world
+        .deployer()
+        .execute(request(json!({"version": "v2", "wait": true})), &invocation(90))
+        .await
+        .expect_err("the alarm fails the rollout");
+    assert_eq!(err.code().as_str(), "RolledBack", "{err}");
+    let details = err.details();
+    assert_eq!(details["rollout"]["rollback"]["by"], "ecs-alarms", "{details}");
+    assert_eq!(details["rollout"]["rollback"]["to"], "web:1", "{details}");
+    assert_eq!(world.settle("web").await.1, "web:1");
+}

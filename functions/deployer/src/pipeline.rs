@@ -12,7 +12,8 @@ use aws_sdk_ecs::types::DesiredStatus;
 use contract::names::Region;
 use contract::request::DeployRequest;
 use contract::result::{
-    ContainerChange, DeployResult, FailureReport, RolledBackBy, RolloutReport, ServiceDeploymentReport, Status, Timings,
+    ContainerChange, DeployResult, FailureReport, RollbackReport, RolledBackBy, RolloutReport, RolloutState,
+    ServiceDeploymentReport, Status, Timings,
 };
 use serde_json::Value;
 use tracing::Instrument;
@@ -29,7 +30,9 @@ use crate::request::{self, DeployTarget, Invocation, Resolved, Scope, ServiceRef
 use crate::result::{self, millis};
 use crate::rollback;
 use crate::strategy::Strategy;
-use crate::verdict::{ecs_rollback_by, last_events, rollout_state, EcsRollback, Tracked, Verdict};
+use crate::verdict::{
+    ecs_rollback_by, ecs_rolled_back_unseen, last_events, rollout_state, EcsRollback, Tracked, Verdict,
+};
 use crate::{apply, follow, lock, status};
 
 /// Builds the ECS seam for another region; called at most once per region per process.
@@ -449,6 +452,36 @@ impl<E: Ecs> Deployer<E> {
                 Status::InProgress,
                 RolloutReport { check: Some(rollback::status_request(&t.at)), ..RolloutReport::new(state) },
             ),
+            Some(Verdict::Replaced { by: replacing, task_definition })
+                if family_revision(&task_definition) == family_revision(previous_arn)
+                    && ecs_rolled_back_unseen(&followed.service).is_some() =>
+            {
+                // Ours failed and ECS's own rollback (circuit breaker, deployment alarms) finished between two
+                // reads: the service went back to the revision before, by ECS, not by someone else.
+                let by = ecs_rolled_back_unseen(&followed.service).unwrap_or(RolledBackBy::EcsCircuitBreaker);
+                let events = last_events(&followed.service, 5);
+                let reason = format!(
+                    "ECS rolled the rollout back to {task_definition} by itself (deployment {replacing}) before its \
+                     failure could be read"
+                );
+                let failure = FailureReport { reason, events, stopped_tasks: Vec::new() };
+                let rollback = RollbackReport {
+                    from: family_revision(new_arn).to_owned(),
+                    to: task_definition.clone(),
+                    by,
+                    state: crate::verdict::ecs_rollout_state(crate::verdict::primary(&followed.service)),
+                    deregistered: None,
+                };
+                result.task_definition = Some(task_definition);
+                (
+                    Status::RolledBack,
+                    RolloutReport {
+                        failure: Some(failure),
+                        rollback: Some(rollback),
+                        ..RolloutReport::new(RolloutState::Failed)
+                    },
+                )
+            }
             Some(Verdict::Replaced { by, task_definition }) => {
                 let failure = FailureReport {
                     reason: format!("deployment {by} of {task_definition} replaced it: someone else deployed"),

@@ -70,6 +70,22 @@ pub fn ecs_rollback_by(service: &Service, reason: &str) -> Option<RolledBackBy> 
     }
 }
 
+/// Who of ECS would have rolled a rolling update back by itself, when the failed deployment is already gone
+/// (ECS drops it once its rollback completes): the deployment alarms or the circuit breaker, whichever the
+/// service enables with rollback (both: the latest service events say whether an alarm fired). `None` when
+/// neither is enabled.
+pub fn ecs_rolled_back_unseen(service: &Service) -> Option<RolledBackBy> {
+    match (alarms_roll_back(service), circuit_breaker_rolls_back(service)) {
+        (true, false) => Some(RolledBackBy::EcsAlarms),
+        (false, true) => Some(RolledBackBy::EcsCircuitBreaker),
+        (true, true) if last_events(service, 5).iter().any(|e| e.to_ascii_lowercase().contains("alarm")) => {
+            Some(RolledBackBy::EcsAlarms)
+        }
+        (true, true) => Some(RolledBackBy::EcsCircuitBreaker),
+        (false, false) => None,
+    }
+}
+
 /// Whether the service's circuit breaker rolls a failed rollout back by itself.
 pub fn circuit_breaker_rolls_back(service: &Service) -> bool {
     service
