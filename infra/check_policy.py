@@ -53,6 +53,9 @@ SERVICE_ARN = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:service/${ClusterN
 CLUSTER_ARN = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:cluster/${ClusterName}"
 TASK_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:task/${ClusterName}/*"
 TASK_DEFINITION_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*"
+# The stack's service's ECS-native service deployments and service revisions, and none of another service.
+SERVICE_DEPLOYMENT_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:service-deployment/${ClusterName}/${ServiceName}/*"
+SERVICE_REVISION_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:service-revision/${ClusterName}/${ServiceName}/*"
 REPOSITORY_ARN = PREFIX + ":ecr:${AWS::Region}:${AWS::AccountId}:repository/${RepositoryName}"
 # The repositories the service pulls from when they are not the stack's own: a list parameter whose every
 # entry must be one ECR repository ARN (checked by `check_image_repositories`).
@@ -116,6 +119,11 @@ DEPLOYER_ALLOWED: dict[str, Rule] = {
     # cluster by the ecs:cluster condition key.
     "ecs:listtasks": rule("*", conditions=(("ArnEquals", "ecs:cluster", CLUSTER_ARN),)),
     "ecs:describetasks": rule(TASK_ARNS),
+    "ecs:listservicedeployments": rule(SERVICE_ARN),
+    "ecs:describeservicedeployments": rule(SERVICE_DEPLOYMENT_ARNS),
+    "ecs:stopservicedeployment": rule(SERVICE_DEPLOYMENT_ARNS),
+    "ecs:continueservicedeployment": rule(SERVICE_DEPLOYMENT_ARNS),
+    "ecs:describeservicerevisions": rule(SERVICE_REVISION_ARNS),
     "ecr:describeimages": rule(REPOSITORY_ARN, IMAGE_REPOSITORIES),
     "iam:passrole": rule(
         "${TaskRoleArn}",
@@ -763,6 +771,12 @@ def _list_tasks_any_cluster(t: dict) -> None:
     }
 
 
+def _stop_any_service_deployment(t: dict) -> None:
+    statement_with(t, "ecs:StopServiceDeployment")["Resource"] = {
+        "Fn::Sub": PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:service-deployment/${ClusterName}/*"
+    }
+
+
 def _describe_tasks_on_star(t: dict) -> None:
     statement_with(t, "ecs:DescribeTasks")["Resource"] = "*"
 
@@ -887,6 +901,7 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("grants ecs:ListTasks without its condition", _list_tasks_without_condition, "ecs:ListTasks needs Condition"),
     ("lists the tasks of any cluster", _list_tasks_any_cluster, "ecs:ListTasks needs Condition"),
     ("grants ecs:DescribeTasks on *", _describe_tasks_on_star, "ecs:DescribeTasks on '*'"),
+    ("stops any service's deployments", _stop_any_service_deployment, "ecs:StopServiceDeployment on"),
     ("publishes to any topic", _publish_anywhere, "sns:Publish on '*'"),
     ("grants lambda:InvokeFunction on *", _invoke_on_star, "lambda:InvokeFunction on '*'"),
     ("lets the front invoke another function", _invoke_other_function, "function:admin"),

@@ -63,6 +63,15 @@ codes! {
     UnsupportedDeploymentController => 409,
     /// The service's `deploymentConfiguration.strategy` has no rollout strategy here.
     UnsupportedDeploymentStrategy => 409,
+    /// An ECS-native BLUE_GREEN service has no `bakeTimeInMinutes`: ECS would refuse or roll back mid-way.
+    BakeTimeRequired => 409,
+    /// An ECS-native BLUE_GREEN, LINEAR or CANARY service has a load balancer without `advancedConfiguration`
+    /// (alternate target group, production listener rule, role) and no Service Connect: ECS cannot shift traffic.
+    AdvancedConfigurationRequired => 409,
+    /// `linearConfiguration` or `canaryConfiguration` is missing or outside ECS's ranges.
+    TrafficShiftOutOfRange => 409,
+    /// `continue` or `reject` found no lifecycle hook awaiting action on the service's current deployment.
+    NoHookAwaitingAction => 409,
     /// ECR lists the image but does not report it ACTIVE (ARCHIVED, or being restored): ECS cannot pull it.
     ImageNotPullable => 409,
     /// A rollback names a revision of another task-definition family than the service's.
@@ -144,6 +153,10 @@ mod tests {
             ("UnsupportedDeploymentController", 409),
             ("UnsupportedDeploymentStrategy", 409),
             ("ImageNotPullable", 409),
+            ("BakeTimeRequired", 409),
+            ("AdvancedConfigurationRequired", 409),
+            ("TrafficShiftOutOfRange", 409),
+            ("NoHookAwaitingAction", 409),
             ("RollbackOutsideFamily", 403),
             ("UntrustedRollbackTarget", 403),
             ("UntrustedEvent", 403),

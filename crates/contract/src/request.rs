@@ -24,6 +24,12 @@ pub enum Action {
     Rollback,
     /// Report what the service runs and how its rollout is going.
     Status,
+    /// Let an ECS-native service deployment go on past its PAUSE hooks awaiting action
+    /// (ContinueServiceDeployment with CONTINUE).
+    Continue,
+    /// Roll back an ECS-native service deployment held by its PAUSE hooks awaiting action
+    /// (ContinueServiceDeployment with ROLLBACK).
+    Reject,
 }
 
 impl Action {
@@ -33,6 +39,8 @@ impl Action {
             Action::Deploy => "deploy",
             Action::Rollback => "rollback",
             Action::Status => "status",
+            Action::Continue => "continue",
+            Action::Reject => "reject",
         }
     }
 }
@@ -133,7 +141,7 @@ mod tests {
         assert_eq!(serde_json::from_value::<DeployRequest>(value).unwrap(), request);
         let rollback = DeployRequest { action: Action::Rollback, to: Some("web:7".into()), ..DeployRequest::default() };
         assert_eq!(serde_json::to_value(&rollback).unwrap(), json!({"action": "rollback", "to": "web:7"}));
-        for action in [Action::Deploy, Action::Rollback, Action::Status] {
+        for action in [Action::Deploy, Action::Rollback, Action::Status, Action::Continue, Action::Reject] {
             assert_eq!(serde_json::to_value(action).unwrap(), json!(action.as_str()));
         }
     }

@@ -59,7 +59,68 @@ pub enum RolledBackBy {
     EcsDeployer,
     /// The service's deployment circuit breaker, by itself.
     EcsCircuitBreaker,
+    /// ECS, by itself, because a CloudWatch deployment alarm went into ALARM (any strategy).
+    EcsAlarms,
+    /// ECS, by itself, because a lifecycle hook of an ECS-native deployment failed, timed out or was rejected.
+    EcsLifecycleHook,
+    /// ECS, by itself, for another reason it gives (`service_deployment.rollback_reason`).
+    Ecs,
 }
+
+/// One lifecycle hook of a service deployment as ECS reports it (`lifecycleHookDetails`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookReport {
+    /// The id that `continue` and `reject` answer (ContinueServiceDeployment's `hookId`).
+    pub hook_id: String,
+    /// `AWS_LAMBDA` or `PAUSE`.
+    pub target_type: Option<String>,
+    /// The Lambda function ARN of an `AWS_LAMBDA` hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `AWAITING_ACTION`, `IN_PROGRESS`, `SUCCEEDED`, `FAILED` or `TIMED_OUT`.
+    pub status: Option<String>,
+    /// When a hook awaiting action takes its `timeout_action`, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// `ROLLBACK` or `CONTINUE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_action: Option<String>,
+}
+
+/// An ECS-native service deployment (BLUE_GREEN, LINEAR, CANARY) as DescribeServiceDeployments reports it.
+/// Traffic weights are percentages of the new (green) service revision, 0.0–100.0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ServiceDeploymentReport {
+    /// `arn:aws:ecs:…:service-deployment/<cluster>/<service>/<id>`.
+    pub arn: String,
+    /// `BLUE_GREEN`, `LINEAR` or `CANARY`.
+    pub strategy: String,
+    /// `PENDING`, `IN_PROGRESS`, `SUCCESSFUL`, `STOPPED`, `STOP_REQUESTED`, `ROLLBACK_REQUESTED`,
+    /// `ROLLBACK_IN_PROGRESS`, `ROLLBACK_SUCCESSFUL` or `ROLLBACK_FAILED`.
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    /// `PRE_SCALE_UP`, `SCALE_UP`, …, `PRODUCTION_TRAFFIC_SHIFT`, `BAKE_TIME`, `CLEAN_UP`.
+    pub lifecycle_stage: Option<String>,
+    /// The production traffic the new revision was last given, percent.
+    pub production_traffic_percent: Option<f64>,
+    /// The test traffic the new revision was last given, percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_traffic_percent: Option<f64>,
+    /// Each production weight the new revision was seen at while followed, in order (canary: 0, 10, 100).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traffic_steps: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookReport>,
+    /// The hook (its target, or its id for a PAUSE hook) whose failure, time-out or rejection rolled back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_hook: Option<String>,
+    /// ECS's `rollback.reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_reason: Option<String>,
+}
+
+impl Eq for ServiceDeploymentReport {}
 
 /// How a followed rollout went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +257,9 @@ pub struct DeployResult {
     /// With `wait`: how the rollout went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutReport>,
+    /// The ECS-native service deployment this deploy started (BLUE_GREEN, LINEAR, CANARY), as last read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_deployment: Option<Box<ServiceDeploymentReport>>,
 }
 
 /// One entry of a multi-target result: what the target's deploy did, or its error body.
@@ -297,6 +361,22 @@ pub struct ServiceStatus {
     pub deployments: Vec<DeploymentSummary>,
     /// The latest service events, newest first.
     pub events: Vec<String>,
+    /// The service's current ECS-native service deployment, with its hooks (those awaiting `continue` or
+    /// `reject` show when they expire).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_deployment: Option<Box<ServiceDeploymentReport>>,
+}
+
+/// What `continue` or `reject` did: the hooks answered, and the service deployment as read after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookAnswer {
+    /// `continued` or `rejected`.
+    pub status: String,
+    pub cluster: String,
+    pub service: String,
+    /// The ids of the hooks answered (ContinueServiceDeployment's `hookId`).
+    pub hooks: Vec<String>,
+    pub service_deployment: ServiceDeploymentReport,
 }
 
 /// Any answer of the deployer to a request, read back by a caller that knows only the JSON.
@@ -307,6 +387,7 @@ pub enum Answer {
     Status(ServiceStatus),
     Rollback(RollbackResult),
     Deploy(DeployResult),
+    Hooks(HookAnswer),
 }
 
 impl Answer {
@@ -317,6 +398,13 @@ impl Answer {
             Answer::Status(_) => "ok",
             Answer::Rollback(r) => r.status.as_str(),
             Answer::Deploy(r) => r.status.as_str(),
+            Answer::Hooks(r) => {
+                if r.status == "rejected" {
+                    "rejected"
+                } else {
+                    "continued"
+                }
+            }
         }
     }
 }
@@ -391,6 +479,7 @@ mod tests {
                 Answer::Status(_) => "status",
                 Answer::Rollback(_) => "rollback",
                 Answer::Deploy(_) => "deploy",
+                Answer::Hooks(_) => "hooks",
             };
             assert_eq!((got, answer.status()), (kind, status));
             assert_eq!(serde_json::to_value(&answer).unwrap(), value, "{kind} round-trips");

@@ -70,7 +70,12 @@ pub async fn start<E: Ecs>(
         Err(error) if how == Start::ForceNewDeployment => Err(error.into()),
         Err(error) => {
             let service = after_failed_start(ecs, at, arn, error).await?;
-            Ok(Started { deployment_id: crate::strategy::rolling::deployment_for(&service, arn) })
+            let deployment_id = crate::strategy::rolling::deployment_for(&service, arn);
+            let service_deployment_arn = match strategy {
+                Strategy::Native(_) => service.current_service_deployment().map(str::to_owned),
+                Strategy::Rolling => None,
+            };
+            Ok(Started { deployment_id, service_deployment_arn })
         }
     }
 }

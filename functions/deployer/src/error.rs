@@ -75,6 +75,25 @@ pub enum DeployError {
     #[error("task definition {task_definition} not found")]
     TaskDefinitionNotFound { task_definition: String },
 
+    #[error(
+        "service {service} rolls out with the BLUE_GREEN strategy but has no bakeTimeInMinutes: set one (0-1440) \
+         with UpdateService before deploying"
+    )]
+    BakeTimeRequired { service: String },
+
+    #[error(
+        "service {service} rolls out with the {strategy} strategy, but its load balancer (target group \
+         {target_group}) has no {missing} in advancedConfiguration and the service does not use Service Connect: \
+         ECS could not shift traffic and would roll back mid-way"
+    )]
+    AdvancedConfigurationRequired { service: String, strategy: String, target_group: String, missing: String },
+
+    #[error("service {service} rolls out with the {strategy} strategy, but {setting} is {value}: ECS takes {range}")]
+    TrafficShiftOutOfRange { service: String, strategy: String, setting: String, value: String, range: String },
+
+    #[error("no lifecycle hook of service {service} awaits action{}", service_deployment.as_deref().map(|a| format!(" (service deployment {a})")).unwrap_or_default())]
+    NoHookAwaitingAction { service: String, service_deployment: Option<String> },
+
     #[error("no container to deploy in {task_definition}: {reason}")]
     NoTargetContainer { task_definition: String, reason: String, containers: Vec<String> },
 
@@ -227,6 +246,10 @@ impl DeployError {
             DeployError::ServiceNotActive { .. } => Code::ServiceNotActive,
             DeployError::UnsupportedDeploymentController { .. } => Code::UnsupportedDeploymentController,
             DeployError::TaskDefinitionNotFound { .. } => Code::TaskDefinitionNotFound,
+            DeployError::BakeTimeRequired { .. } => Code::BakeTimeRequired,
+            DeployError::AdvancedConfigurationRequired { .. } => Code::AdvancedConfigurationRequired,
+            DeployError::TrafficShiftOutOfRange { .. } => Code::TrafficShiftOutOfRange,
+            DeployError::NoHookAwaitingAction { .. } => Code::NoHookAwaitingAction,
             DeployError::NoTargetContainer { .. } => Code::NoTargetContainer,
             DeployError::Preflight(all) => all.first().map_or(Code::PreflightFailed, DeployError::code),
             DeployError::Aws(e) => e.code(),
@@ -281,6 +304,16 @@ impl DeployError {
             DeployError::Config(e) => json!({ "variable": e.variable }),
             DeployError::Internal { .. } => json!({}),
             DeployError::TaskDefinitionNotFound { task_definition } => json!({ "task_definition": task_definition }),
+            DeployError::BakeTimeRequired { service } => json!({ "service": service, "strategy": "BLUE_GREEN" }),
+            DeployError::AdvancedConfigurationRequired { service, strategy, target_group, missing } => json!({
+                "service": service, "strategy": strategy, "target_group": target_group, "missing": missing,
+            }),
+            DeployError::TrafficShiftOutOfRange { service, strategy, setting, value, range } => json!({
+                "service": service, "strategy": strategy, "setting": setting, "value": value, "range": range,
+            }),
+            DeployError::NoHookAwaitingAction { service, service_deployment } => {
+                json!({ "service": service, "service_deployment": service_deployment })
+            }
             DeployError::NoTargetContainer { task_definition, containers, .. } => {
                 json!({ "task_definition": task_definition, "containers": containers })
             }
@@ -379,6 +412,7 @@ mod tests {
             forced_new_deployment: false,
             tags_left_out: Vec::new(),
             timings_ms: Timings::default(),
+            service_deployment: None,
             rollout: Some(RolloutReport {
                 failure: Some(FailureReport { reason: "3 tasks failed".into(), ..FailureReport::default() }),
                 rollback: Some(RollbackReport {

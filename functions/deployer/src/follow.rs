@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{DesiredStatus, Service};
-use contract::result::FailureReport;
+use contract::result::{FailureReport, ServiceDeploymentReport};
 
 use crate::error::DeployError;
 use crate::ports::{Clock, Ecs, ServiceLookup};
 use crate::request::ServiceRef;
-use crate::verdict::{judge, last_events, stopped_tasks, Tracked, Verdict};
+use crate::verdict::{judge, last_events, stopped_tasks, EcsRollback, Tracked, Verdict};
 
 /// How often a rollout is read: ECS's DescribeServices allows 20/s per account, shared with every other
 /// caller, and a rollout moves in tens of seconds.
@@ -25,6 +25,10 @@ pub struct Followed {
     /// `None`: still in progress when the time ran out.
     pub verdict: Option<Verdict>,
     pub service: Service,
+    /// The ECS-native service deployment as last read (BLUE_GREEN, LINEAR, CANARY).
+    pub service_deployment: Option<ServiceDeploymentReport>,
+    /// When ECS rolled the failure back by itself and the strategy knows who and how far: by whom.
+    pub ecs_rollback: Option<EcsRollback>,
 }
 
 /// Reads the service every few seconds until the tracked deployment completes, fails or is replaced, or
@@ -44,7 +48,13 @@ pub async fn follow<E: Ecs>(
                 let verdict = judge(&svc, &tracked);
                 tracing::debug!(?verdict, "rollout");
                 if !matches!(verdict, Verdict::InProgress { .. }) {
-                    return Ok(Followed { verdict: Some(verdict), service: *svc });
+                    let service = *svc;
+                    return Ok(Followed {
+                        verdict: Some(verdict),
+                        service,
+                        service_deployment: None,
+                        ecs_rollback: None,
+                    });
                 }
                 last = Some(*svc);
             }
@@ -53,7 +63,9 @@ pub async fn follow<E: Ecs>(
         }
         let pause = POLL_INTERVAL + jitter(clock);
         if clock.now() + pause > deadline {
-            return last.map(|service| Followed { verdict: None, service }).ok_or_else(gone);
+            return last
+                .map(|service| Followed { verdict: None, service, service_deployment: None, ecs_rollback: None })
+                .ok_or_else(gone);
         }
         clock.sleep(pause).await;
     }

@@ -11,7 +11,10 @@ use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInpu
 use aws_sdk_ecs::types::DesiredStatus;
 use contract::names::Region;
 use contract::request::DeployRequest;
-use contract::result::{ContainerChange, DeployResult, FailureReport, RolloutReport, Status, Timings};
+use contract::result::{
+    ContainerChange, DeployResult, FailureReport, RollbackReport, RolledBackBy, RolloutReport, RolloutState,
+    ServiceDeploymentReport, Status, Timings,
+};
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -27,7 +30,9 @@ use crate::request::{self, DeployTarget, Invocation, Resolved, Scope, ServiceRef
 use crate::result::{self, millis};
 use crate::rollback;
 use crate::strategy::Strategy;
-use crate::verdict::{last_events, rollout_state, Tracked, Verdict};
+use crate::verdict::{
+    ecs_rollback_by, ecs_rolled_back_unseen, last_events, rollout_state, EcsRollback, Tracked, Verdict,
+};
 use crate::{apply, follow, lock, status};
 
 /// Builds the ECS seam for another region; called at most once per region per process.
@@ -155,6 +160,10 @@ impl<E: Ecs> Deployer<E> {
                 let ecs = self.ecs_for(at.region.as_ref())?;
                 result::render(&status::report(&*ecs, &at).await?)
             }
+            Resolved::Hooks { at, action } => {
+                let ecs = self.ecs_for(at.region.as_ref())?;
+                result::render(&status::answer_hooks(&*ecs, &at, action).await?)
+            }
         }
     }
 
@@ -219,6 +228,7 @@ impl<E: Ecs> Deployer<E> {
     ) -> Result<DeployResult, DeployError> {
         if !t.options.force {
             preflight::refuse_foreign_rollout(t, &facts)?;
+            facts.strategy.refuse_in_flight(ecs, &t.at).await?;
         }
         let region = t.at.region.as_deref().unwrap_or(&self.region);
         let base = &facts.base.task_definition;
@@ -271,6 +281,7 @@ impl<E: Ecs> Deployer<E> {
             tags_left_out: planned.tags_left_out,
             timings_ms: Timings::default(),
             rollout: None,
+            service_deployment: None,
         };
         let change = match planned.action {
             Action::Register(input) => Some(Change::Register(input)),
@@ -327,6 +338,15 @@ impl<E: Ecs> Deployer<E> {
         timings.update = Some(millis(self.clock.now() - step));
         result.status = Status::Deployed;
         result.deployment_id = begun.deployment_id;
+        if let Strategy::Native(kind) = facts.strategy {
+            result.service_deployment = begun.service_deployment_arn.map(|arn| {
+                Box::new(ServiceDeploymentReport {
+                    arn,
+                    strategy: kind.as_str().to_owned(),
+                    ..ServiceDeploymentReport::default()
+                })
+            });
+        }
         result.task_definition = Some(name);
         if t.options.wait {
             let elapsed = self.clock.now() - started;
@@ -414,12 +434,17 @@ impl<E: Ecs> Deployer<E> {
         previous_arn: &str,
         deadline: Duration,
     ) -> Result<(), DeployError> {
+        let arn = result.service_deployment.as_ref().map(|sd| sd.arn.clone());
         let tracked = Tracked {
             deployment_id: result.deployment_id.as_deref(),
+            service_deployment_arn: arn.as_deref(),
             task_definition: new_arn,
             max_failed_tasks: self.config.max_failed_tasks,
         };
         let followed = strategy.follow(ecs, &*self.clock, &t.at, tracked, deadline).await?;
+        if followed.service_deployment.is_some() {
+            result.service_deployment = followed.service_deployment.clone().map(Box::new);
+        }
         let state = rollout_state(followed.verdict.as_ref());
         let (status, report) = match followed.verdict {
             Some(Verdict::Completed) => (Status::Completed, RolloutReport::new(state)),
@@ -427,6 +452,36 @@ impl<E: Ecs> Deployer<E> {
                 Status::InProgress,
                 RolloutReport { check: Some(rollback::status_request(&t.at)), ..RolloutReport::new(state) },
             ),
+            Some(Verdict::Replaced { by: replacing, task_definition })
+                if family_revision(&task_definition) == family_revision(previous_arn)
+                    && ecs_rolled_back_unseen(&followed.service).is_some() =>
+            {
+                // Ours failed and ECS's own rollback (circuit breaker, deployment alarms) finished between two
+                // reads: the service went back to the revision before, by ECS, not by someone else.
+                let by = ecs_rolled_back_unseen(&followed.service).unwrap_or(RolledBackBy::EcsCircuitBreaker);
+                let events = last_events(&followed.service, 5);
+                let reason = format!(
+                    "ECS rolled the rollout back to {task_definition} by itself (deployment {replacing}) before its \
+                     failure could be read"
+                );
+                let failure = FailureReport { reason, events, stopped_tasks: Vec::new() };
+                let rollback = RollbackReport {
+                    from: family_revision(new_arn).to_owned(),
+                    to: task_definition.clone(),
+                    by,
+                    state: crate::verdict::ecs_rollout_state(crate::verdict::primary(&followed.service)),
+                    deregistered: None,
+                };
+                result.task_definition = Some(task_definition);
+                (
+                    Status::RolledBack,
+                    RolloutReport {
+                        failure: Some(failure),
+                        rollback: Some(rollback),
+                        ..RolloutReport::new(RolloutState::Failed)
+                    },
+                )
+            }
             Some(Verdict::Replaced { by, task_definition }) => {
                 let failure = FailureReport {
                     reason: format!("deployment {by} of {task_definition} replaced it: someone else deployed"),
@@ -436,6 +491,12 @@ impl<E: Ecs> Deployer<E> {
                 (Status::Failed, RolloutReport { failure: Some(failure), ..RolloutReport::new(state) })
             }
             Some(Verdict::Failed { reason, ecs_rolls_back }) => {
+                let ecs_rollback = ecs_rolls_back.then(|| {
+                    followed.ecs_rollback.clone().unwrap_or_else(|| EcsRollback {
+                        by: ecs_rollback_by(&followed.service, &reason).unwrap_or(RolledBackBy::EcsCircuitBreaker),
+                        state: None,
+                    })
+                });
                 let failure = follow::failure_report(ecs, &t.at, &followed.service, new_arn, reason).await;
                 let clock = &*self.clock;
                 let rollback = rollback::after_failure(
@@ -444,7 +505,7 @@ impl<E: Ecs> Deployer<E> {
                     strategy,
                     t,
                     &followed.service,
-                    ecs_rolls_back,
+                    ecs_rollback,
                     new_arn,
                     previous_arn,
                     deadline,

@@ -261,7 +261,10 @@ async fn service_and_task_definitions<E: Ecs>(
         });
     }
     let strategy = match Strategy::for_service(&service, &t.at.service) {
-        Ok(s) => Some(s),
+        Ok(s) => {
+            failures.extend(s.refusals(&service, &t.at.service));
+            Some(s)
+        }
         Err(e) => {
             failures.push(e);
             None

@@ -19,7 +19,7 @@ use crate::ports::{Clock, DescribedTaskDefinition, Ecs, Lock, ServiceLookup};
 use crate::request::{DeployTarget, Invocation, RollbackTarget, ServiceRef, ANSWER_MARGIN};
 use crate::result::millis;
 use crate::strategy::{RestoreError, Restored, Strategy};
-use crate::verdict::{admit_rollback_target, ecs_rollout_state, may_deregister, primary, RollbackRefusal};
+use crate::verdict::{admit_rollback_target, ecs_rollout_state, may_deregister, primary, EcsRollback, RollbackRefusal};
 
 /// One rollback: where, how, to what, and what to do with the revision left behind.
 pub struct Rollback<'a> {
@@ -144,7 +144,8 @@ pub async fn explicit_target<E: Ecs>(
     Ok(target)
 }
 
-/// A followed rollout failed: ECS's circuit breaker rolls it back by itself (never a second rollback), or
+/// A followed rollout failed: ECS rolls it back by itself (its circuit breaker, its deployment alarms, a
+/// lifecycle hook of a service deployment: never a second rollback), or
 /// this deployer does when the target asks for it, or nobody does (`None`).
 #[allow(clippy::too_many_arguments)]
 pub async fn after_failure<E: Ecs>(
@@ -153,17 +154,17 @@ pub async fn after_failure<E: Ecs>(
     strategy: Strategy,
     t: &DeployTarget,
     service: &Service,
-    ecs_rolls_back: bool,
+    ecs_rollback: Option<EcsRollback>,
     failed_arn: &str,
     previous_arn: &str,
     deadline: Duration,
 ) -> Result<Option<RollbackReport>, DeployError> {
-    if ecs_rolls_back {
+    if let Some(EcsRollback { by, state }) = ecs_rollback {
         let primary = primary(service);
         let to = primary.and_then(|d| d.task_definition()).map_or("unknown", family_revision).to_owned();
-        let state = ecs_rollout_state(primary);
+        let state = state.unwrap_or_else(|| ecs_rollout_state(primary));
         let from = family_revision(failed_arn).to_owned();
-        return Ok(Some(RollbackReport { from, to, by: RolledBackBy::EcsCircuitBreaker, state, deregistered: None }));
+        return Ok(Some(RollbackReport { from, to, by, state, deregistered: None }));
     }
     // A forced new deployment of the running revision has no earlier revision to go back to: the digest the
     // tasks ran before is no longer what the tag names.

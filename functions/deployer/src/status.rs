@@ -1,14 +1,15 @@
 //! The `status` action: what a service runs, which version that is, and how its rollout goes, in the words
 //! of its rollout strategy.
 
-use contract::result::{ReportStatus, ServiceStatus};
+use contract::request::Action;
+use contract::result::{HookAnswer, ReportStatus, ServiceStatus};
 
 use crate::error::DeployError;
 use crate::plan::{family_revision, tag_value, PREVIOUS_TAG, VERSION_TAG};
 use crate::ports::Ecs;
 use crate::request::ServiceRef;
 use crate::rollback::read_service;
-use crate::strategy::Strategy;
+use crate::strategy::{native, Strategy};
 use crate::verdict::last_events;
 
 /// Reads the service and its running revision (two calls).
@@ -19,6 +20,10 @@ pub async fn report<E: Ecs>(ecs: &E, at: &ServiceRef) -> Result<ServiceStatus, D
     let described = ecs.describe_task_definition(current).await?;
     let tags = described.as_ref().map(|d| d.tags.as_slice()).unwrap_or_default();
     let progress = strategy.progress(&service);
+    let service_deployment = match strategy {
+        Strategy::Native(kind) => native::current(ecs, &service, kind).await.map(Box::new),
+        Strategy::Rolling => None,
+    };
     Ok(ServiceStatus {
         status: ReportStatus::Ok,
         cluster: at.cluster.to_string(),
@@ -32,5 +37,21 @@ pub async fn report<E: Ecs>(ecs: &E, at: &ServiceRef) -> Result<ServiceStatus, D
         pending_count: service.pending_count,
         deployments: progress.deployments,
         events: last_events(&service, 5),
+        service_deployment,
+    })
+}
+
+/// The `continue` and `reject` actions, under no lock (they change no revision): see
+/// [`native::answer_hooks`].
+pub async fn answer_hooks<E: Ecs>(ecs: &E, at: &ServiceRef, action: Action) -> Result<HookAnswer, DeployError> {
+    let span = tracing::info_span!("hooks", cluster = %at.cluster, service = %at.service, action = action.as_str());
+    let _entered = span.enter();
+    let (service_deployment, hooks) = native::answer_hooks(ecs, at, action).await?;
+    Ok(HookAnswer {
+        status: if action == Action::Reject { "rejected".into() } else { "continued".into() },
+        cluster: at.cluster.to_string(),
+        service: at.service.to_string(),
+        hooks,
+        service_deployment,
     })
 }

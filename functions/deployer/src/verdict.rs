@@ -2,7 +2,7 @@
 //! rolled back by the circuit breaker, or replaced by someone else's? Which revision may be deregistered?
 
 use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState, Service, Tag, Task};
-use contract::result::{RolloutState, StoppedTask};
+use contract::result::{RolledBackBy, RolloutState, StoppedTask};
 
 use crate::plan::{family, family_revision, same_revision, tag_value, PREVIOUS_TAG};
 
@@ -10,6 +10,8 @@ use crate::plan::{family, family_revision, same_revision, tag_value, PREVIOUS_TA
 #[derive(Debug, Clone, Copy)]
 pub struct Tracked<'a> {
     pub deployment_id: Option<&'a str>,
+    /// The ECS-native service deployment's ARN, when the strategy has one.
+    pub service_deployment_arn: Option<&'a str>,
     pub task_definition: &'a str,
     /// Without the circuit breaker, the rollout counts as failed once this many of its tasks failed.
     pub max_failed_tasks: i32,
@@ -33,6 +35,55 @@ pub enum Verdict {
         by: String,
         task_definition: String,
     },
+}
+
+/// A rollback ECS made by itself: who made it and, when known, how its own rollout went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcsRollback {
+    pub by: RolledBackBy,
+    pub state: Option<RolloutState>,
+}
+
+/// Whether the service's deployment alarms roll a failed rollout back by itself.
+pub fn alarms_roll_back(service: &Service) -> bool {
+    service
+        .deployment_configuration()
+        .and_then(|c| c.alarms())
+        .is_some_and(|a| a.enable && a.rollback && !a.alarm_names().is_empty())
+}
+
+/// Whether a rolling deployment that failed with `reason` failed on its deployment alarms. ECS says so only
+/// in `rolloutStateReason` ("… alarms triggered …"); with alarm rollback off, it is not ECS's rollback anyway.
+fn failed_on_alarms(service: &Service, reason: &str) -> bool {
+    alarms_roll_back(service) && reason.to_ascii_lowercase().contains("alarm")
+}
+
+/// Who rolls back a rolling deployment that failed with `reason`, if ECS does by itself: its deployment
+/// alarms or its circuit breaker.
+pub fn ecs_rollback_by(service: &Service, reason: &str) -> Option<RolledBackBy> {
+    if failed_on_alarms(service, reason) {
+        Some(RolledBackBy::EcsAlarms)
+    } else if circuit_breaker_rolls_back(service) {
+        Some(RolledBackBy::EcsCircuitBreaker)
+    } else {
+        None
+    }
+}
+
+/// Who of ECS would have rolled a rolling update back by itself, when the failed deployment is already gone
+/// (ECS drops it once its rollback completes): the deployment alarms or the circuit breaker, whichever the
+/// service enables with rollback (both: the latest service events say whether an alarm fired). `None` when
+/// neither is enabled.
+pub fn ecs_rolled_back_unseen(service: &Service) -> Option<RolledBackBy> {
+    match (alarms_roll_back(service), circuit_breaker_rolls_back(service)) {
+        (true, false) => Some(RolledBackBy::EcsAlarms),
+        (false, true) => Some(RolledBackBy::EcsCircuitBreaker),
+        (true, true) if last_events(service, 5).iter().any(|e| e.to_ascii_lowercase().contains("alarm")) => {
+            Some(RolledBackBy::EcsAlarms)
+        }
+        (true, true) => Some(RolledBackBy::EcsCircuitBreaker),
+        (false, false) => None,
+    }
 }
 
 /// Whether the service's circuit breaker rolls a failed rollout back by itself.
@@ -75,6 +126,7 @@ pub fn judge(service: &Service, tracked: &Tracked<'_>) -> Verdict {
         Some(DeploymentRolloutState::Completed) => return Verdict::Completed,
         Some(DeploymentRolloutState::Failed) => {
             let reason = ours.rollout_state_reason().unwrap_or("the rollout failed").to_owned();
+            let ecs_rolls_back = ecs_rollback_by(service, &reason).is_some();
             return Verdict::Failed { reason, ecs_rolls_back };
         }
         _ => {}
@@ -250,7 +302,12 @@ mod tests {
             .build()
     }
 
-    const OURS: Tracked<'static> = Tracked { deployment_id: Some("d2"), task_definition: "web:8", max_failed_tasks: 3 };
+    const OURS: Tracked<'static> = Tracked {
+        deployment_id: Some("d2"),
+        service_deployment_arn: None,
+        task_definition: "web:8",
+        max_failed_tasks: 3,
+    };
     use DeploymentRolloutState::{Completed, Failed, InProgress};
 
     #[test]

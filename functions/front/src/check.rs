@@ -61,6 +61,8 @@ pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -
         }
         Action::Rollback => only_service_fields(&request, "rollback", true)?,
         Action::Status => only_service_fields(&request, "status", false)?,
+        Action::Continue => only_service_fields(&request, "continue", false)?,
+        Action::Reject => only_service_fields(&request, "reject", false)?,
     }
     let services = match request.targets.take() {
         Some(targets) => {

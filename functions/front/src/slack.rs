@@ -3,7 +3,7 @@
 //! `cluster/service`. Parsing and every message are pure; [`crate::app`] does the I/O.
 
 use contract::request::{Action, DeployRequest};
-use contract::result::Answer;
+use contract::result::{Answer, ServiceDeploymentReport};
 use contract::text::{console_url, duration_text, mrkdwn_escape, resource_name, revision_change, truncate};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -263,6 +263,9 @@ pub fn outcome_message(
             } else if let Some(change) = revision_change(facts.from, facts.to) {
                 fields.push(field("Revision", mrkdwn_escape(&change)));
             }
+            if let Some(progress) = &facts.progress {
+                fields.push(field("Progress", code(progress)));
+            }
             fields.push(field("Status", code(status)));
             fields.push(field("Duration", duration_text(facts.total_ms.unwrap_or(elapsed_ms))));
             (format!("{} {target}", headline(job, status)), None)
@@ -306,6 +309,22 @@ struct Facts<'a> {
     to: Option<&'a str>,
     rollout_state: Option<&'a str>,
     total_ms: Option<u64>,
+    /// An ECS-native service deployment's progress: its status, stage and the new revision's traffic.
+    progress: Option<String>,
+}
+
+/// `IN_PROGRESS · BAKE_TIME · 100% of production traffic`, and the hooks awaiting `continue` or `reject`.
+fn progress(sd: Option<&ServiceDeploymentReport>) -> Option<String> {
+    let sd = sd?;
+    let mut parts: Vec<String> = [sd.status.clone(), sd.lifecycle_stage.clone()].into_iter().flatten().collect();
+    if let Some(w) = sd.production_traffic_percent {
+        parts.push(format!("{w}% of production traffic"));
+    }
+    let waiting = sd.hooks.iter().filter(|h| h.status.as_deref() == Some("AWAITING_ACTION")).count();
+    if waiting > 0 {
+        parts.push(format!("{waiting} hook(s) awaiting continue or reject"));
+    }
+    Some(parts.join(" · ")).filter(|p| !p.is_empty())
 }
 
 impl<'a> Facts<'a> {
@@ -318,6 +337,7 @@ impl<'a> Facts<'a> {
                 to: r.task_definition.as_deref(),
                 rollout_state: None,
                 total_ms: Some(r.timings_ms.total),
+                progress: progress(r.service_deployment.as_deref()),
             },
             Some(Answer::Rollback(r)) => Facts {
                 version: r.version.as_deref(),
@@ -325,6 +345,7 @@ impl<'a> Facts<'a> {
                 to: Some(&r.to),
                 rollout_state: None,
                 total_ms: Some(r.timings_ms.total),
+                progress: None,
             },
             Some(Answer::Status(r)) => Facts {
                 version: r.version.as_deref(),
@@ -332,10 +353,12 @@ impl<'a> Facts<'a> {
                 to: Some(&r.task_definition),
                 rollout_state: r.rollout_state.as_deref(),
                 total_ms: None,
+                progress: progress(r.service_deployment.as_deref()),
             },
             Some(Answer::FanOut(r)) => {
                 Facts { version: Some(&r.version), total_ms: Some(r.timings_ms.total), ..Facts::default() }
             }
+            Some(Answer::Hooks(r)) => Facts { progress: progress(Some(&r.service_deployment)), ..Facts::default() },
         }
     }
 }
@@ -507,6 +530,23 @@ mod tests {
                 "*Status*\n`ok`",
                 "*Duration*\n300 ms"
             ]
+        );
+
+        let native = json!({"status": "ok", "cluster": "demo", "service": "web", "task_definition": "web:3",
+            "version": "v3", "previous_task_definition": "web:2", "rollout_state": "IN_PROGRESS", "running_count": 2,
+            "desired_count": 1, "pending_count": 0, "deployments": [], "events": [],
+            "service_deployment": {"arn": "arn:aws:ecs:us-east-1:1:service-deployment/demo/web/x", "strategy": "CANARY",
+                "status": "IN_PROGRESS", "lifecycle_stage": "PRODUCTION_TRAFFIC_SHIFT",
+                "production_traffic_percent": 10.0,
+                "hooks": [{"hook_id": "h1", "target_type": "PAUSE", "status": "AWAITING_ACTION"}]}});
+        let message = outcome_message(&status, &Ok(native), "U1", 300, "us-east-1");
+        let fields: Vec<_> =
+            message["blocks"][1]["fields"].as_array().unwrap().iter().map(|f| f["text"].as_str().unwrap()).collect();
+        assert!(
+            fields.contains(
+                &"*Progress*\n`IN_PROGRESS · PRODUCTION_TRAFFIC_SHIFT · 10% of production traffic · 1 hook(s) awaiting continue or reject`"
+            ),
+            "{fields:?}"
         );
 
         let rollback = Job::Rollback { cluster: "demo".into(), service: "web".into(), to: None };

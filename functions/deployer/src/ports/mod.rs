@@ -15,7 +15,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
-use aws_sdk_ecs::types::{Cluster, DesiredStatus, Service, Tag, Task, TaskDefinition};
+use aws_sdk_ecs::types::{
+    Cluster, DeploymentLifecycleHookAction, DesiredStatus, Service, ServiceDeployment, ServiceDeploymentBrief,
+    ServiceDeploymentStatus, ServiceRevision, Tag, Task, TaskDefinition,
+};
 use contract::names::Version;
 use contract::AwsError;
 use futures_util::future::BoxFuture;
@@ -132,6 +135,51 @@ pub trait Ecs: Send + Sync {
         cluster: &str,
         task_arns: &[String],
     ) -> impl Future<Output = Result<Vec<Task>, AwsError>> + Send;
+
+    /// [ListServiceDeployments](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServiceDeployments.html)
+    /// of one service, newest first, its first page (20); `statuses` empty: every status.
+    fn list_service_deployments(
+        &self,
+        cluster: &str,
+        service: &str,
+        statuses: &[ServiceDeploymentStatus],
+    ) -> impl Future<Output = Result<Vec<ServiceDeploymentBrief>, AwsError>> + Send;
+
+    /// [DescribeServiceDeployments](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceDeployments.html)
+    /// of one service deployment ARN; `None` when ECS lists it in `failures[]` (MISSING).
+    fn describe_service_deployment(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<ServiceDeployment>, AwsError>> + Send;
+
+    /// [DescribeServiceRevisions](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceRevisions.html)
+    /// of one service revision ARN; `None` when ECS lists it in `failures[]`.
+    fn describe_service_revision(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<ServiceRevision>, AwsError>> + Send;
+
+    /// [StopServiceDeployment](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_StopServiceDeployment.html)
+    /// with `stopType` ROLLBACK. A `ConflictException` (finished, or already stopping) is an answer, not an error.
+    fn stop_service_deployment(&self, arn: &str) -> impl Future<Output = Result<DeploymentAnswer, AwsError>> + Send;
+
+    /// [ContinueServiceDeployment](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContinueServiceDeployment.html)
+    /// of the hook `hook_id` awaiting action, with CONTINUE or ROLLBACK. A `ConflictException` is an answer.
+    fn continue_service_deployment(
+        &self,
+        arn: &str,
+        hook_id: &str,
+        action: DeploymentLifecycleHookAction,
+    ) -> impl Future<Output = Result<DeploymentAnswer, AwsError>> + Send;
+}
+
+/// How ECS took a request that acts on a service deployment (StopServiceDeployment,
+/// ContinueServiceDeployment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeploymentAnswer {
+    Accepted,
+    /// `ConflictException`: the service deployment is finished or already stopping; read it again.
+    Conflict(String),
 }
 
 /// The answer to a lock request.

@@ -130,6 +130,12 @@ pub enum Resolved {
     },
     Rollback(RollbackTarget),
     Status(ServiceRef),
+    /// `continue` or `reject`: answer the PAUSE hooks awaiting action on the service's current
+    /// ECS-native service deployment.
+    Hooks {
+        at: ServiceRef,
+        action: Action,
+    },
 }
 
 fn invalid(reason: impl Into<String>) -> DeployError {
@@ -152,6 +158,10 @@ pub fn resolve(request: DeployRequest, config: &Config, scope: &Scope<'_>) -> Re
         Action::Status => {
             only_service_fields(&request, "status", false)?;
             resolve_envelope(&request, config, scope).map(Resolved::Status)
+        }
+        action @ (Action::Continue | Action::Reject) => {
+            only_service_fields(&request, action.as_str(), false)?;
+            resolve_envelope(&request, config, scope).map(|at| Resolved::Hooks { at, action })
         }
     }
 }

@@ -1,6 +1,7 @@
 use contract::names::AllowedTarget;
 
 use super::*;
+use contract::request::Action;
 
 const REGION: &str = "eu-west-1";
 const ACCOUNT: &str = "111122223333";
@@ -262,6 +263,12 @@ fn rollbacks_and_status_take_only_service_fields() {
     let err = resolve(request(r#"{"action":"rollback","to":"web"}"#), &config()).unwrap_err();
     assert!(err.to_string().contains("it takes family:revision"), "{err}");
     assert!(matches!(resolve(request(r#"{"action":"status"}"#), &config()).unwrap(), Resolved::Status(_)));
+    for (body, action) in [(r#"{"action":"continue"}"#, Action::Continue), (r#"{"action":"reject"}"#, Action::Reject)] {
+        let Resolved::Hooks { at, action: got } = resolve(request(body), &config()).unwrap() else { panic!("{body}") };
+        assert_eq!((&*at.service, got), ("web", action));
+    }
+    let err = resolve(request(r#"{"action":"reject","force":true}"#), &config()).unwrap_err();
+    assert!(err.to_string().contains("\"force\" does not go with action reject"), "{err}");
 }
 
 /// Case 8 of issue 11: the envelope a pipeline deploys with is taken by every action.

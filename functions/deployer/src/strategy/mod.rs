@@ -9,6 +9,7 @@
 //! Adding a strategy: a file beside `rolling.rs`, a variant of [`Strategy`], its arm in each method below
 //! and in [`Strategy::for_service`]. No other stage changes.
 
+pub mod native;
 pub mod rolling;
 
 use std::time::Duration;
@@ -28,6 +29,9 @@ use crate::verdict::Tracked;
 pub enum Strategy {
     /// The ECS controller's ROLLING strategy: UpdateService, then deployments with a rollout state.
     Rolling,
+    /// The ECS controller's BLUE_GREEN, LINEAR or CANARY strategy: UpdateService, then a service deployment
+    /// with lifecycle stages, traffic weights and hooks ([`native`]).
+    Native(native::Kind),
 }
 
 /// Where a started rollout can be found again.
@@ -35,12 +39,16 @@ pub enum Strategy {
 pub struct Started {
     /// ECS's id of the deployment (`ecs-svc/…`), when it reported one.
     pub deployment_id: Option<String>,
+    /// The ECS-native service deployment's ARN (BLUE_GREEN, LINEAR, CANARY), when it was identified.
+    pub service_deployment_arn: Option<String>,
 }
 
 /// A service put back on an earlier revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restored {
     pub deployment_id: Option<String>,
+    /// The service deployment stopped or started (ECS-native strategies).
+    pub service_deployment_arn: Option<String>,
     /// How the restoring rollout went within the time given (IN_PROGRESS when time ran out).
     pub state: RolloutState,
 }
@@ -83,9 +91,31 @@ impl Strategy {
         }
         match service.deployment_configuration().and_then(|c| c.strategy()) {
             None | Some(DeploymentStrategy::Rolling) => Ok(Strategy::Rolling),
-            Some(other) => {
-                Err(DeployError::UnsupportedDeploymentStrategy { service: name, strategy: other.as_str().to_owned() })
-            }
+            Some(other) => match native::Kind::of(other) {
+                Some(kind) => Ok(Strategy::Native(kind)),
+                None => Err(DeployError::UnsupportedDeploymentStrategy {
+                    service: name,
+                    strategy: other.as_str().to_owned(),
+                }),
+            },
+        }
+    }
+
+    /// Pure: what the strategy refuses of `service` before any change (none for ROLLING); see
+    /// [`native::refusals`].
+    pub fn refusals(self, service: &Service, name: &str) -> Vec<DeployError> {
+        match self {
+            Strategy::Rolling => Vec::new(),
+            Strategy::Native(kind) => native::refusals(service, kind, name),
+        }
+    }
+
+    /// Refuses to start over a rollout still in flight that the preflight's DescribeServices cannot show:
+    /// no call for ROLLING, ListServiceDeployments for the ECS-native strategies.
+    pub async fn refuse_in_flight<E: Ecs>(self, ecs: &E, at: &ServiceRef) -> Result<(), DeployError> {
+        match self {
+            Strategy::Rolling => Ok(()),
+            Strategy::Native(_) => native::refuse_in_flight(ecs, at).await,
         }
     }
 
@@ -101,6 +131,7 @@ impl Strategy {
     ) -> Result<(Service, Started), AwsError> {
         match self {
             Strategy::Rolling => rolling::start(ecs, at, task_definition_arn, force_new_deployment).await,
+            Strategy::Native(_) => native::start(ecs, at, task_definition_arn, force_new_deployment).await,
         }
     }
 
@@ -115,6 +146,7 @@ impl Strategy {
     ) -> Result<Followed, DeployError> {
         match self {
             Strategy::Rolling => crate::follow::follow(ecs, clock, at, tracked, deadline).await,
+            Strategy::Native(kind) => native::follow(ecs, clock, at, kind, tracked, deadline).await,
         }
     }
 
@@ -129,13 +161,14 @@ impl Strategy {
     ) -> Result<Restored, RestoreError> {
         match self {
             Strategy::Rolling => rolling::restore(ecs, clock, at, target_arn, deadline).await,
+            Strategy::Native(_) => native::restore(ecs, clock, at, target_arn, deadline).await,
         }
     }
 
     /// The service's rollouts as `status` shows them.
     pub fn progress(self, service: &Service) -> Progress {
         match self {
-            Strategy::Rolling => rolling::progress(service),
+            Strategy::Rolling | Strategy::Native(_) => rolling::progress(service),
         }
     }
 }

@@ -29,7 +29,7 @@ pub async fn start<E: Ecs>(
 ) -> Result<(Service, Started), AwsError> {
     let updated = ecs.update_service(&at.cluster, &at.service, task_definition_arn, force_new_deployment).await?;
     let deployment_id = deployment_for(&updated, task_definition_arn);
-    Ok((updated, Started { deployment_id }))
+    Ok((updated, Started { deployment_id, service_deployment_arn: None }))
 }
 
 /// UpdateService back to `target_arn`, then follows that rollout. Its own crash count is not ours to judge:
@@ -44,11 +44,13 @@ pub async fn restore<E: Ecs>(
     let (_, started) = start(ecs, at, target_arn, false).await.map_err(RestoreError::Start)?;
     let tracked = Tracked {
         deployment_id: started.deployment_id.as_deref(),
+        service_deployment_arn: None,
         task_definition: target_arn,
         max_failed_tasks: i32::MAX,
     };
     let followed = crate::follow::follow(ecs, clock, at, tracked, deadline).await.map_err(RestoreError::Follow)?;
-    Ok(Restored { deployment_id: started.deployment_id, state: rollout_state(followed.verdict.as_ref()) })
+    let state = rollout_state(followed.verdict.as_ref());
+    Ok(Restored { deployment_id: started.deployment_id, service_deployment_arn: None, state })
 }
 
 pub fn progress(service: &Service) -> Progress {

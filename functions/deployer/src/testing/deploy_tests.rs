@@ -197,23 +197,16 @@ async fn code_deploy_and_external_controllers_are_explained() {
 #[tokio::test]
 async fn strategies_without_an_implementation_are_refused_before_any_change() {
     use aws_sdk_ecs::types::{DeploymentConfiguration, DeploymentStrategy};
-    for (strategy, name) in [
-        (DeploymentStrategy::BlueGreen, "BLUE_GREEN"),
-        (DeploymentStrategy::Linear, "LINEAR"),
-        (DeploymentStrategy::Canary, "CANARY"),
-    ] {
-        let d = standard();
-        d.ecs().state.lock().unwrap().services.get_mut("web").unwrap().deployment_configuration =
-            Some(DeploymentConfiguration::builder().strategy(strategy).bake_time_in_minutes(5).build());
-        for req in [json!({"version": "v2"}), json!({"action": "rollback", "to": "web:7"}), json!({"action": "status"})]
-        {
-            let err = d.execute(request(req.clone()), &Invocation::default()).await.unwrap_err();
-            assert_eq!(err.code().as_str(), "UnsupportedDeploymentStrategy", "{req}");
-            assert_eq!(err.details(), json!({"service": "web", "strategy": name}));
-        }
-        assert!(mutations(&d).is_empty(), "{name}");
-        assert!(d.ecs().state.lock().unwrap().locks.is_empty(), "{name}: the lock is released");
+    let d = standard();
+    d.ecs().state.lock().unwrap().services.get_mut("web").unwrap().deployment_configuration =
+        Some(DeploymentConfiguration::builder().strategy(DeploymentStrategy::from("SHADOW")).build());
+    for req in [json!({"version": "v2"}), json!({"action": "rollback", "to": "web:7"}), json!({"action": "status"})] {
+        let err = d.execute(request(req.clone()), &Invocation::default()).await.unwrap_err();
+        assert_eq!(err.code().as_str(), "UnsupportedDeploymentStrategy", "{req}");
+        assert_eq!(err.details(), json!({"service": "web", "strategy": "SHADOW"}));
     }
+    assert!(mutations(&d).is_empty());
+    assert!(d.ecs().state.lock().unwrap().locks.is_empty(), "the lock is released");
 }
 
 #[tokio::test]

@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
 use aws_sdk_ecs::types::{
-    Cluster, Container, Deployment, DeploymentRolloutState, DesiredStatus, Service, ServiceEvent, Task, TaskDefinition,
-    TaskDefinitionStatus,
+    Cluster, Container, ContainerImage, Deployment, DeploymentLifecycleHookAction, DeploymentLifecycleHookStatus,
+    DeploymentRolloutState, DesiredStatus, Rollback, Service, ServiceDeployment, ServiceDeploymentBrief,
+    ServiceDeploymentLifecycleStage, ServiceDeploymentStatus, ServiceEvent, ServiceRevision, ServiceRevisionSummary,
+    Task, TaskDefinition, TaskDefinitionStatus,
 };
 use contract::names::Version;
 use contract::{AwsError, AwsErrorKind};
@@ -23,7 +25,9 @@ use crate::config::Config;
 use crate::pipeline::Deployer;
 use crate::plan::family_revision;
 use crate::plan::image::ImageRef;
-use crate::ports::{Clock, DescribedTaskDefinition, Ecs, ImageLookup, ImageQuery, Lock, LockState, ServiceLookup};
+use crate::ports::{
+    Clock, DeploymentAnswer, DescribedTaskDefinition, Ecs, ImageLookup, ImageQuery, Lock, LockState, ServiceLookup,
+};
 
 fn repo_key(account: &str, region: &str, repository: &str) -> RepositoryKey {
     (account.to_owned(), region.to_owned(), repository.to_owned())
@@ -58,6 +62,8 @@ pub enum Rollout {
     CrashLoop { every: Duration },
     /// The circuit breaker fails the rollout `after` the update and rolls back to the revision before.
     CircuitBreaker { after: Duration },
+    /// The deployment alarms go into ALARM `after` the update: ECS fails the rollout and rolls back.
+    AlarmRollback { after: Duration },
     /// Never finishes.
     Stuck,
 }
@@ -106,6 +112,74 @@ pub struct State {
     pub stopped_tasks: Vec<Task>,
     /// key → (holder, since, expires)
     pub locks: HashMap<String, (String, Duration, Duration)>,
+    /// ECS-native service deployments by ARN: what DescribeServiceDeployments answers now, and the states it
+    /// answers next (one per read; the last one stays).
+    pub service_deployments: BTreeMap<String, (ServiceDeployment, VecDeque<ServiceDeployment>)>,
+    /// For the next UpdateService calls of a service with an ECS-native strategy, in order: the states its
+    /// service deployment walks through, one per DescribeServiceDeployments (default: SUCCESSFUL at once).
+    pub native_scripts: VecDeque<Vec<NativeStep>>,
+    /// The service revisions by ARN (DescribeServiceRevisions).
+    pub service_revisions: BTreeMap<String, ServiceRevision>,
+}
+
+/// One state of a scripted ECS-native service deployment.
+#[derive(Debug, Clone)]
+pub struct NativeStep {
+    pub status: ServiceDeploymentStatus,
+    pub stage: Option<ServiceDeploymentLifecycleStage>,
+    /// The new revision's production traffic, percent.
+    pub weight: f64,
+    pub rollback_reason: Option<String>,
+    /// A hook (id, status) the deployment reports.
+    pub hook: Option<(String, DeploymentLifecycleHookStatus)>,
+}
+
+impl NativeStep {
+    pub fn new(status: ServiceDeploymentStatus, stage: ServiceDeploymentLifecycleStage, weight: f64) -> NativeStep {
+        NativeStep { status, stage: Some(stage), weight, rollback_reason: None, hook: None }
+    }
+}
+
+/// The state of a service deployment `arn` of `service`, moving `target` (a task definition ARN) at `step`.
+fn service_deployment(arn: &str, target: &str, step: &NativeStep) -> ServiceDeployment {
+    let mut sd = ServiceDeployment::builder()
+        .service_deployment_arn(arn)
+        .status(step.status.clone())
+        .set_lifecycle_stage(step.stage.clone())
+        .target_service_revision(
+            ServiceRevisionSummary::builder()
+                .arn(format!("{arn}-revision"))
+                .requested_production_traffic_weight(step.weight)
+                .requested_task_count(1)
+                .running_task_count(1)
+                .build(),
+        );
+    if let Some(reason) = &step.rollback_reason {
+        sd = sd.rollback(Rollback::builder().reason(reason).build()).status_reason(reason);
+    }
+    if let Some((id, status)) = &step.hook {
+        sd = sd.lifecycle_hook_details(
+            aws_sdk_ecs::types::DeploymentLifecycleHookDetail::builder()
+                .hook_id(id)
+                .target_arn(format!("arn:aws:lambda:eu-west-1:111122223333:function:{id}"))
+                .status(status.clone())
+                .build(),
+        );
+    }
+    let _ = target;
+    sd.build()
+}
+
+fn terminal(status: Option<&ServiceDeploymentStatus>) -> bool {
+    matches!(
+        status,
+        Some(
+            ServiceDeploymentStatus::Successful
+                | ServiceDeploymentStatus::Stopped
+                | ServiceDeploymentStatus::RollbackSuccessful
+                | ServiceDeploymentStatus::RollbackFailed
+        )
+    )
 }
 
 fn task(family_revision: &str, n: usize, stopped: Option<&str>) -> Task {
@@ -235,11 +309,15 @@ impl State {
                         events.push(format!("(service {service}) has stopped 1 running tasks: (task {n})."));
                     }
                 }
-                Rollout::CircuitBreaker { after } if now >= started + after => {
+                Rollout::CircuitBreaker { after } | Rollout::AlarmRollback { after } if now >= started + after => {
                     deployments[ours].status = Some("ACTIVE".into());
                     deployments[ours].rollout_state = Some(DeploymentRolloutState::Failed);
                     deployments[ours].rollout_state_reason =
-                        Some("ECS deployment circuit breaker: tasks failed to start.".into());
+                        Some(if matches!(rollout, Rollout::AlarmRollback { .. }) {
+                            "ECS deployment alarms triggered: p99.".into()
+                        } else {
+                            "ECS deployment circuit breaker: tasks failed to start.".into()
+                        });
                     for d in &mut deployments {
                         if d.status() == Some("PRIMARY") {
                             d.status = Some("ACTIVE".into());
@@ -451,6 +529,108 @@ fn find<'a>(s: &'a State, name: &str) -> Option<&'a DescribedTaskDefinition> {
 }
 
 impl Ecs for FakeAws {
+    async fn list_service_deployments(
+        &self,
+        _cluster: &str,
+        service: &str,
+        statuses: &[ServiceDeploymentStatus],
+    ) -> Result<Vec<ServiceDeploymentBrief>, AwsError> {
+        self.call("ListServiceDeployments", service, |s| {
+            let prefix = format!("/{service}/");
+            Ok(s.service_deployments
+                .iter()
+                .rev()
+                .filter(|(arn, _)| arn.contains(&prefix))
+                .filter(|(_, (sd, _))| statuses.is_empty() || sd.status().is_some_and(|st| statuses.contains(st)))
+                .map(|(arn, (sd, _))| {
+                    ServiceDeploymentBrief::builder()
+                        .service_deployment_arn(arn)
+                        .set_status(sd.status().cloned())
+                        .set_target_service_revision_arn(sd.target_service_revision().and_then(|t| t.arn.clone()))
+                        .build()
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn describe_service_deployment(&self, arn: &str) -> Result<Option<ServiceDeployment>, AwsError> {
+        self.call("DescribeServiceDeployments", arn, |s| {
+            let Some((now, next)) = s.service_deployments.get_mut(arn) else { return Ok(None) };
+            let answer = now.clone();
+            if let Some(following) = next.pop_front() {
+                *now = following;
+            }
+            Ok(Some(answer))
+        })
+        .await
+    }
+
+    async fn describe_service_revision(&self, arn: &str) -> Result<Option<ServiceRevision>, AwsError> {
+        self.call("DescribeServiceRevisions", arn, |s| Ok(s.service_revisions.get(arn).cloned())).await
+    }
+
+    async fn stop_service_deployment(&self, arn: &str) -> Result<DeploymentAnswer, AwsError> {
+        self.call("StopServiceDeployment", arn, |s| {
+            let Some((now, next)) = s.service_deployments.get_mut(arn) else {
+                return Err(error("StopServiceDeployment", AwsErrorKind::Rejected));
+            };
+            if terminal(now.status()) {
+                return Ok(DeploymentAnswer::Conflict(format!("{arn} is {:?}", now.status())));
+            }
+            let reason = "Service deployment rolled back because of a StopServiceDeployment request.";
+            let mut step = NativeStep::new(
+                ServiceDeploymentStatus::RollbackInProgress,
+                ServiceDeploymentLifecycleStage::BakeTime,
+                0.0,
+            );
+            step.rollback_reason = Some(reason.into());
+            *now = service_deployment(arn, "", &step);
+            step.status = ServiceDeploymentStatus::RollbackSuccessful;
+            next.clear();
+            next.push_back(service_deployment(arn, "", &step));
+            // Blue takes all traffic again: the service is back on the revision it ran before.
+            let service = arn.rsplit('/').nth(1).unwrap_or_default().to_owned();
+            if let Some(svc) = s.services.get_mut(&service) {
+                let blue = svc.deployments().iter().find(|d| d.status() == Some("ACTIVE")).cloned();
+                if let Some(mut blue) = blue {
+                    blue.status = Some("PRIMARY".into());
+                    blue.rollout_state = Some(DeploymentRolloutState::Completed);
+                    svc.task_definition = blue.task_definition.clone();
+                    svc.deployments = Some(vec![blue]);
+                }
+            }
+            Ok(DeploymentAnswer::Accepted)
+        })
+        .await
+    }
+
+    async fn continue_service_deployment(
+        &self,
+        arn: &str,
+        hook_id: &str,
+        action: DeploymentLifecycleHookAction,
+    ) -> Result<DeploymentAnswer, AwsError> {
+        self.call("ContinueServiceDeployment", &format!("{hook_id} {}", action.as_str()), |s| {
+            let Some((now, next)) = s.service_deployments.get_mut(arn) else {
+                return Err(error("ContinueServiceDeployment", AwsErrorKind::Rejected));
+            };
+            if terminal(now.status()) {
+                return Ok(DeploymentAnswer::Conflict(format!("{arn} is finished")));
+            }
+            let status = if action == DeploymentLifecycleHookAction::Rollback {
+                ServiceDeploymentStatus::RollbackSuccessful
+            } else {
+                ServiceDeploymentStatus::Successful
+            };
+            *now =
+                service_deployment(arn, "", &NativeStep::new(status, ServiceDeploymentLifecycleStage::CleanUp, 100.0));
+            next.clear();
+            Ok(DeploymentAnswer::Accepted)
+        })
+        .await
+    }
+
     async fn describe_image(&self, at: &ImageQuery, version: &Version) -> Result<ImageLookup, AwsError> {
         let account = at.registry_id.clone().unwrap_or_else(|| ACCOUNT.to_owned());
         let arg = format!("{account}/{}/{}:{version}", at.region, at.repository);
@@ -573,6 +753,51 @@ impl Ecs for FakeAws {
             );
             svc.deployments = Some(deployments);
             svc.task_definition = Some(task_definition_arn.to_owned());
+            let native = svc
+                .deployment_configuration()
+                .and_then(|c| c.strategy())
+                .is_some_and(|st| crate::strategy::native::Kind::of(st).is_some());
+            if native {
+                let n = s.next_deployment;
+                let arn = format!("arn:aws:ecs:eu-west-1:111122223333:service-deployment/prod/{service}/{n}");
+                let steps = s.native_scripts.pop_front().unwrap_or_else(|| {
+                    vec![NativeStep::new(
+                        ServiceDeploymentStatus::Successful,
+                        ServiceDeploymentLifecycleStage::CleanUp,
+                        100.0,
+                    )]
+                });
+                let mut states: VecDeque<ServiceDeployment> =
+                    steps.iter().map(|st| service_deployment(&arn, task_definition_arn, st)).collect();
+                let first = states.pop_front().expect("a scripted state");
+                s.service_revisions.insert(
+                    format!("{arn}-revision"),
+                    ServiceRevision::builder()
+                        .service_revision_arn(format!("{arn}-revision"))
+                        .task_definition(task_definition_arn)
+                        .set_container_images(Some(
+                            find(s, task_definition_arn)
+                                .map(|d| {
+                                    d.task_definition
+                                        .container_definitions()
+                                        .iter()
+                                        .map(|c| {
+                                            ContainerImage::builder()
+                                                .set_container_name(c.name.clone())
+                                                .set_image(c.image.clone())
+                                                .build()
+                                        })
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
+                        ))
+                        .build(),
+                );
+                s.service_deployments.insert(arn.clone(), (first, states));
+                let svc = s.services.get_mut(service).expect("the service");
+                svc.current_service_deployment = Some(arn);
+                return Ok(svc.clone());
+            }
             Ok(svc.clone())
         })
         .await
@@ -623,6 +848,21 @@ impl Ecs for FakeAws {
 }
 
 impl FakeAws {
+    /// Scripts the service deployments that the next UpdateService calls of an ECS-native service start.
+    pub fn native_scripts(&self, scripts: impl IntoIterator<Item = Vec<NativeStep>>) {
+        self.state.lock().unwrap().native_scripts.extend(scripts);
+    }
+
+    /// A service deployment already in flight on `service`, started by someone else.
+    pub fn in_flight(&self, service: &str) -> String {
+        let arn = format!("arn:aws:ecs:eu-west-1:111122223333:service-deployment/prod/{service}/foreign");
+        let step =
+            NativeStep::new(ServiceDeploymentStatus::InProgress, ServiceDeploymentLifecycleStage::BakeTime, 100.0);
+        let sd = service_deployment(&arn, "web:6", &step);
+        self.state.lock().unwrap().service_deployments.insert(arn.clone(), (sd, VecDeque::new()));
+        arn
+    }
+
     async fn take(&self, key: &str, holder: &str, lease: Duration) -> Result<LockState, AwsError> {
         self.call("PutItem", key, |s| {
             let now = s.now;

@@ -5,11 +5,13 @@
 pub mod fake;
 pub mod fixtures;
 
-pub use fake::{defaults, deployer_on, standard_deployer, FakeAws, FakeDeployer, Recorder, Rollout};
+pub use fake::{defaults, deployer_on, standard_deployer, FakeAws, FakeDeployer, NativeStep, Recorder, Rollout};
 pub use fixtures::*;
 
 #[cfg(test)]
 mod deploy_tests;
+#[cfg(test)]
+mod native_tests;
 #[cfg(test)]
 mod rollout_tests;
 #[cfg(test)]

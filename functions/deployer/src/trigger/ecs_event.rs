@@ -21,8 +21,8 @@ use crate::plan::{describe_name, family, family_revision, tag_value, PREVIOUS_TA
 use crate::ports::Ecs;
 use crate::request::{resolve_service, Invocation};
 use crate::rollback::{self, read_service, Rollback};
-use crate::strategy::Strategy;
-use crate::verdict::{admit_rollback_target, circuit_breaker_rolls_back, primary, RollbackRefusal};
+use crate::strategy::{native, Strategy};
+use crate::verdict::{admit_rollback_target, ecs_rollback_by, primary, RollbackRefusal};
 
 pub(crate) fn ignored(reason: impl Into<String>) -> Value {
     json!({"status": "ignored", "reason": reason.into()})
@@ -95,11 +95,36 @@ pub async fn on_deployment_event<E: Ecs>(
         d.tell(DeployEvent::Succeeded, &at, &version, Some(&previous), Some(&revision), None, None).await;
         return Ok(outcome);
     }
-    if circuit_breaker_rolls_back(&svc) {
+    let strategy = Strategy::for_service(&svc, &at.service)?;
+    let failure = deployment.rollout_state_reason().or(detail.reason.as_deref()).unwrap_or("the rollout failed");
+    // ECS's own rollbacks are never repeated: the circuit breaker's, the deployment alarms' (any strategy), and
+    // every rollback of an ECS-native service deployment, which ECS runs itself.
+    let by = match strategy {
+        Strategy::Native(_) => Some(RolledBackBy::Ecs),
+        Strategy::Rolling => ecs_rollback_by(&svc, failure),
+    };
+    if let Some(by) = by {
         outcome["status"] = json!("rolled_back");
-        outcome["rollback"] = json!({"by": RolledBackBy::EcsCircuitBreaker});
-        let reason =
-            format!("{} (the circuit breaker rolls back)", detail.reason.as_deref().unwrap_or("the rollout failed"));
+        outcome["rollback"] = json!({ "by": by });
+        let mut progress = String::new();
+        if let Strategy::Native(kind) = strategy {
+            // ECS runs the whole service deployment: say where it stands (stage, traffic, hooks).
+            if let Some(sd) = native::current(ecs, &svc, kind).await {
+                progress = format!(
+                    "; {} at {}, {}% of production traffic on the new revision",
+                    sd.status.as_deref().unwrap_or("unknown"),
+                    sd.lifecycle_stage.as_deref().unwrap_or("an unknown stage"),
+                    sd.production_traffic_percent.unwrap_or(0.0)
+                );
+                outcome["service_deployment"] = serde_json::to_value(&sd).unwrap_or_default();
+            }
+        }
+        let who = match by {
+            RolledBackBy::EcsAlarms => "its deployment alarms roll back",
+            RolledBackBy::EcsCircuitBreaker => "the circuit breaker rolls back",
+            _ => "ECS rolls back",
+        };
+        let reason = format!("{} ({who}{progress})", detail.reason.as_deref().unwrap_or("the rollout failed"));
         d.tell(DeployEvent::RolledBack, &at, &version, Some(&revision), Some(&previous), Some(reason), None).await;
         return Ok(outcome);
     }
@@ -110,7 +135,6 @@ pub async fn on_deployment_event<E: Ecs>(
             primary.and_then(|p| p.id()).unwrap_or("unknown")
         )));
     }
-    let strategy = Strategy::for_service(&svc, &at.service)?;
     let work = async {
         let target = ecs
             .describe_task_definition(&previous)
