@@ -407,7 +407,28 @@ impl<E: Ecs> Deployer<E> {
         reason: Option<String>,
         started: Option<Duration>,
     ) {
-        let n = Notification {
+        let n = self.notification(event, at, version, from, to, reason, started);
+        self.send(&n).await;
+    }
+
+    /// Sends a notification built with [`Deployer::notification`]; it never fails.
+    pub(crate) async fn send(&self, n: &Notification) {
+        self.notifier.notify(n).await;
+    }
+
+    /// One notification about `at`, its duration measured from `started` on the clock.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn notification(
+        &self,
+        event: DeployEvent,
+        at: &ServiceRef,
+        version: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        reason: Option<String>,
+        started: Option<Duration>,
+    ) -> Notification {
+        Notification {
             event,
             cluster: at.cluster.to_string(),
             service: at.service.to_string(),
@@ -417,8 +438,9 @@ impl<E: Ecs> Deployer<E> {
             reason,
             duration_ms: started.map(|s| millis(self.clock.now() - s)),
             region: at.region.as_deref().unwrap_or(&self.region).to_owned(),
-        };
-        self.notifier.notify(&n).await;
+            stage: None,
+            production_traffic_percent: None,
+        }
     }
 
     /// Follows the rollout a deploy started and records how it went in `result`; a failure is rolled back

@@ -22,16 +22,19 @@ pub use sns::SnsTopic;
 #[serde(rename_all = "snake_case")]
 pub enum DeployEvent {
     Started,
+    /// A stage or traffic step of an ECS-native service deployment (from its state-change events).
+    Progress,
     Succeeded,
     Failed,
     RolledBack,
 }
 
 impl DeployEvent {
-    /// `started`, `succeeded`, `failed`, `rolled_back`: the SNS `event` attribute subscriptions filter on.
+    /// `started`, `progress`, `succeeded`, `failed`, `rolled_back`: the SNS `event` attribute subscriptions filter on.
     pub fn as_str(self) -> &'static str {
         match self {
             DeployEvent::Started => "started",
+            DeployEvent::Progress => "progress",
             DeployEvent::Succeeded => "succeeded",
             DeployEvent::Failed => "failed",
             DeployEvent::RolledBack => "rolled_back",
@@ -41,6 +44,7 @@ impl DeployEvent {
     fn headline(self) -> &'static str {
         match self {
             DeployEvent::Started => ":rocket: Deploy started",
+            DeployEvent::Progress => ":hourglass_flowing_sand: Deploy in progress",
             DeployEvent::Succeeded => ":white_check_mark: Deploy succeeded",
             DeployEvent::Failed => ":x: Deploy failed",
             DeployEvent::RolledBack => ":leftwards_arrow_with_hook: Deploy rolled back",
@@ -49,7 +53,7 @@ impl DeployEvent {
 }
 
 /// One thing that happened to one deploy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Notification {
     pub event: DeployEvent,
     pub cluster: String,
@@ -63,6 +67,12 @@ pub struct Notification {
     pub reason: Option<String>,
     pub duration_ms: Option<u64>,
     pub region: String,
+    /// Where an ECS-native service deployment stands: its `lifecycleStage` (`PRODUCTION_TRAFFIC_SHIFT`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// The production traffic on the new revision, percent (canary and linear steps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub production_traffic_percent: Option<f64>,
 }
 
 impl Notification {
@@ -81,7 +91,21 @@ impl Notification {
         if let Some(ms) = self.duration_ms {
             line.push_str(&format!(" in {}", duration_text(ms)));
         }
+        if let Some(progress) = self.progress() {
+            line.push_str(&format!(": {progress}"));
+        }
         line
+    }
+
+    /// `PRODUCTION_TRAFFIC_SHIFT, 10% of production traffic on the new revision`, when known.
+    pub fn progress(&self) -> Option<String> {
+        let traffic =
+            self.production_traffic_percent.map(|p| format!("{p}% of production traffic on the new revision"));
+        match (self.stage.as_deref(), traffic) {
+            (Some(stage), Some(traffic)) => Some(format!("{stage}, {traffic}")),
+            (Some(stage), None) => Some(stage.to_owned()),
+            (None, traffic) => traffic,
+        }
     }
 
     /// The service in the ECS console.
@@ -158,7 +182,31 @@ pub(crate) mod tests {
             reason: None,
             duration_ms: Some(61_250),
             region: "eu-west-1".into(),
+            stage: None,
+            production_traffic_percent: None,
         }
+    }
+
+    #[test]
+    fn progress_says_the_stage_and_the_traffic() {
+        let n = Notification {
+            stage: Some("PRODUCTION_TRAFFIC_SHIFT".into()),
+            production_traffic_percent: Some(10.0),
+            duration_ms: None,
+            ..notification(DeployEvent::Progress)
+        };
+        assert_eq!(
+            n.summary(),
+            "web v2 progress on prod (web:7 → web:8): PRODUCTION_TRAFFIC_SHIFT, 10% of production traffic on the new revision"
+        );
+        let blocks = slack::slack_blocks(&n);
+        assert!(blocks[1]["fields"].to_string().contains("*Progress*\\nPRODUCTION_TRAFFIC_SHIFT, 10%"), "{blocks}");
+        let sns = sns::sns_message(&n);
+        assert_eq!(
+            (sns["stage"].as_str(), sns["production_traffic_percent"].as_f64()),
+            (Some("PRODUCTION_TRAFFIC_SHIFT"), Some(10.0))
+        );
+        assert!(sns::sns_message(&notification(DeployEvent::Succeeded)).get("stage").is_none());
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub fn slack_blocks(n: &Notification) -> Value {
     if let Some(ms) = n.duration_ms {
         fields.push(json!({"type": "mrkdwn", "text": format!("*Duration*\n{}", duration_text(ms))}));
     }
+    if let Some(progress) = n.progress() {
+        fields.push(json!({"type": "mrkdwn", "text": format!("*Progress*\n{}", mrkdwn_escape(&progress))}));
+    }
     let mut blocks = vec![
         json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
             "*{}*: {} {} on {}",

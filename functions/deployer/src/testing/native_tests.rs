@@ -378,3 +378,51 @@ async fn a_service_deployment_that_cannot_be_found_is_not_judged_failed() {
     assert!(followed.verdict.is_none(), "{:?}", followed.verdict);
     assert_eq!(mutations(&d2), ["RegisterTaskDefinition", "UpdateService"], "no rollback of what could not be read");
 }
+
+#[tokio::test]
+async fn service_deployment_events_become_notifications_with_stage_and_traffic() {
+    use crate::trigger::ecs_event::on_deployment_event;
+    use crate::trigger::{EcsDeploymentDetail, EcsDeploymentEvent, Origin};
+    let canary = DeploymentConfiguration::builder()
+        .strategy(DeploymentStrategy::Canary)
+        .canary_configuration(
+            CanaryConfiguration::builder().canary_percent(10.0).canary_bake_time_in_minutes(5).build(),
+        )
+        .bake_time_in_minutes(5)
+        .build();
+    let recorder = Recorder::default();
+    let d = native(canary).with_notifier(recorder.clone());
+    let shifting = NativeStep::new(S::InProgress, Stage::ProductionTrafficShift, 10.0);
+    d.ecs().native_scripts([vec![shifting]]);
+    let out = d.execute(request(json!({"version": "v2"})), &inv()).await.unwrap();
+    let id = out["deployment_id"].as_str().unwrap().to_owned();
+    let in_progress = |deployment_id: String| EcsDeploymentEvent {
+        origin: Origin { account: ACCOUNT.into(), region: REGION.into() },
+        service_arn: "arn:aws:ecs:eu-west-1:111122223333:service/prod/web".into(),
+        detail: EcsDeploymentDetail {
+            event_name: "SERVICE_DEPLOYMENT_IN_PROGRESS".into(),
+            deployment_id,
+            reason: None,
+        },
+    };
+    let out = on_deployment_event(&d, &in_progress(id), &inv()).await.unwrap();
+    assert_eq!(out["status"], "in_progress", "{out}");
+    assert_eq!(out["service_deployment"]["lifecycle_stage"], "PRODUCTION_TRAFFIC_SHIFT", "{out}");
+    let told = recorder.0.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(told.event.as_str(), "progress");
+    assert_eq!(
+        (told.stage.as_deref(), told.production_traffic_percent),
+        (Some("PRODUCTION_TRAFFIC_SHIFT"), Some(10.0))
+    );
+    assert_eq!((told.from.as_deref(), told.to.as_deref()), (Some("web:7"), Some("web:8")));
+    assert_eq!(mutations(&d), ["RegisterTaskDefinition", "UpdateService"], "an event changes nothing");
+
+    // On a rolling update the deploy already said it started: nothing more to tell.
+    let rolling = standard_deployer().with_notifier(recorder.clone());
+    let out = rolling.execute(request(json!({"version": "v2"})), &inv()).await.unwrap();
+    let told = recorder.events().len();
+    let id = out["deployment_id"].as_str().unwrap().to_owned();
+    let out = on_deployment_event(&rolling, &in_progress(id), &inv()).await.unwrap();
+    assert_eq!(out["status"], "ignored", "{out}");
+    assert_eq!(recorder.events().len(), told);
+}

@@ -1,11 +1,13 @@
 //! "ECS Deployment State Change" from EventBridge: long rollouts end without a Lambda waiting. A failed
-//! deployment that this deployer started is rolled back (unless the circuit breaker does it); a completed
-//! one is reported.
+//! deployment that this deployer started is rolled back (unless ECS does it: the circuit breaker, deployment
+//! alarms, an ECS-native service deployment); a completed one is reported; an ECS-native one in progress is
+//! reported with its lifecycle stage and production traffic.
 //!
 //! Events are hints, AWS is the truth: anyone allowed to invoke the function can send an event-shaped
 //! payload, so the event only says where to look. It must come from the function's account and region,
 //! name a service of that account and region (in the allow-list), and ECS is asked what the deployment's
-//! `rolloutState` is: only FAILED rolls back, only COMPLETED is reported as succeeded.
+//! `rolloutState` is: only FAILED rolls back, only COMPLETED is reported as succeeded, only IN_PROGRESS as
+//! progress.
 
 use aws_sdk_ecs::types::DeploymentRolloutState;
 use contract::names::{EcsArn, EcsResource};
@@ -51,6 +53,7 @@ pub async fn on_deployment_event<E: Ecs>(
     // against the allow-list: as if a request had named them.
     let at = resolve_service(Some(cluster.clone()), Some(event.service_arn.clone()), None, d.config(), &scope)?;
     let (state, confirmed_by) = match detail.event_name.as_str() {
+        "SERVICE_DEPLOYMENT_IN_PROGRESS" => ("in_progress", DeploymentRolloutState::InProgress),
         "SERVICE_DEPLOYMENT_COMPLETED" => ("completed", DeploymentRolloutState::Completed),
         "SERVICE_DEPLOYMENT_FAILED" => ("failed", DeploymentRolloutState::Failed),
         other => return Ok(ignored(format!("{other} needs no action"))),
@@ -90,12 +93,28 @@ pub async fn on_deployment_event<E: Ecs>(
         "version": tag(VERSION_TAG),
         "reason": detail.reason,
     });
-    if state == "completed" {
-        tracing::info!(cluster = %at.cluster, service = %at.service, "deployment {} completed", detail.deployment_id);
-        d.tell(DeployEvent::Succeeded, &at, &version, Some(&previous), Some(&revision), None, None).await;
+    let strategy = Strategy::for_service(&svc, &at.service)?;
+    if state != "failed" {
+        // A rolling update's start was told by the deploy itself; an ECS-native one says where it stands.
+        let (event, progress) = match (state, strategy) {
+            ("completed", Strategy::Native(kind)) => (DeployEvent::Succeeded, native::current(ecs, &svc, kind).await),
+            ("completed", _) => (DeployEvent::Succeeded, None),
+            (_, Strategy::Native(kind)) => (DeployEvent::Progress, native::current(ecs, &svc, kind).await),
+            _ => return Ok(ignored(format!("{} needs no action on a rolling update", detail.event_name))),
+        };
+        tracing::info!(cluster = %at.cluster, service = %at.service, "deployment {} {state}", detail.deployment_id);
+        let mut n = d.notification(event, &at, &version, Some(&previous), Some(&revision), None, None);
+        if let Some(sd) = progress {
+            n.stage = sd.lifecycle_stage.clone();
+            n.production_traffic_percent = sd.production_traffic_percent;
+            if event == DeployEvent::Progress && sd.status.as_deref() != Some("IN_PROGRESS") {
+                n.reason = sd.status.as_ref().map(|status| format!("the service deployment is {status}"));
+            }
+            outcome["service_deployment"] = serde_json::to_value(&sd).unwrap_or_default();
+        }
+        d.send(&n).await;
         return Ok(outcome);
     }
-    let strategy = Strategy::for_service(&svc, &at.service)?;
     let failure = deployment.rollout_state_reason().or(detail.reason.as_deref()).unwrap_or("the rollout failed");
     // ECS's own rollbacks are never repeated: the circuit breaker's, the deployment alarms' (any strategy), and
     // every rollback of an ECS-native service deployment, which ECS runs itself.
