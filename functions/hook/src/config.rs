@@ -13,7 +13,7 @@
 //! | `HOOK_HTTP_INTERVAL_SECONDS` | `2` | seconds between two requests, 0–300 (for ECS: the `callBackDelay`) |
 //! | `HOOK_HTTP_HEADERS` | – | a JSON object of request headers; their values are never logged nor answered |
 //! | `HOOK_ALLOWED_HOSTS` | – | more `host[:port]` entries a `hookDetails` URL may name (the URL's own is allowed) |
-//! | `HOOK_ALARMS` | – | comma-separated CloudWatch alarm names that must all be `OK` |
+//! | `HOOK_ALARMS` | – | comma-separated CloudWatch alarm names or ARNs that must all be `OK` |
 //! | `HOOK_TIMEOUT_SECONDS` | `60` | how long one invocation may check, 1–840 (keep it under the function's timeout) |
 //! | `HOOK_MAX_DURATION_SECONDS` | `900` | how long an ECS hook may stay IN_PROGRESS before it answers FAILED |
 //! | `HOOK_DETAILS_OVERRIDE` | `true` | whether an ECS hook's `hookDetails.check` may change the HTTP check |
@@ -131,7 +131,7 @@ impl Config {
             None => Vec::new(),
             Some(text) => parse_headers(&text).map_err(|reason| ConfigError::new("HOOK_HTTP_HEADERS", reason))?,
         };
-        let alarms = env.list("HOOK_ALARMS");
+        let alarms: Vec<String> = env.list("HOOK_ALARMS").iter().map(|a| alarm_name(a).to_owned()).collect();
         if alarms.len() > 100 {
             return Err(ConfigError::new("HOOK_ALARMS", "names more than 100 alarms"));
         }
@@ -265,6 +265,15 @@ pub fn plan(config: &Config, details: Option<&Value>) -> Result<Plan, HookError>
     Ok(Plan { http: Some(http), alarms: config.alarms.clone() })
 }
 
+/// The alarm's name: an ARN (`arn:<partition>:cloudwatch:<region>:<account>:alarm:<name>`, as the template
+/// passes them) gives the part after `:alarm:`, anything else is a name already.
+pub fn alarm_name(name_or_arn: &str) -> &str {
+    match name_or_arn.split_once(":alarm:") {
+        Some((prefix, name)) if prefix.starts_with("arn:") && prefix.contains(":cloudwatch:") => name,
+        _ => name_or_arn,
+    }
+}
+
 /// The lower-case `host[:port]` of an absolute URL.
 pub fn authority(url: &Uri) -> String {
     url.authority().map(|a| a.as_str().to_ascii_lowercase()).unwrap_or_default()
@@ -392,6 +401,8 @@ pub(crate) mod tests {
             assert_eq!(err.variable, variable, "{pairs:?}: {err}");
             assert!(!err.to_string().contains("s3cr3t"), "{err}");
         }
+        let arns = config(&[("HOOK_ALARMS", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-5xx,web:latency")]);
+        assert_eq!(arns.unwrap().alarms, ["web-5xx", "web:latency"]);
         let alarms_only = config(&[("HOOK_ALARMS", "web-5xx")]).unwrap();
         assert!(alarms_only.http.is_none() && alarms_only.allowed_hosts.is_empty());
     }
