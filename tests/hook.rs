@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_codedeploy::types::{
@@ -31,10 +31,12 @@ const ACCOUNT: &str = "123456789012";
 /// How long a test waits for a deployment: the first invocation may still be compiling the hook.
 const PATIENCE: Duration = Duration::from_secs(600);
 
-/// A local HTTP server answering every request with `status` and `{"status":"up"}`, counting requests.
+/// A local HTTP server answering every request with `status` and `{"status":"up"}` (a path starting with
+/// `/fail` with 500), counting requests and recording their paths.
 struct Listener {
     url: String,
     hits: Arc<AtomicUsize>,
+    paths: Arc<Mutex<Vec<String>>>,
     task: JoinHandle<()>,
 }
 
@@ -48,10 +50,12 @@ async fn listener(status: u16) -> Listener {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
     let url = format!("http://{}/ready", l.local_addr().expect("address"));
     let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let (counter, recorder) = (hits.clone(), paths.clone());
     let task = tokio::spawn(async move {
         while let Ok((mut socket, _)) = l.accept().await {
             counter.fetch_add(1, Ordering::SeqCst);
+            let recorder = recorder.clone();
             tokio::spawn(async move {
                 let mut seen = Vec::new();
                 let mut buf = [0u8; 4096];
@@ -61,6 +65,10 @@ async fn listener(status: u16) -> Listener {
                         Ok(n) => seen.extend_from_slice(&buf[..n]),
                     }
                 }
+                let head = String::from_utf8_lossy(&seen).to_string();
+                let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                let status = if path.starts_with("/fail") { 500 } else { status };
+                recorder.lock().expect("paths").push(path);
                 let body = r#"{"status":"up"}"#;
                 let answer = format!(
                     "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -70,7 +78,7 @@ async fn listener(status: u16) -> Listener {
             });
         }
     });
-    Listener { url, hits, task }
+    Listener { url, hits, paths, task }
 }
 
 /// A local AWS that invokes hooks at an emulator serving the hook with `hook_env` (plus the AWS settings).
@@ -322,12 +330,21 @@ async fn an_ecs_canary_whose_hook_sees_http_200_is_successful() {
     let svc = world.ecs.describe_services().cluster("demo").services("web").send().await.expect("describe");
     let arn = svc.services()[0].current_service_deployment().expect("a service deployment").to_owned();
 
+    let sd = finished(&world, &lambda, &arn).await;
+    assert_eq!(sd.status(), Some(&ServiceDeploymentStatus::Successful), "{sd:?}\n{}", log_tail(&lambda));
+    // Two requests, one per invocation: IN_PROGRESS after the first, SUCCEEDED after the second.
+    assert_eq!(server.hits.load(Ordering::SeqCst), 2);
+    assert_eq!(world.running().await.0.task_definition_arn.as_deref(), Some(green.as_str()));
+}
+
+/// Waits until the service deployment `arn` is terminal and returns it.
+async fn finished(world: &World, lambda: &LambdaEmulator, arn: &str) -> aws_sdk_ecs::types::ServiceDeployment {
     let deadline = Instant::now() + PATIENCE;
-    let sd = loop {
+    loop {
         let out =
-            world.ecs.describe_service_deployments().service_deployment_arns(&arn).send().await.expect("describe sd");
+            world.ecs.describe_service_deployments().service_deployment_arns(arn).send().await.expect("describe sd");
         let sd = out.service_deployments()[0].clone();
-        let done = matches!(
+        if matches!(
             sd.status(),
             Some(
                 ServiceDeploymentStatus::Successful
@@ -335,22 +352,97 @@ async fn an_ecs_canary_whose_hook_sees_http_200_is_successful() {
                     | ServiceDeploymentStatus::RollbackSuccessful
                     | ServiceDeploymentStatus::RollbackFailed
             )
-        );
-        if done {
-            break sd;
+        ) {
+            return sd;
         }
         assert!(
             Instant::now() < deadline,
             "the deployment is still {:?}; hook log:\n{}",
             sd.status(),
-            log_tail(&lambda)
+            log_tail(lambda)
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    assert_eq!(sd.status(), Some(&ServiceDeploymentStatus::Successful), "{sd:?}\n{}", log_tail(&lambda));
-    // Two requests, one per invocation: IN_PROGRESS after the first, SUCCEEDED after the second.
-    assert_eq!(server.hits.load(Ordering::SeqCst), 2);
-    assert_eq!(world.running().await.0.task_definition_arn.as_deref(), Some(green.as_str()));
+    }
+}
+
+fn hook_on(stage: DeploymentLifecycleHookStage, path: Option<&str>) -> DeploymentLifecycleHook {
+    let mut hook = DeploymentLifecycleHook::builder()
+        .hook_target_arn(format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:hook"))
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/ecs-hooks"))
+        .lifecycle_stages(stage);
+    if let Some(path) = path {
+        hook = hook.hook_details(Document::Object(HashMap::from([(
+            "check".to_owned(),
+            Document::Object(HashMap::from([("path".to_owned(), Document::String(path.into()))])),
+        )])));
+    }
+    hook.build()
+}
+
+#[tokio::test]
+async fn a_failed_check_after_the_shift_rolls_back_and_the_rollbacks_re_invocation_passes() {
+    let server = listener(200).await;
+    let (world, lambda) = world_and_hook(&[
+        ("HOOK_HTTP_URL", &server.url),
+        ("HOOK_HTTP_REQUESTS", "1"),
+        ("HOOK_HTTP_INTERVAL_SECONDS", "0"),
+    ])
+    .await;
+    let (_, blue) = world.settle("web").await;
+    // The same function on two stages: production's shift passes; after it, a check of /fail fails.
+    let config = DeploymentConfiguration::builder()
+        .strategy(DeploymentStrategy::BlueGreen)
+        .bake_time_in_minutes(1)
+        .lifecycle_hooks(hook_on(DeploymentLifecycleHookStage::ProductionTrafficShift, None))
+        .lifecycle_hooks(hook_on(DeploymentLifecycleHookStage::PostProductionTrafficShift, Some("/fail")))
+        .build();
+    world
+        .ecs
+        .update_service()
+        .cluster("demo")
+        .service("web")
+        .deployment_configuration(config)
+        .send()
+        .await
+        .expect("blue/green");
+    let green = green_revision(&world).await;
+    world
+        .ecs
+        .update_service()
+        .cluster("demo")
+        .service("web")
+        .task_definition(&green)
+        .send()
+        .await
+        .expect("deploy green");
+    let svc = world.ecs.describe_services().cluster("demo").services("web").send().await.expect("describe");
+    let arn = svc.services()[0].current_service_deployment().expect("a service deployment").to_owned();
+
+    let sd = finished(&world, &lambda, &arn).await;
+    // ROLLBACK_FAILED would mean the hook failed the rollback's own re-invocation of PRODUCTION_TRAFFIC_SHIFT.
+    assert_eq!(sd.status(), Some(&ServiceDeploymentStatus::RollbackSuccessful), "{sd:?}\n{}", log_tail(&lambda));
+    let reason = sd.rollback().and_then(|r| r.reason()).unwrap_or_default();
+    assert!(reason.contains("POST_PRODUCTION_TRAFFIC_SHIFT"), "{reason}");
+    // One request at the shift, one that failed after it; none during the rollback.
+    assert_eq!(*server.paths.lock().unwrap(), ["/ready", "/fail"]);
+    assert_eq!(
+        deployer::plan::family_revision(world.running().await.0.task_definition_arn().unwrap_or_default()),
+        blue
+    );
+}
+
+/// The hook's CodeDeploy port through the real SDK against the local AWS: a refused report is an error with
+/// the service's code. (Its CloudWatch port is not exercised here: the SDK speaks CloudWatch's rpc-v2-cbor
+/// protocol, which the local AWS, like moto, does not serve; the fake port covers the alarm decisions.)
+#[tokio::test]
+async fn the_hooks_codedeploy_port_reports_refusals_with_their_code() {
+    use hook::ports::{Aws, LifecycleStatus};
+
+    let world = World::start().await;
+    let aws = hook::sdk::SdkAws::new(&world.config);
+    let err = aws.report("d-NOSUCHONE", "exec", LifecycleStatus::Succeeded).await.expect_err("no such deployment");
+    assert_eq!(err.aws_code.as_deref(), Some("DeploymentDoesNotExistException"), "{err}");
+    assert_eq!(err.code().as_str(), "AwsCallFailed");
 }
 
 fn answer(out: &std::process::Output) -> Value {
