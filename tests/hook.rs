@@ -431,15 +431,41 @@ async fn a_failed_check_after_the_shift_rolls_back_and_the_rollbacks_re_invocati
     );
 }
 
-/// The hook's CodeDeploy port through the real SDK against the local AWS: a refused report is an error with
-/// the service's code. (Its CloudWatch port is not exercised here: the SDK speaks CloudWatch's rpc-v2-cbor
-/// protocol, which the local AWS, like moto, does not serve; the fake port covers the alarm decisions.)
+/// The hook's AWS port through the real SDK against the local AWS: DescribeAlarms over CloudWatch's
+/// rpc-v2-cbor protocol (metric alarms in OK and ALARM, a missing one not reported), and a refused
+/// PutLifecycleEventHookExecutionStatus keeping the service's error code.
 #[tokio::test]
-async fn the_hooks_codedeploy_port_reports_refusals_with_their_code() {
+async fn the_hooks_aws_port_reads_alarm_states_and_reports_refusals() {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
     use hook::ports::{Aws, LifecycleStatus};
 
     let world = World::start().await;
+    let cw = aws_sdk_cloudwatch::Client::new(&world.config);
+    cw.put_metric_alarm()
+        .alarm_name("web-5xx")
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_Target_5XX_Count")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .send()
+        .await
+        .expect("put alarm");
     let aws = hook::sdk::SdkAws::new(&world.config);
+    let names = vec!["web-5xx".to_owned(), "absent".to_owned()];
+    for state in [StateValue::Ok, StateValue::Alarm] {
+        cw.set_alarm_state()
+            .alarm_name("web-5xx")
+            .state_value(state.clone())
+            .state_reason("test")
+            .send()
+            .await
+            .expect("set state");
+        let states = aws.alarm_states(&names).await.expect("describe alarms");
+        assert_eq!(states, [("web-5xx".to_owned(), state.as_str().to_owned())]);
+    }
     let err = aws.report("d-NOSUCHONE", "exec", LifecycleStatus::Succeeded).await.expect_err("no such deployment");
     assert_eq!(err.aws_code.as_deref(), Some("DeploymentDoesNotExistException"), "{err}");
     assert_eq!(err.code().as_str(), "AwsCallFailed");
