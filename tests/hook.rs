@@ -431,18 +431,12 @@ async fn a_failed_check_after_the_shift_rolls_back_and_the_rollbacks_re_invocati
     );
 }
 
-/// The hook's AWS port through the real SDK against the local AWS: DescribeAlarms over CloudWatch's
-/// rpc-v2-cbor protocol (metric alarms in OK and ALARM, a missing one not reported), and a refused
-/// PutLifecycleEventHookExecutionStatus keeping the service's error code.
-#[tokio::test]
-async fn the_hooks_aws_port_reads_alarm_states_and_reports_refusals() {
-    use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
-    use hook::ports::{Aws, LifecycleStatus};
-
-    let world = World::start().await;
+/// A metric alarm `name` of the world's CloudWatch, put in `state`; answers the client.
+async fn alarm(world: &World, name: &str, state: aws_sdk_cloudwatch::types::StateValue) -> aws_sdk_cloudwatch::Client {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
     let cw = aws_sdk_cloudwatch::Client::new(&world.config);
     cw.put_metric_alarm()
-        .alarm_name("web-5xx")
+        .alarm_name(name)
         .namespace("AWS/ApplicationELB")
         .metric_name("HTTPCode_Target_5XX_Count")
         .statistic(Statistic::Sum)
@@ -453,6 +447,72 @@ async fn the_hooks_aws_port_reads_alarm_states_and_reports_refusals() {
         .send()
         .await
         .expect("put alarm");
+    cw.set_alarm_state().alarm_name(name).state_value(state).state_reason("test").send().await.expect("set state");
+    cw
+}
+
+#[tokio::test]
+async fn an_ecs_hook_that_sees_an_alarm_in_alarm_fails_and_ecs_rolls_back() {
+    let server = listener(200).await;
+    let (world, lambda) = world_and_hook(&[
+        ("HOOK_HTTP_URL", &server.url),
+        ("HOOK_HTTP_REQUESTS", "1"),
+        ("HOOK_ALARMS", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-5xx"),
+    ])
+    .await;
+    let (_, blue) = world.settle("web").await;
+    alarm(&world, "web-5xx", aws_sdk_cloudwatch::types::StateValue::Alarm).await;
+    let config = DeploymentConfiguration::builder()
+        .strategy(DeploymentStrategy::BlueGreen)
+        .bake_time_in_minutes(1)
+        .lifecycle_hooks(hook_on(DeploymentLifecycleHookStage::PostTestTrafficShift, None))
+        .build();
+    world
+        .ecs
+        .update_service()
+        .cluster("demo")
+        .service("web")
+        .deployment_configuration(config)
+        .send()
+        .await
+        .expect("blue/green");
+    let green = green_revision(&world).await;
+    world
+        .ecs
+        .update_service()
+        .cluster("demo")
+        .service("web")
+        .task_definition(&green)
+        .send()
+        .await
+        .expect("deploy green");
+    let svc = world.ecs.describe_services().cluster("demo").services("web").send().await.expect("describe");
+    let arn = svc.services()[0].current_service_deployment().expect("a service deployment").to_owned();
+
+    let sd = finished(&world, &lambda, &arn).await;
+    assert_eq!(sd.status(), Some(&ServiceDeploymentStatus::RollbackSuccessful), "{sd:?}\n{}", log_tail(&lambda));
+    let reason = sd.rollback().and_then(|r| r.reason()).unwrap_or_default();
+    assert!(reason.contains("FAILED at POST_TEST_TRAFFIC_SHIFT"), "{reason}");
+    // The request passed; the alarm failed the same round. The hook's log says which check and what it saw.
+    assert_eq!(server.hits.load(Ordering::SeqCst), 1);
+    let log = std::fs::read_to_string(&lambda.log).unwrap_or_default();
+    assert!(log.contains("failed: alarm web-5xx: ALARM"), "{}", log_tail(&lambda));
+    assert_eq!(
+        deployer::plan::family_revision(world.running().await.0.task_definition_arn().unwrap_or_default()),
+        blue
+    );
+}
+
+/// The hook's AWS port through the real SDK against the local AWS: DescribeAlarms over CloudWatch's
+/// rpc-v2-cbor protocol (metric alarms in OK and ALARM, a missing one not reported), and a refused
+/// PutLifecycleEventHookExecutionStatus keeping the service's error code.
+#[tokio::test]
+async fn the_hooks_aws_port_reads_alarm_states_and_reports_refusals() {
+    use aws_sdk_cloudwatch::types::StateValue;
+    use hook::ports::{Aws, LifecycleStatus};
+
+    let world = World::start().await;
+    let cw = alarm(&world, "web-5xx", StateValue::Ok).await;
     let aws = hook::sdk::SdkAws::new(&world.config);
     let names = vec!["web-5xx".to_owned(), "absent".to_owned()];
     for state in [StateValue::Ok, StateValue::Alarm] {
