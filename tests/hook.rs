@@ -115,15 +115,10 @@ fn log_tail(lambda: &LambdaEmulator) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-#[tokio::test]
-async fn a_codedeploy_hook_that_sees_http_500_fails_the_deployment_and_it_rolls_back() {
-    let server = listener(500).await;
-    let (world, lambda) = world_and_hook(&[
-        ("HOOK_HTTP_URL", &server.url),
-        ("HOOK_HTTP_REQUESTS", "2"),
-        ("HOOK_HTTP_INTERVAL_SECONDS", "0"),
-    ])
-    .await;
+/// A CODE_DEPLOY service `api` on the world's blue revision, its application and deployment group (rolled
+/// back on failure), and a deployment of green whose BeforeAllowTraffic hook is the function `hook`. Answers
+/// the client, the blue revision's ARN and the deployment id.
+async fn codedeploy_deployment(world: &World) -> (aws_sdk_codedeploy::Client, String, String) {
     world.settle("web").await;
     let blue = {
         let (td, _) = world.running().await;
@@ -232,6 +227,20 @@ async fn a_codedeploy_hook_that_sees_http_500_fails_the_deployment_and_it_rolls_
         .deployment_id
         .expect("deployment id");
 
+    (cd, blue, id)
+}
+
+#[tokio::test]
+async fn a_codedeploy_hook_that_sees_http_500_fails_the_deployment_and_it_rolls_back() {
+    let server = listener(500).await;
+    let (world, lambda) = world_and_hook(&[
+        ("HOOK_HTTP_URL", &server.url),
+        ("HOOK_HTTP_REQUESTS", "2"),
+        ("HOOK_HTTP_INTERVAL_SECONDS", "0"),
+    ])
+    .await;
+    let (cd, blue, id) = codedeploy_deployment(&world).await;
+
     let deadline = Instant::now() + PATIENCE;
     let info = loop {
         let info =
@@ -277,6 +286,79 @@ async fn a_codedeploy_hook_that_sees_http_500_fails_the_deployment_and_it_rolls_
     }
     let svc = world.ecs.describe_services().cluster("demo").services("api").send().await.expect("describe");
     assert_eq!(svc.services()[0].task_definition(), Some(blue.as_str()), "the service stays on blue");
+}
+
+/// The hook's report through the real SDK to a real hook execution: the first is recorded, a second one (a
+/// retried invocation) is "already completed", which the port reports as done, not as an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_report_of_one_hook_execution_is_already_completed() {
+    use hook::ports::{Aws, LifecycleStatus, Reported};
+
+    // A Lambda endpoint that records the hook event the local AWS sends and answers 202.
+    let endpoint = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", endpoint.local_addr().expect("address"));
+    let events = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let sink = events.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = endpoint.accept().await {
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                seen.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&seen).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if seen.len() >= end + 4 + length {
+                        if let Ok(v) = serde_json::from_slice(&seen[end + 4..]) {
+                            sink.lock().expect("events").push(v);
+                        }
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            let _ = socket.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+        }
+    });
+    let local = [("LOCAL_AWS_LAMBDA_ENDPOINT", url), ("LOCAL_AWS_MINUTE", "2".to_owned())];
+    let world = World::start_configured(Shape::default(), 0.2, &local).await;
+    let (cd, _, id) = codedeploy_deployment(&world).await;
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let event = loop {
+        if let Some(e) = events.lock().expect("events").first().cloned() {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "the local AWS never invoked the hook");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(event["DeploymentId"], id.as_str());
+    let execution = event["LifecycleEventHookExecutionId"].as_str().expect("execution id").to_owned();
+    let aws = hook::sdk::SdkAws::new(&world.config);
+    assert_eq!(aws.report(&id, &execution, LifecycleStatus::Succeeded).await.expect("report"), Reported::Recorded);
+    let again = aws.report(&id, &execution, LifecycleStatus::Failed).await.expect("a second report is not an error");
+    assert_eq!(again, Reported::AlreadyCompleted);
+    // The first report stands: the deployment goes on to succeed.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let info = cd.get_deployment().deployment_id(&id).send().await.expect("get").deployment_info.expect("info");
+        if info.status() == Some(&DeploymentStatus::Succeeded) {
+            break;
+        }
+        assert!(!matches!(info.status(), Some(DeploymentStatus::Failed | DeploymentStatus::Stopped)), "{info:?}");
+        assert!(Instant::now() < deadline, "the deployment is still {:?}", info.status());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    task.abort();
 }
 
 #[tokio::test]
