@@ -204,7 +204,7 @@ async fn codedeploy_deployment(world: &World) -> (aws_sdk_codedeploy::Client, St
         .await
         .expect("deployment group");
 
-    let green = green_revision(&world).await;
+    let green = green_revision(world).await;
     let appspec = serde_json::json!({
         "version": 0.0,
         "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": {
