@@ -12,8 +12,9 @@ The template has three functions, each with its own role, told apart by their bu
   own logs, and put Slack replay records (keys `slack-replay#…`, a `dynamodb:LeadingKeys` condition) in the
   lock table. It must hold no `ecs:`, `ecr:` or `iam:PassRole` action and no `dynamodb:` action but that
   PutItem, which is checked on its own so that the reason is plain when it fails;
-- `hook` (the lifecycle hook) may only write its own logs, describe the alarms of the `HookAlarmArns`
-  parameter (one CloudWatch alarm ARN per entry, never a wildcard) and report
+- `hook` (the lifecycle hook) may only write its own logs, publish its verdicts on the topic
+  HOOK_SNS_TOPIC_ARN names, describe the alarms of the `HookAlarmArns` parameter (one CloudWatch alarm ARN
+  per entry, never a wildcard) and report
   PutLifecycleEventHookExecutionStatus to the stack's one CodeDeploy deployment group. It must hold no
   `ecs:`, `ecr:`, `iam:`, `dynamodb:`, `lambda:` or `secretsmanager:` action.
 
@@ -181,6 +182,7 @@ FRONT_FORBIDDEN_EXCEPT = ("dynamodb:putitem",)
 HOOK_ALLOWED: dict[str, Rule] = {
     "cloudwatch:describealarms": rule(HOOK_ALARMS),
     "codedeploy:putlifecycleeventhookexecutionstatus": rule(DEPLOYMENT_GROUP_ARN),
+    "sns:publish": rule(TOPIC_ARN),
     "logs:createlogstream": rule(LOG_GROUP_ARN),
     "logs:putlogevents": rule(LOG_GROUP_ARN),
 }
@@ -344,6 +346,8 @@ def resolve_placeholders(
               "Environment DEPLOY_LOCK_TABLE")
         typed("TOPIC", ref_target(env.get("NOTIFY_SNS_TOPIC_ARN")), "AWS::SNS::Topic",
               "Environment NOTIFY_SNS_TOPIC_ARN")
+    if spec.binary == "hook":
+        typed("TOPIC", ref_target(env.get("HOOK_SNS_TOPIC_ARN")), "AWS::SNS::Topic", "Environment HOOK_SNS_TOPIC_ARN")
     if spec.binary == "front":
         typed("LOCK_TABLE", ref_target(env.get("SLACK_REPLAY_TABLE")), "AWS::DynamoDB::Table",
               "Environment SLACK_REPLAY_TABLE")
@@ -1000,6 +1004,10 @@ def _hook_reports_anywhere(t: dict) -> None:
     }
 
 
+def _hook_publishes_anywhere(t: dict) -> None:
+    hook_statement(t, "PublishOutcomes")["Resource"] = "*"
+
+
 def _hook_updates_services(t: dict) -> None:
     policy_statements(t, "HookRole").append({
         "Sid": "Sneaky", "Effect": "Allow", "Action": "ecs:UpdateService", "Resource": {"Fn::Sub": SERVICE_ARN},
@@ -1116,6 +1124,7 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("lets the hook describe every alarm", _hook_alarms_on_star, "cloudwatch:DescribeAlarms on '*'"),
     ("lets the hook report to any deployment group", _hook_reports_anywhere,
      "codedeploy:PutLifecycleEventHookExecutionStatus on"),
+    ("lets the hook publish to any topic", _hook_publishes_anywhere, "sns:Publish on '*'"),
     ("gives the hook ecs:UpdateService", _hook_updates_services, "HookRole must not hold ecs:UpdateService"),
     ("lets the hook invoke the deployer", _hook_invokes_deployer, "HookRole must not hold lambda:InvokeFunction"),
     ("lets the hook stop deployments", _hook_stops_deployments,

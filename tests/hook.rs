@@ -586,8 +586,8 @@ async fn an_ecs_hook_that_sees_an_alarm_in_alarm_fails_and_ecs_rolls_back() {
 }
 
 /// The hook's AWS port through the real SDK against the local AWS: DescribeAlarms over CloudWatch's
-/// rpc-v2-cbor protocol (metric alarms in OK and ALARM, a missing one not reported), and a refused
-/// PutLifecycleEventHookExecutionStatus keeping the service's error code.
+/// rpc-v2-cbor protocol (metric alarms in OK and ALARM, a missing one not reported), Publish to a topic, and
+/// a refused PutLifecycleEventHookExecutionStatus keeping the service's error code.
 #[tokio::test]
 async fn the_hooks_aws_port_reads_alarm_states_and_reports_refusals() {
     use aws_sdk_cloudwatch::types::StateValue;
@@ -608,6 +608,11 @@ async fn the_hooks_aws_port_reads_alarm_states_and_reports_refusals() {
         let states = aws.alarm_states(&names).await.expect("describe alarms");
         assert_eq!(states, [("web-5xx".to_owned(), state.as_str().to_owned())]);
     }
+    let sns = aws_sdk_sns::Client::new(&world.config);
+    let topic = sns.create_topic().name("ecs-deployer").send().await.expect("topic").topic_arn.expect("ARN");
+    aws.publish(&topic, "ecs-deployer hook Failed", r#"{"status":"Failed"}"#).await.expect("published");
+    let missing = topic.replace("ecs-deployer", "absent");
+    assert!(aws.publish(&missing, "s", "{}").await.is_err(), "a topic that does not exist");
     let err = aws.report("d-NOSUCHONE", "exec", LifecycleStatus::Succeeded).await.expect_err("no such deployment");
     assert_eq!(err.aws_code.as_deref(), Some("DeploymentDoesNotExistException"), "{err}");
     assert_eq!(err.code().as_str(), "AwsCallFailed");

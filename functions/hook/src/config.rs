@@ -17,6 +17,7 @@
 //! | `HOOK_TIMEOUT_SECONDS` | `60` | how long one invocation may check, 1–840 (keep it under the function's timeout) |
 //! | `HOOK_MAX_DURATION_SECONDS` | `900` | how long an ECS hook may stay IN_PROGRESS before it answers FAILED |
 //! | `HOOK_DETAILS_OVERRIDE` | `true` | whether an ECS hook's `hookDetails.check` may change the HTTP check |
+//! | `HOOK_SNS_TOPIC_ARN` | – | an SNS topic that gets every final outcome (which check failed, what it saw) |
 //!
 //! A malformed variable does not stop the function: every invocation then answers `Failed`/`FAILED`
 //! naming it, so that no deployment waits for a hook that cannot start.
@@ -75,6 +76,8 @@ pub struct Config {
     pub budget: Duration,
     pub max_duration: Duration,
     pub details_override: bool,
+    /// Where final outcomes are published, if anywhere.
+    pub topic: Option<String>,
 }
 
 impl Config {
@@ -149,6 +152,7 @@ impl Config {
             budget: Duration::from_secs(number("HOOK_TIMEOUT_SECONDS", 60, 840, 1)?),
             max_duration: Duration::from_secs(number("HOOK_MAX_DURATION_SECONDS", 900, 86_400, 1)?),
             details_override: env.flag("HOOK_DETAILS_OVERRIDE", true)?,
+            topic: env.text("HOOK_SNS_TOPIC_ARN"),
         })
     }
 }

@@ -105,7 +105,11 @@ impl<A: Aws, P: Probe> Hook<A, P> {
             Reported::Recorded => "recorded",
             Reported::AlreadyCompleted => "already_completed",
         };
-        Ok(json!({"status": status.as_str(), "reported": reported, "summary": text, "outcomes": outcomes}))
+        let answer = json!({"status": status.as_str(), "reported": reported, "summary": text, "outcomes": outcomes});
+        let notice = json!({"hook": "codedeploy", "deployment_id": e.deployment_id, "status": status.as_str(),
+                            "summary": text, "outcomes": outcomes});
+        self.notify(&format!("ecs-deployer hook {}", status.as_str()), &notice).await;
+        Ok(answer)
     }
 
     /// Every round of `plan`, `interval` apart, until one fails or the budget runs out.
@@ -156,7 +160,29 @@ impl<A: Aws, P: Probe> Hook<A, P> {
         tokio::time::timeout(left, work).await.ok()
     }
 
+    /// Publishes a final outcome to `HOOK_SNS_TOPIC_ARN`, if set; a failure is logged and changes nothing.
+    async fn notify(&self, subject: &str, message: &Value) {
+        let Some(topic) = self.config.as_ref().ok().and_then(|c| c.topic.as_deref()) else { return };
+        if let Err(e) = self.aws.publish(topic, subject, &message.to_string()).await {
+            warn!(error = %e, "the outcome notification was not sent");
+        }
+    }
+
     async fn ecs(&self, e: Result<EcsHookEvent, String>, time_left: Option<Duration>, now: u64) -> EcsAnswer {
+        let deployment = e.as_ref().ok().and_then(|e| e.resource_arn.clone());
+        let stage = e.as_ref().map(|e| e.lifecycle_stage.clone()).unwrap_or_default();
+        let answer = self.ecs_answer(e, time_left, now).await;
+        if answer.hook_status != HookStatus::InProgress {
+            let status = if answer.hook_status == HookStatus::Succeeded { "SUCCEEDED" } else { "FAILED" };
+            let state = &answer.hook_details[STATE_KEY];
+            let notice = json!({"hook": "ecs", "service_deployment": deployment, "stage": stage, "status": status,
+                                "summary": state["summary"], "outcomes": state["outcomes"]});
+            self.notify(&format!("ecs-deployer hook {status} at {stage}"), &notice).await;
+        }
+        answer
+    }
+
+    async fn ecs_answer(&self, e: Result<EcsHookEvent, String>, time_left: Option<Duration>, now: u64) -> EcsAnswer {
         let e = match e {
             Ok(e) => e,
             Err(reason) => return finish(HookStatus::Failed, None, vec![failed("event", reason)], None),

@@ -59,6 +59,10 @@ pub trait Aws: Send + Sync {
     /// (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html>).
     fn alarm_states(&self, names: &[String]) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
 
+    /// SNS Publish of `message` (JSON text) with `subject` to `topic`
+    /// (<https://docs.aws.amazon.com/sns/latest/api/API_Publish.html>).
+    fn publish(&self, topic: &str, subject: &str, message: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
     /// CodeDeploy PutLifecycleEventHookExecutionStatus
     /// (<https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_PutLifecycleEventHookExecutionStatus.html>).
     fn report(

@@ -10,6 +10,7 @@ use crate::ports::{Aws, LifecycleStatus, Reported};
 pub struct SdkAws {
     cloudwatch: aws_sdk_cloudwatch::Client,
     codedeploy: aws_sdk_codedeploy::Client,
+    sns: aws_sdk_sns::Client,
 }
 
 impl SdkAws {
@@ -17,6 +18,7 @@ impl SdkAws {
         SdkAws {
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             codedeploy: aws_sdk_codedeploy::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
         }
     }
 }
@@ -53,6 +55,18 @@ impl Aws for SdkAws {
                 return Ok(states);
             }
         }
+    }
+
+    async fn publish(&self, topic: &str, subject: &str, message: &str) -> Result<(), AwsError> {
+        self.sns
+            .publish()
+            .topic_arn(topic)
+            .subject(subject)
+            .message(message)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_error("Publish", &e))
     }
 
     async fn report(

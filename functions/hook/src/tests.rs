@@ -53,17 +53,26 @@ struct FakeAws {
     alarms: Vec<(String, String)>,
     report_answer: Option<Result<Reported, AwsError>>,
     reports: Mutex<Vec<(String, String, LifecycleStatus)>>,
+    published: Mutex<Vec<(String, String, Value)>>,
 }
 
 impl FakeAws {
     fn reports(&self) -> Vec<(String, String, LifecycleStatus)> {
         self.reports.lock().unwrap().clone()
     }
+    fn published(&self) -> Vec<(String, String, Value)> {
+        self.published.lock().unwrap().clone()
+    }
 }
 
 impl Aws for FakeAws {
     async fn alarm_states(&self, _names: &[String]) -> Result<Vec<(String, String)>, AwsError> {
         Ok(self.alarms.clone())
+    }
+    async fn publish(&self, topic: &str, subject: &str, message: &str) -> Result<(), AwsError> {
+        let message = serde_json::from_str(message).expect("a JSON message");
+        self.published.lock().unwrap().push((topic.into(), subject.into(), message));
+        Ok(())
     }
     async fn report(
         &self,
@@ -331,4 +340,40 @@ async fn ecs_hook_details_may_narrow_the_check_and_alarms_count() {
         .map(|o| o["check"].as_str().unwrap())
         .collect();
     assert_eq!(outcomes, ["http GET http://test.internal:8080/ready #1", "alarm web-5xx"]);
+}
+
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:ecs-deployer";
+
+#[tokio::test]
+async fn final_outcomes_are_published_with_the_failed_check_and_what_it_saw() {
+    let h = hook(&fast(&[("HOOK_SNS_TOPIC_ARN", TOPIC)]), FakeAws::default(), FakeProbe::new(vec![ok(503, "down")]));
+    h.handle(codedeploy_event(), None, 0).await.unwrap();
+    let published = h.aws.published();
+    assert_eq!(published.len(), 1);
+    let (topic, subject, message) = &published[0];
+    assert_eq!((topic.as_str(), subject.as_str()), (TOPIC, "ecs-deployer hook Failed"));
+    assert_eq!(
+        (message["hook"].as_str(), message["deployment_id"].as_str()),
+        (Some("codedeploy"), Some("d-ABCDEF123"))
+    );
+    assert_eq!(message["outcomes"][0]["saw"], "HTTP 503 (expected 200) in 5 ms: \"down\"");
+
+    // ECS: nothing while IN_PROGRESS, one notice at the verdict.
+    let h = hook(
+        &fast(&[("HOOK_SNS_TOPIC_ARN", TOPIC), ("HOOK_HTTP_REQUESTS", "2")]),
+        FakeAws::default(),
+        FakeProbe::status(200),
+    );
+    let first = h.handle(ecs_event("POST_TEST_TRAFFIC_SHIFT", json!({}), json!({})), None, 0).await.unwrap();
+    assert!(h.aws.published().is_empty());
+    h.handle(ecs_event("POST_TEST_TRAFFIC_SHIFT", json!({}), merge(&json!({}), &first)), None, 1).await.unwrap();
+    let published = h.aws.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].1, "ecs-deployer hook SUCCEEDED at POST_TEST_TRAFFIC_SHIFT");
+    assert_eq!(published[0].2["summary"], "1 checks passed");
+
+    // No topic, no notice.
+    let h = hook(&fast(&[]), FakeAws::default(), FakeProbe::status(200));
+    h.handle(codedeploy_event(), None, 0).await.unwrap();
+    assert!(h.aws.published().is_empty());
 }
