@@ -9,6 +9,8 @@
 //!   `FAILED` at the first failed check, or when the rounds have taken longer than
 //!   `HOOK_MAX_DURATION_SECONDS`. A rollback's re-invocation is answered `SUCCEEDED` without checks (blue is
 //!   what serves). It never answers with an error: ECS reads one as a failure with no reason.
+//! - Either way, a verdict (never IN_PROGRESS) is published on `HOOK_SNS_TOPIC_ARN` when it is set:
+//!   `{"hook", "deployment_id" | "service_deployment", "stage", "status", "summary", "outcomes"}`.
 
 use std::time::{Duration, Instant};
 
