@@ -41,7 +41,7 @@ bench: tools
 	cargo lambda build --release --compiler cargo --locked --package deployer --bin deployer --output-format zip
 	cargo run --quiet --locked -p deployer-tests --bin bench -- --write docs/BENCHMARKS.md
 
-## The deployable zips for Lambda on arm64 (target/lambda/<function>/bootstrap.zip). cargo-lambda adds the
+## The deployable zips for Lambda on arm64 (target/lambda/<function>/bootstrap.zip) of the three functions. cargo-lambda adds the
 ## aarch64 rustup target on first use, which needs the Rust distribution server.
 $(VENV)/.package-installed: requirements-package.txt | tools
 	$(VENV)/bin/pip install --quiet -r requirements-package.txt
@@ -52,6 +52,7 @@ $(VENV)/.package-installed: requirements-package.txt | tools
 package: tools $(VENV)/.package-installed
 	cargo lambda build --release --arm64 --locked --package deployer --output-format zip
 	cargo lambda build --profile release-front --arm64 --locked --package front --output-format zip
+	cargo lambda build --release --arm64 --locked --package hook --bin hook --output-format zip
 	@ls -l target/lambda/*/bootstrap.zip
 
 fmt:

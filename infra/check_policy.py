@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Least-privilege gate for the IAM permissions of both functions in infra/template.yaml.
+"""Least-privilege gate for the IAM permissions of the three functions in infra/template.yaml.
 
-The template has two functions, each with its own role, told apart by their build binary
+The template has three functions, each with its own role, told apart by their build binary
 (Metadata.BuildProperties.Binary):
 
 - `deployer` holds the ECS power: ECS on the stack's cluster and service, ECR DescribeImages on the stack's
@@ -11,7 +11,15 @@ The template has two functions, each with its own role, told apart by their buil
 - `front` faces the network and may only invoke the deployer and itself, read its two secrets, write its
   own logs, and put Slack replay records (keys `slack-replay#…`, a `dynamodb:LeadingKeys` condition) in the
   lock table. It must hold no `ecs:`, `ecr:` or `iam:PassRole` action and no `dynamodb:` action but that
-  PutItem, which is checked on its own so that the reason is plain when it fails.
+  PutItem, which is checked on its own so that the reason is plain when it fails;
+- `hook` (the lifecycle hook) may only write its own logs, publish its verdicts on the topic
+  HOOK_SNS_TOPIC_ARN names, describe the alarms of the `HookAlarmArns` parameter (one CloudWatch alarm ARN
+  per entry, never a wildcard) and report
+  PutLifecycleEventHookExecutionStatus to the stack's one CodeDeploy deployment group. It must hold no
+  `ecs:`, `ecr:`, `iam:`, `dynamodb:`, `lambda:` or `secretsmanager:` action.
+
+The role ECS assumes to invoke the hook (the one role of the template that no function runs as) may be
+assumed by ecs.amazonaws.com only, for this account, and may do nothing but lambda:InvokeFunction on the hook.
 
 For each role it collects every statement that reaches it (the role's inline policies, any
 AWS::IAM::Policy / ManagedPolicy / RolePolicy attached to the role, SAM `Policies` on the function, both
@@ -23,7 +31,7 @@ also fails on managed policies (whose statements it cannot see), NotAction / Not
 It also checks who can invoke what: the deployer has no API event and no Function URL, and only an
 EventBridge rule of this template may invoke it through a resource policy; every front-door route but
 POST /slack uses the API's IAM authorizer; a public permission on the front door only ever covers its
-Function URL.
+Function URL; the hook has no Events, no Function URL and no resource policy.
 
     python infra/check_policy.py [TEMPLATE]              check the template (default: infra/template.yaml)
     python infra/check_policy.py --self-test [TEMPLATE]  prove that broken copies of it are refused
@@ -83,6 +91,27 @@ IMAGE_REPOSITORY_SAMPLES_REFUSED = (
     "arn:aws:ecr:us-west-2:123456789012:repository/web\narn:aws:ecr:us-west-2:123456789012:repository/*",
 )
 FUNCTION_ARN = PREFIX + ":lambda:${AWS::Region}:${AWS::AccountId}:function:"
+# The hook's alarms: a list parameter whose every entry must be one CloudWatch alarm ARN.
+HOOK_ALARMS = "${HookAlarmArns}"
+HOOK_ALARMS_PARAMETER = "HookAlarmArns"
+HOOK_ALARM_SAMPLES_OK = (
+    "",
+    "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-5xx",
+    "arn:aws-cn:cloudwatch:cn-north-1:123456789012:alarm:TargetTracking-web AlarmHigh-1f2e",
+)
+HOOK_ALARM_SAMPLES_REFUSED = (
+    "*",
+    "arn:aws:cloudwatch:us-east-1:123456789012:alarm:*",
+    "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-*",
+    "arn:aws:cloudwatch:*:123456789012:alarm:web",
+    "arn:aws:cloudwatch:us-east-1:*:alarm:web",
+    "arn:aws:cloudwatch:us-east-1:123456789012:*",
+    "arn:aws:logs:us-east-1:123456789012:log-group:web",
+)
+DEPLOYMENT_GROUP_ARN = (
+    PREFIX + ":codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:"
+    "${HookCodeDeployApplication}/${HookCodeDeployDeploymentGroup}"
+)
 
 # Placeholders in the rules below, resolved per function from the template (see `collect`):
 LOG_GROUP_ARN = "${<LOG_GROUP>.Arn}"  # the function's own log group (LoggingConfig.LogGroup)
@@ -157,6 +186,16 @@ FRONT_ALLOWED: dict[str, Rule] = {
 FRONT_FORBIDDEN = ("ecs:", "ecr:", "dynamodb:", "iam:passrole")
 FRONT_FORBIDDEN_EXCEPT = ("dynamodb:putitem",)
 
+# The lifecycle hook: its logs, the named alarms, and reports to the stack's deployment group.
+HOOK_ALLOWED: dict[str, Rule] = {
+    "cloudwatch:describealarms": rule(HOOK_ALARMS),
+    "codedeploy:putlifecycleeventhookexecutionstatus": rule(DEPLOYMENT_GROUP_ARN),
+    "sns:publish": rule(TOPIC_ARN),
+    "logs:createlogstream": rule(LOG_GROUP_ARN),
+    "logs:putlogevents": rule(LOG_GROUP_ARN),
+}
+HOOK_FORBIDDEN = ("ecs:", "ecr:", "iam:", "dynamodb:", "lambda:", "secretsmanager:")
+
 
 @dataclass(frozen=True)
 class RoleSpec:
@@ -169,6 +208,7 @@ class RoleSpec:
 SPECS = (
     RoleSpec("deployer", DEPLOYER_ALLOWED),
     RoleSpec("front", FRONT_ALLOWED, FRONT_FORBIDDEN, FRONT_FORBIDDEN_EXCEPT),
+    RoleSpec("hook", HOOK_ALLOWED, HOOK_FORBIDDEN),
 )
 
 
@@ -314,6 +354,8 @@ def resolve_placeholders(
               "Environment DEPLOY_LOCK_TABLE")
         typed("TOPIC", ref_target(env.get("NOTIFY_SNS_TOPIC_ARN")), "AWS::SNS::Topic",
               "Environment NOTIFY_SNS_TOPIC_ARN")
+    if spec.binary == "hook":
+        typed("TOPIC", ref_target(env.get("HOOK_SNS_TOPIC_ARN")), "AWS::SNS::Topic", "Environment HOOK_SNS_TOPIC_ARN")
     if spec.binary == "front":
         typed("LOCK_TABLE", ref_target(env.get("SLACK_REPLAY_TABLE")), "AWS::DynamoDB::Table",
               "Environment SLACK_REPLAY_TABLE")
@@ -436,7 +478,7 @@ def check_statement(
             report.check(
                 hit is None,
                 f"{label}: {role} must not hold {action} (the {spec.binary} function has no ECS, ECR or "
-                f"iam:PassRole power, and in DynamoDB only {', '.join(spec.forbidden_except) or 'nothing'}; "
+                f"IAM power, and in DynamoDB only {', '.join(spec.forbidden_except) or 'nothing'}; "
                 f"{hit!r} is forbidden)",
             )
         if not report.check(not re.search(r"[*?]", action), f"{label}: wildcard action {action!r}"):
@@ -465,7 +507,12 @@ def check_invoke_paths(template: dict, fns: dict[str, str], report: Report) -> N
     """Who may invoke the functions: never the network for the deployer; the front door's routes use IAM
     except POST /slack, and its public permissions cover only its Function URL."""
     resources = template.get("Resources") or {}
-    deployer, front = fns.get("deployer"), fns.get("front")
+    deployer, front, hook = fns.get("deployer"), fns.get("front"), fns.get("hook")
+    if hook:
+        props = resources[hook].get("Properties") or {}
+        report.check(not props.get("Events"), f"{hook}: the hook must have no Events; CodeDeploy and ECS invoke it "
+                     "with their own roles")
+        report.check("FunctionUrlConfig" not in props, f"{hook}: the hook must have no Function URL")
     if deployer:
         props = resources[deployer].get("Properties") or {}
         report.check(not props.get("Events"), f"{deployer}: the deployer must have no Events (no API, no queue); "
@@ -493,6 +540,9 @@ def check_invoke_paths(template: dict, fns: dict[str, str], report: Report) -> N
                 f"this template (Principal events.amazonaws.com, SourceArn !GetAtt <rule>.Arn); has "
                 f"Principal {principal!r}, SourceArn {p.get('SourceArn')!r}",
             )
+        elif target == hook and hook is not None:
+            report.check(False, f"{name}: the hook takes no resource policy; CodeDeploy and ECS invoke it with "
+                         "their roles (HookInvokeRole for ECS)")
         elif target == front and front is not None:
             # The API's permissions are SAM's (one per route, scoped to it); the only explicit ones are the
             # Function URL's, public but only for requests through the URL.
@@ -554,6 +604,81 @@ def check_image_repositories(template: dict, report: Report) -> None:
         )
 
 
+def check_hook_invoke_role(template: dict, fns: dict[str, str], report: Report) -> None:
+    """The role ECS assumes to invoke the hook: every role no function runs as must be it, trusted by
+    ecs.amazonaws.com of this account only, allowed lambda:InvokeFunction on the hook function only."""
+    resources = template.get("Resources") or {}
+    hook = fns.get("hook")
+    function_roles = {
+        ref_target((res.get("Properties") or {}).get("Role"), "Arn")
+        for res in resources.values()
+        if isinstance(res, dict) and res.get("Type") in FUNCTION_TYPES
+    }
+    conditions = template.get("Conditions") or {}
+    for name, res in resources.items():
+        if not isinstance(res, dict) or res.get("Type") != "AWS::IAM::Role" or name in function_roles:
+            continue
+        props = res.get("Properties") or {}
+        report.check(not props.get("ManagedPolicyArns"), f"{name}.ManagedPolicyArns grant permissions this check "
+                     "cannot see")
+        trust = [s for s in as_list((props.get("AssumeRolePolicyDocument") or {}).get("Statement")) if isinstance(s, dict)]
+        report.check(
+            [s.get("Principal") for s in trust] == [{"Service": "ecs.amazonaws.com"}]
+            and all(((s.get("Condition") or {}).get("StringEquals") or {}).get("aws:SourceAccount")
+                    == {"Ref": "AWS::AccountId"} for s in trust),
+            f"{name}: a role no function runs as must be the hook's invoke role: only ecs.amazonaws.com of this "
+            f"account (aws:SourceAccount) may assume it",
+        )
+        statements: list[Statement] = []
+        for policy in as_list(props.get("Policies")):
+            doc = policy.get("PolicyDocument") if isinstance(policy, dict) else None
+            for st in as_list((doc or {}).get("Statement")):
+                statements += branches(st, f"{name}/{policy.get('PolicyName')}", conditions, report)
+        for other, ores in resources.items():
+            if isinstance(ores, dict) and ores.get("Type") in POLICY_TYPES:
+                p = ores.get("Properties") or {}
+                if name in [ref_target(r) for r in as_list(p.get("Roles"))] + [ref_target(p.get("RoleName"))]:
+                    report.check(False, f"{other}: a policy attached to {name} from outside it")
+        report.check(bool(statements), f"{name}: grants nothing; the hook's invoke role needs lambda:InvokeFunction")
+        for st in statements:
+            body = st.body if isinstance(st.body, dict) else {}
+            for key in ("NotAction", "NotResource"):
+                report.check(key not in body, f"{st.where}: {key} grants everything it does not name")
+            actions = [canonical(a).lower() for a in as_list(body.get("Action"))]
+            resources_ = [names(r) for r in as_list(body.get("Resource"))]
+            report.check(
+                body.get("Effect") == "Allow" and actions == ["lambda:invokefunction"]
+                and bool(resources_) and all(r == hook and hook is not None for r in resources_),
+                f"{st.where}: {name} may only invoke the hook function ({hook}); has {body.get('Action')!r} on "
+                f"{body.get('Resource')!r}",
+            )
+
+
+def check_list_parameter(template: dict, report: Report, parameter: str, what: str,
+                         ok: tuple[str, ...], refused: tuple[str, ...]) -> None:
+    """A list parameter an IAM statement names as its resources: each entry must be one `what` ARN."""
+    param = (template.get("Parameters") or {}).get(parameter)
+    where = f"parameter {parameter}"
+    if not report.check(isinstance(param, dict), f"{where} is missing; an IAM statement names it"):
+        return
+    report.check(param.get("Type") == "CommaDelimitedList", f"{where} must be a CommaDelimitedList")
+    pattern = param.get("AllowedPattern")
+    if not report.check(isinstance(pattern, str), f"{where} needs an AllowedPattern that admits {what} ARNs only"):
+        return
+    try:
+        compiled = re.compile(pattern)
+    except re.error as e:
+        report.check(False, f"{where}: AllowedPattern {pattern!r} does not compile: {e}")
+        return
+    for sample in ok:
+        report.check(compiled.fullmatch(sample) is not None, f"{where}: AllowedPattern refuses {sample!r}")
+    for sample in refused:
+        report.check(
+            compiled.fullmatch(sample) is None,
+            f"{where}: AllowedPattern {pattern!r} admits {sample!r}; it must admit one {what} ARN each",
+        )
+
+
 def check(template: dict, raw_text: str | None = None) -> Report:
     report = Report()
     text = raw_text if raw_text is not None else json.dumps(template)
@@ -580,6 +705,10 @@ def check(template: dict, raw_text: str | None = None) -> Report:
             report.check(action in granted, f"the {spec.binary} function needs {action} and no statement grants it")
     check_invoke_paths(template, fns, report)
     check_image_repositories(template, report)
+    check_hook_invoke_role(template, fns, report)
+    if "hook" in fns:
+        check_list_parameter(template, report, HOOK_ALARMS_PARAMETER, "CloudWatch alarm", HOOK_ALARM_SAMPLES_OK,
+                             HOOK_ALARM_SAMPLES_REFUSED)
     return report
 
 
@@ -870,6 +999,91 @@ def _api_without_iam(t: dict) -> None:
     del t["Resources"]["HttpApi"]["Properties"]["Auth"]
 
 
+def hook_statement(t: dict, sid: str) -> dict:
+    for s in policy_statements(t, "HookRole"):
+        if isinstance(s, dict) and list(s) == ["Fn::If"] and s["Fn::If"][1].get("Sid") == sid:
+            return s["Fn::If"][1]
+        if isinstance(s, dict) and s.get("Sid") == sid:
+            return s
+    raise KeyError(f"no {sid} statement in HookRole; the self-test no longer matches the template")
+
+
+def _hook_alarms_on_star(t: dict) -> None:
+    hook_statement(t, "ReadHookAlarms")["Resource"] = "*"
+
+
+def _hook_reports_anywhere(t: dict) -> None:
+    hook_statement(t, "ReportHookOutcome")["Resource"] = {
+        "Fn::Sub": PREFIX + ":codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:*"
+    }
+
+
+def _hook_publishes_anywhere(t: dict) -> None:
+    hook_statement(t, "PublishOutcomes")["Resource"] = "*"
+
+
+def _hook_updates_services(t: dict) -> None:
+    policy_statements(t, "HookRole").append({
+        "Sid": "Sneaky", "Effect": "Allow", "Action": "ecs:UpdateService", "Resource": {"Fn::Sub": SERVICE_ARN},
+    })
+
+
+def _hook_invokes_deployer(t: dict) -> None:
+    policy_statements(t, "HookRole").append({
+        "Sid": "Sneaky", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+        "Resource": {"Fn::GetAtt": ["DeployerFunction", "Arn"]},
+    })
+
+
+def _hook_stops_deployments(t: dict) -> None:
+    s = hook_statement(t, "ReportHookOutcome")
+    s["Action"] = as_list(s["Action"]) + ["codedeploy:StopDeployment"]
+
+
+def _hook_alarms_any(t: dict) -> None:
+    t["Parameters"][HOOK_ALARMS_PARAMETER]["AllowedPattern"] = "^$|^arn:.*$"
+
+
+def _hook_on_the_api(t: dict) -> None:
+    t["Resources"]["HookFunction"]["Properties"]["Events"] = {
+        "Api": {"Type": "HttpApi", "Properties": {"ApiId": {"Ref": "HttpApi"}, "Method": "POST", "Path": "/hook"}}
+    }
+
+
+def _hook_public(t: dict) -> None:
+    t["Resources"]["OpenHook"] = {
+        "Type": "AWS::Lambda::Permission",
+        "Properties": {"Action": "lambda:InvokeFunction", "FunctionName": {"Fn::GetAtt": ["HookFunction", "Arn"]},
+                       "Principal": "*"},
+    }
+
+
+def invoke_role_statement(t: dict) -> dict:
+    return t["Resources"]["HookInvokeRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+
+
+def _invoke_role_invokes_deployer(t: dict) -> None:
+    invoke_role_statement(t)["Resource"] = {"Fn::GetAtt": ["DeployerFunction", "Arn"]}
+
+
+def _invoke_role_on_star(t: dict) -> None:
+    invoke_role_statement(t)["Resource"] = "*"
+
+
+def _invoke_role_more_actions(t: dict) -> None:
+    s = invoke_role_statement(t)
+    s["Action"] = as_list(s["Action"]) + ["lambda:UpdateFunctionCode"]
+
+
+def _invoke_role_trusts_anyone(t: dict) -> None:
+    trust = t["Resources"]["HookInvokeRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    trust["Principal"] = {"AWS": "*"}
+
+
+def _invoke_role_any_account(t: dict) -> None:
+    del t["Resources"]["HookInvokeRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
+
+
 MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("adds ecs:* to the service statement", _add_ecs_star, "wildcard action 'ecs:*'"),
     ("widens ecs:UpdateService to *", _widen_update_service, "ecs:UpdateService on '*'"),
@@ -922,6 +1136,25 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("reads images of every repository", _describe_images_on_star, "ecr:DescribeImages on '*'"),
     ("reads images of every repository of the account", _describe_images_in_every_repository,
      "ecr:DescribeImages on 'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*'"),
+    ("lets the hook describe every alarm", _hook_alarms_on_star, "cloudwatch:DescribeAlarms on '*'"),
+    ("lets the hook report to any deployment group", _hook_reports_anywhere,
+     "codedeploy:PutLifecycleEventHookExecutionStatus on"),
+    ("lets the hook publish to any topic", _hook_publishes_anywhere, "sns:Publish on '*'"),
+    ("gives the hook ecs:UpdateService", _hook_updates_services, "HookRole must not hold ecs:UpdateService"),
+    ("lets the hook invoke the deployer", _hook_invokes_deployer, "HookRole must not hold lambda:InvokeFunction"),
+    ("lets the hook stop deployments", _hook_stops_deployments,
+     "'codedeploy:StopDeployment' is not on the hook role's allowed list"),
+    ("lets HookAlarmArns take any ARN", _hook_alarms_any,
+     "admits 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:*'"),
+    ("puts the hook on the API", _hook_on_the_api, "the hook must have no Events"),
+    ("lets anyone invoke the hook", _hook_public, "OpenHook: the hook takes no resource policy"),
+    ("lets ECS's invoke role invoke the deployer", _invoke_role_invokes_deployer,
+     "HookInvokeRole may only invoke the hook function"),
+    ("lets ECS's invoke role invoke anything", _invoke_role_on_star, "HookInvokeRole may only invoke the hook"),
+    ("lets ECS's invoke role change code", _invoke_role_more_actions, "HookInvokeRole may only invoke the hook"),
+    ("lets anyone assume ECS's invoke role", _invoke_role_trusts_anyone, "only ecs.amazonaws.com of this account"),
+    ("lets any account's ECS assume the invoke role", _invoke_role_any_account,
+     "only ecs.amazonaws.com of this account"),
 ]
 
 

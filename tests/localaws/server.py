@@ -28,6 +28,8 @@ from typing import Any, Callable
 from moto.core.utils import utcnow
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 
+from . import cbor
+
 NOT_IMPLEMENTED_TYPE = "NotImplementedException"
 
 
@@ -319,8 +321,15 @@ class LocalAws:
             return self._control(environ, start_response, path)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
+        cbor_operation = cbor.operation(path) if environ.get("CONTENT_TYPE", "").startswith("application/cbor") else None
+        if cbor_operation:
+            try:
+                body = cbor.to_json_request(environ, cbor_operation, body)
+            except ValueError as e:
+                return _cbor(start_response, 400, _error_body("SerializationException", f"bad CBOR: {e}"))
         environ["wsgi.input"] = io.BytesIO(body)
         operation = _operation_name(environ, body)
+        answer = _cbor if cbor_operation else _json
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list, exc_info: Any = None) -> Callable:
@@ -338,12 +347,17 @@ class LocalAws:
                 traceback.print_exc()
             else:
                 log(f"{operation} failed inside moto: {type(e).__name__}: {e}")
-            return _json(start_response, 400, _error_body("InternalFailure", f"{operation}: {e}"))
+            return answer(start_response, 400, _error_body("InternalFailure", f"{operation}: {e}"))
         if captured.get("status", "").startswith("500"):
             text = out.decode(errors="replace")
             if "NotImplemented" in text or "has not been implemented" in text:
-                return _json(start_response, 400, not_implemented_body(operation))
-            return _json(start_response, 400, _error_body("InternalFailure", f"{operation}: {text[:500]}"))
+                return answer(start_response, 400, not_implemented_body(operation))
+            return answer(start_response, 400, _error_body("InternalFailure", f"{operation}: {text[:500]}"))
+        if cbor_operation:
+            data = cbor.to_cbor_answer(cbor_operation, captured["status"], out)
+            start_response(captured["status"], [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
+                                                ("Content-Length", str(len(data)))])
+            return [data]
         start_response(captured["status"], captured["headers"])
         return [out]
 
@@ -421,6 +435,15 @@ def _json(start_response: Callable, status: int, body: Any) -> list[bytes]:
     data = json.dumps(body, default=str).encode()
     reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "")
     start_response(f"{status} {reason}", [("Content-Type", "application/x-amz-json-1.1"),
+                                          ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def _cbor(start_response: Callable, status: int, body: Any) -> list[bytes]:
+    """An error answer to a CBOR request, as the protocol sends it (`__type`, `message`)."""
+    data = cbor.encode(body)
+    reason = {200: "OK", 400: "Bad Request"}.get(status, "")
+    start_response(f"{status} {reason}", [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
                                           ("Content-Length", str(len(data)))])
     return [data]
 

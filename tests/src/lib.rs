@@ -405,6 +405,30 @@ impl World {
         deployer::plan::describe_name(&out.task_definition.expect("task definition"))
     }
 
+    /// The awsvpc network of the world's services (its subnet and security group), for services a test creates.
+    pub fn network_configuration(&self) -> NetworkConfiguration {
+        NetworkConfiguration::builder()
+            .awsvpc_configuration(
+                AwsVpcConfiguration::builder()
+                    .subnets(&self.network.subnet)
+                    .security_groups(&self.network.security_group)
+                    .assign_public_ip(AssignPublicIp::Disabled)
+                    .build()
+                    .expect("awsvpc configuration"),
+            )
+            .build()
+    }
+
+    /// The environment any function needs to call this world's AWS.
+    pub fn aws_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("AWS_REGION".into(), REGION.into()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+        ]
+    }
+
     /// The deployer's configuration for this world.
     pub fn defaults(&self) -> Config {
         let s = &self.shape;
@@ -553,6 +577,12 @@ impl LambdaEmulator {
     /// Starts the emulator for the deployer function on `port` (chosen before the world that invokes it).
     pub fn start_on(port: u16, env: &[(String, String)]) -> LambdaEmulator {
         LambdaEmulator::start_functions_on(port, &["--package", "deployer", "--bin", "deployer"], env)
+    }
+
+    /// Starts the emulator for the lifecycle hook (`functions/hook`) on `port`, chosen before the local AWS
+    /// that invokes it at `LOCAL_AWS_LAMBDA_ENDPOINT`.
+    pub fn start_hook_on(port: u16, env: &[(String, String)]) -> LambdaEmulator {
+        LambdaEmulator::start_functions_on(port, &["--package", "hook", "--bin", "hook"], env)
     }
 
     fn start_functions(selection: &[&str], env: &[(String, String)]) -> LambdaEmulator {
