@@ -21,65 +21,12 @@ use aws_sdk_ecs::types::{
     ServiceDeploymentStatus,
 };
 use aws_smithy_types::Document;
-use deployer_tests::{free_port, repo_root, LambdaEmulator, Shape, World};
+use deployer_tests::{free_port, http_listener as listener, repo_root, LambdaEmulator, Shape, World};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 const ACCOUNT: &str = "123456789012";
 /// How long a test waits for a deployment: the first invocation may still be compiling the hook.
 const PATIENCE: Duration = Duration::from_secs(600);
-
-/// A local HTTP server answering every request with `status` and `{"status":"up"}` (a path starting with
-/// `/fail` with 500), counting requests and recording their paths.
-struct Listener {
-    url: String,
-    hits: Arc<AtomicUsize>,
-    paths: Arc<Mutex<Vec<String>>>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn listener(status: u16) -> Listener {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
-    let url = format!("http://{}/ready", l.local_addr().expect("address"));
-    let hits = Arc::new(AtomicUsize::new(0));
-    let paths = Arc::new(Mutex::new(Vec::new()));
-    let (counter, recorder) = (hits.clone(), paths.clone());
-    let task = tokio::spawn(async move {
-        while let Ok((mut socket, _)) = l.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let recorder = recorder.clone();
-            tokio::spawn(async move {
-                let mut seen = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&seen).to_string();
-                let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
-                let status = if path.starts_with("/fail") { 500 } else { status };
-                recorder.lock().expect("paths").push(path);
-                let body = r#"{"status":"up"}"#;
-                let answer = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    Listener { url, hits, paths, task }
-}
 
 /// A local AWS that invokes hooks at an emulator serving the hook with `hook_env` (plus the AWS settings).
 async fn world_and_hook(hook_env: &[(&str, &str)]) -> (World, LambdaEmulator) {

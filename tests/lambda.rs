@@ -3,7 +3,9 @@
 
 use std::process::Output;
 
-use deployer_tests::{repo_root, DirectFunction, LambdaEmulator, World};
+use std::sync::atomic::Ordering;
+
+use deployer_tests::{free_port, http_listener, repo_root, DirectFunction, LambdaEmulator, Shape, World};
 use serde_json::Value;
 
 fn answer(out: &Output) -> Value {
@@ -110,4 +112,42 @@ async fn eventbridge_events_reach_the_function() {
     let out = function.invoke(unknown).await.expect("answered");
     assert_eq!(out["status"], "ignored", "{out}");
     assert_eq!(deployer::plan::describe_name(&world.running().await.0), "web:2", "nothing rolled back");
+}
+
+/// `events/deploy-canary.json` on a CANARY service whose POST_TEST_TRAFFIC_SHIFT lifecycle hook is
+/// `functions/hook`, both served by one emulator that the local AWS invokes hooks at: the deployer follows
+/// the service deployment through the hook's HTTP check and the canary step to SUCCESSFUL.
+// Two workers: the test listener answers the hook while this test blocks on `cargo lambda invoke`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_with_its_lifecycle_hook_deploys_through_the_lambda_runtime() {
+    let server = http_listener(200).await;
+    let port = free_port();
+    let local = [
+        ("LOCAL_AWS_LAMBDA_ENDPOINT", format!("http://127.0.0.1:{port}")),
+        // One API minute lasts two seconds: the canary's bake passes quickly.
+        ("LOCAL_AWS_MINUTE", "2".to_owned()),
+    ];
+    let world = World::start_configured(Shape::default(), 0.5, &local).await;
+    let mut env = world.function_env();
+    env.extend([("HOOK_HTTP_URL".to_owned(), server.url.clone()), ("HOOK_HTTP_REQUESTS".to_owned(), "1".to_owned())]);
+    let lambda = LambdaEmulator::start_all_on(port, &env);
+    let events = repo_root().join("events");
+    // The first invocation of the hook compiles it: before the rollout, not while ECS waits for its answer.
+    let warm = lambda.invoke_function("hook", &events.join("hook-ecs-rollback.json"));
+    assert_eq!(answer(&warm)["hookStatus"], "SUCCEEDED");
+    world.settle("web").await;
+    world.make_canary_with_hook("web").await;
+    world.push_image("v3").await;
+
+    let out = lambda.invoke(&events.join("deploy-canary.json"));
+    let result = answer(&out);
+    assert_eq!(result["status"], "completed", "{result}");
+    assert_eq!(result["task_definition"], "web:2", "{result}");
+    let sd = &result["service_deployment"];
+    assert_eq!((sd["strategy"].as_str(), sd["status"].as_str()), (Some("CANARY"), Some("SUCCESSFUL")), "{result}");
+    assert_eq!(sd["traffic_steps"].as_array().and_then(|s| s.last()).and_then(Value::as_f64), Some(100.0), "{sd}");
+    assert!(sd["traffic_steps"].as_array().is_some_and(|s| s.iter().any(|w| w.as_f64() == Some(10.0))), "{sd}");
+    assert!(server.hits.load(Ordering::SeqCst) >= 1, "the hook checked the test listener");
+    assert!(server.paths.lock().unwrap().iter().all(|p| p == "/ready"));
+    assert_eq!(deployer::plan::describe_name(&world.running().await.0), "web:2");
 }

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from moto.codedeploy import responses as cd_responses
 from moto.codedeploy.responses import CodeDeployResponse
 from moto.core.responses import ActionResult, BaseResponse
+from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 from .server import current, not_implemented_body
@@ -93,6 +94,20 @@ def install() -> None:
     def list_tasks(self: EC2ContainerServiceResponse) -> ActionResult:
         return ActionResult({"taskArns": _ecs(self).list_tasks(_params(self))})
 
+    # DescribeTaskDefinition of a bare family answers its newest ACTIVE revision, as ECS documents; moto
+    # answers the newest of any status, so a deregistered revision would come back.
+    backend = EC2ContainerServiceBackend
+    original_describe_td = backend.describe_task_definition
+
+    def describe_task_definition(self: EC2ContainerServiceBackend, task_definition_str: str) -> Any:
+        name = task_definition_str.split("/")[-1]
+        if ":" not in name:
+            active = [r for r, td in self.task_definitions.get(name, {}).items() if td.status == "ACTIVE"]
+            if active:
+                task_definition_str = f"{name}:{max(active)}"
+        return original_describe_td(self, task_definition_str)
+
+    backend.describe_task_definition = describe_task_definition  # type: ignore[method-assign]
     ecs.create_service = create_service  # type: ignore[method-assign]
     ecs.update_service = update_service  # type: ignore[method-assign]
     ecs.list_tasks = list_tasks  # type: ignore[method-assign]

@@ -10,6 +10,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_config::{Region, SdkConfig};
@@ -419,6 +421,37 @@ impl World {
             .build()
     }
 
+    /// Puts `service` on an ECS-native CANARY rollout (10 % of production traffic for one API minute, then
+    /// the rest, no final bake) whose POST_TEST_TRAFFIC_SHIFT lifecycle hook is the `hook` function
+    /// (`functions/hook`), invoked at the local AWS's `LOCAL_AWS_LAMBDA_ENDPOINT`.
+    pub async fn make_canary_with_hook(&self, service: &str) {
+        use aws_sdk_ecs::types::{
+            CanaryConfiguration, DeploymentConfiguration, DeploymentLifecycleHook, DeploymentLifecycleHookStage,
+            DeploymentStrategy,
+        };
+        let hook = DeploymentLifecycleHook::builder()
+            .hook_target_arn(format!("arn:aws:lambda:{REGION}:123456789012:function:hook"))
+            .role_arn("arn:aws:iam::123456789012:role/ecs-lifecycle-hooks")
+            .lifecycle_stages(DeploymentLifecycleHookStage::PostTestTrafficShift)
+            .build();
+        let canary = DeploymentConfiguration::builder()
+            .strategy(DeploymentStrategy::Canary)
+            .bake_time_in_minutes(0)
+            .canary_configuration(
+                CanaryConfiguration::builder().canary_percent(10.0).canary_bake_time_in_minutes(1).build(),
+            )
+            .lifecycle_hooks(hook)
+            .build();
+        self.ecs
+            .update_service()
+            .cluster(&self.shape.cluster)
+            .service(service)
+            .deployment_configuration(canary)
+            .send()
+            .await
+            .expect("make the service a canary");
+    }
+
     /// The environment any function needs to call this world's AWS.
     pub fn aws_env(&self) -> Vec<(String, String)> {
         vec![
@@ -549,6 +582,60 @@ impl World {
     }
 }
 
+/// A local HTTP server answering every request with `status` and `{"status":"up"}` (a path starting with
+/// `/fail` with 500), counting requests and recording their paths.
+pub struct HttpListener {
+    /// `http://127.0.0.1:<port>/ready`.
+    pub url: String,
+    /// How many connections it accepted.
+    pub hits: Arc<AtomicUsize>,
+    /// The path of each request, in order.
+    pub paths: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HttpListener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn http_listener(status: u16) -> HttpListener {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+    let url = format!("http://{}/ready", l.local_addr().expect("address"));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let (counter, recorder) = (hits.clone(), paths.clone());
+    let task = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = l.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let recorder = recorder.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&seen).to_string();
+                let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                let status = if path.starts_with("/fail") { 500 } else { status };
+                recorder.lock().expect("paths").push(path);
+                let body = r#"{"status":"up"}"#;
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    HttpListener { url, hits, paths, task }
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
@@ -572,6 +659,12 @@ impl LambdaEmulator {
     /// Starts the emulator for every function of the workspace (each invoked by its binary's name).
     pub fn start_all(env: &[(String, String)]) -> LambdaEmulator {
         LambdaEmulator::start_functions(&[], env)
+    }
+
+    /// Starts the emulator for every function of the workspace on `port` (chosen before the world whose
+    /// lifecycle hooks it serves).
+    pub fn start_all_on(port: u16, env: &[(String, String)]) -> LambdaEmulator {
+        LambdaEmulator::start_functions_on(port, &[], env)
     }
 
     /// Starts the emulator for the deployer function on `port` (chosen before the world that invokes it).

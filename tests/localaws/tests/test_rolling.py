@@ -331,3 +331,13 @@ def test_the_world_script_keeps_its_contract_and_dies_with_its_stdin():
     assert line["subnet"].startswith("subnet-") and line["security_group"].startswith("sg-")
     proc.stdin.close()
     assert proc.wait(timeout=20) == 0
+
+
+def test_a_bare_family_describes_its_newest_active_revision(world):
+    first = world.task_definition("v1")
+    second = world.task_definition("v2")
+    assert rev(world.ecs.describe_task_definition(taskDefinition="web")["taskDefinition"]["taskDefinitionArn"]) == "web:2"
+    world.ecs.deregister_task_definition(taskDefinition=second)
+    described = world.ecs.describe_task_definition(taskDefinition="web")["taskDefinition"]
+    assert described["taskDefinitionArn"] == first, "moto alone answers the deregistered web:2"
+    assert world.ecs.describe_task_definition(taskDefinition="web:2")["taskDefinition"]["status"] == "INACTIVE"

@@ -1,9 +1,12 @@
-//! `make demo`: the local AWS (moto with rollouts that live), the function under `cargo lambda watch`, a deploy
-//! of v2, a repeat, and a broken version that the function follows and rolls back.
+//! `make demo`: the local AWS (moto with rollouts that live), the functions under `cargo lambda watch`, a
+//! deploy of v2, a repeat, a broken version that the deployer follows and rolls back, and a canary whose
+//! lifecycle hook (`functions/hook`) checks a test listener before production traffic moves.
 
 use std::process::Output;
 
-use deployer_tests::{repo_root, LambdaEmulator, World};
+use std::sync::atomic::Ordering;
+
+use deployer_tests::{free_port, http_listener, repo_root, LambdaEmulator, Shape, World};
 use serde_json::{json, Value};
 
 fn show(title: &str, out: &Output) -> Value {
@@ -24,12 +27,20 @@ fn show(title: &str, out: &Output) -> Value {
 #[tokio::main]
 async fn main() {
     println!("== starting the local AWS (moto, rollouts live) with cluster, ECR repository (v1, v2) and service");
-    let world = World::start().await;
+    // The local AWS invokes lifecycle hooks at the emulator's port, chosen first; an API minute lasts 2 s.
+    let port = free_port();
+    let local =
+        [("LOCAL_AWS_LAMBDA_ENDPOINT", format!("http://127.0.0.1:{port}")), ("LOCAL_AWS_MINUTE", "2".to_owned())];
+    let world = World::start_configured(Shape::default(), 0.5, &local).await;
     let (before, _) = world.running().await;
     println!("service {} runs {}", world.shape.service, deployer::plan::describe_name(&before));
+    // What the canary's hook checks: a test listener that answers 200.
+    let listener = http_listener(200).await;
 
-    println!("== starting the function under cargo lambda watch (first run compiles it)");
-    let lambda = LambdaEmulator::start(&world.function_env());
+    println!("== starting the functions (deployer, hook) under cargo lambda watch (first run compiles them)");
+    let mut env = world.function_env();
+    env.extend([("HOOK_HTTP_URL".to_owned(), listener.url.clone()), ("HOOK_HTTP_REQUESTS".to_owned(), "1".to_owned())]);
+    let lambda = LambdaEmulator::start_all_on(port, &env);
     let event = repo_root().join("events/deploy.json");
 
     println!("\n$ cargo lambda invoke deployer --data-file events/deploy.json");
@@ -72,9 +83,37 @@ async fn main() {
     );
     let rolled_back = !broken.status.success() && shown.contains("RolledBack") && after.1 == "web:2";
 
+    println!(
+        "\n== web becomes an ECS-native CANARY (10 % of traffic for a minute, then all) whose \
+         POST_TEST_TRAFFIC_SHIFT lifecycle hook is functions/hook, checking {}",
+        listener.url
+    );
+    // The hook's first invocation compiles it: do that now, not while ECS waits for its answer.
+    let warm = lambda.invoke_function("hook", &repo_root().join("events/hook-ecs-rollback.json"));
+    show("the hook, warmed up with events/hook-ecs-rollback.json", &warm);
+    world.make_canary_with_hook(&world.shape.service).await;
+    world.push_image("v3").await;
+    println!("\n$ cargo lambda invoke deployer --data-file events/deploy-canary.json   # v3, followed to the end");
+    let canary = show(
+        "deploy v3 as a canary and follow its service deployment",
+        &lambda.invoke(&repo_root().join("events/deploy-canary.json")),
+    );
+    let sd = &canary["service_deployment"];
+    println!(
+        "\n== the hook checked the test listener {} time(s); traffic went {} % to v3; the service deployment is {}",
+        listener.hits.load(Ordering::SeqCst),
+        sd["traffic_steps"]
+            .as_array()
+            .map(|s| s.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(" → "))
+            .unwrap_or_default(),
+        sd["status"].as_str().unwrap_or("?")
+    );
+    let canaried =
+        canary["status"] == "completed" && sd["status"] == "SUCCESSFUL" && listener.hits.load(Ordering::SeqCst) > 0;
+
     drop(lambda);
     drop(world);
-    let ok = first["status"] == "deployed" && second["status"] == "already_deployed" && rolled_back;
+    let ok = first["status"] == "deployed" && second["status"] == "already_deployed" && rolled_back && canaried;
     println!("\n== stopped the function and the local AWS; demo {}", if ok { "succeeded" } else { "FAILED" });
     if !ok {
         std::process::exit(1);

@@ -441,7 +441,9 @@ pub async fn follow<E: Ecs>(
         _ => None,
     };
     if let (Verdict::Failed { reason, .. }, Some(stage)) = (&mut verdict, &seen.forward_stage) {
-        if !reason.contains(stage.as_str()) {
+        // Polls are seconds apart: the last stage seen may be earlier than the one ECS names in its reason.
+        let names_a_stage = ServiceDeploymentLifecycleStage::values().iter().any(|s| reason.contains(s));
+        if !names_a_stage {
             reason.push_str(&format!(" (at {})", stage.as_str()));
         }
         report.lifecycle_stage = report.lifecycle_stage.or(Some(stage.as_str().to_owned()));
