@@ -5,7 +5,7 @@
 //! `events/hook-*.json` fixture is invoked through the emulator too.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,8 @@ use aws_sdk_ecs::types::{
 use aws_smithy_types::Document;
 use deployer_tests::{free_port, http_listener as listener, repo_root, LambdaEmulator, Shape, World};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 const ACCOUNT: &str = "123456789012";
 /// How long a test waits for a deployment: the first invocation may still be compiling the hook.
