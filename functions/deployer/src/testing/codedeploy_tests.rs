@@ -1,0 +1,233 @@
+//! CODE_DEPLOY services on the fake: finding the deployment group, refusing before any change, the AppSpec
+//! sent, following a deployment to its verdict (traffic steps, a failed hook, CodeDeploy's rollback
+//! deployment), `continue`, `rollback` and `status`.
+
+use std::time::Duration;
+
+use aws_sdk_codedeploy::types::{DeploymentStatus as D, ErrorCode, LifecycleEventStatus as E};
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, DeploymentController, DeploymentControllerType, LoadBalancer,
+    NetworkConfiguration,
+};
+use serde_json::{json, Value};
+
+use contract::request::DeployRequest;
+
+use crate::request::Invocation;
+use crate::testing::*;
+
+fn request(v: Value) -> DeployRequest {
+    serde_json::from_value(v).unwrap()
+}
+
+fn inv() -> Invocation {
+    Invocation { request_id: "req-1".into(), budget: Duration::from_secs(300), home: Some(home()) }
+}
+
+/// The standard world with `web` on the CODE_DEPLOY controller behind a load balancer, in a VPC, and the
+/// console's application and group for it.
+fn codedeploy() -> FakeDeployer {
+    let d = standard_deployer();
+    {
+        let mut s = d.ecs().state.lock().unwrap();
+        let web = s.services.get_mut("web").unwrap();
+        web.deployment_controller =
+            Some(DeploymentController::builder().r#type(DeploymentControllerType::CodeDeploy).build().unwrap());
+        web.load_balancers = Some(vec![LoadBalancer::builder()
+            .target_group_arn("arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/blue/1")
+            .container_name("app")
+            .container_port(8080)
+            .build()]);
+        web.platform_version = Some("LATEST".into());
+        web.network_configuration = Some(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    AwsVpcConfiguration::builder()
+                        .subnets("subnet-1")
+                        .security_groups("sg-1")
+                        .assign_public_ip(AssignPublicIp::Disabled)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        );
+    }
+    d.ecs().codedeploy_group("AppECS-prod-web", "DgpECS-prod-web", "prod", "web");
+    d
+}
+
+fn count(d: &FakeDeployer, op: &str) -> usize {
+    d.ecs().ops().iter().filter(|o| **o == op).count()
+}
+
+fn step(status: D, events: &[(&'static str, E)], green: f64) -> CdStep {
+    CdStep::new(status, events, green)
+}
+
+#[tokio::test]
+async fn an_all_at_once_deployment_creates_an_appspec_of_the_live_service_and_never_updates_it() {
+    let d = codedeploy();
+    let out = d.execute(request(json!({"version": "v2", "wait": true})), &inv()).await.unwrap();
+    assert_eq!(out["status"], "completed", "{out}");
+    let cd = &out["codedeploy"];
+    let id = cd["deployment_id"].as_str().unwrap();
+    assert_eq!(
+        (cd["application"].as_str(), cd["deployment_group"].as_str()),
+        (Some("AppECS-prod-web"), Some("DgpECS-prod-web"))
+    );
+    assert_eq!(cd["status"], "Succeeded");
+    assert_eq!(cd["traffic_percent"], 100.0);
+    assert_eq!(count(&d, "UpdateService"), 0, "never UpdateService on a CODE_DEPLOY service");
+    let sent = d.ecs().codedeploy_deployment(id);
+    assert_eq!(sent.sha256, crate::strategy::codedeploy::sha256_hex(&sent.appspec));
+    let spec: Value = serde_json::from_str(&sent.appspec).unwrap();
+    let props = &spec["Resources"][0]["TargetService"]["Properties"];
+    assert!(props["TaskDefinition"].as_str().unwrap().ends_with("task-definition/web:8"), "{spec}");
+    assert_eq!(props["LoadBalancerInfo"], json!({"ContainerName": "app", "ContainerPort": 8080}));
+    assert_eq!(props["PlatformVersion"], "LATEST");
+    assert_eq!(
+        props["NetworkConfiguration"]["AwsvpcConfiguration"],
+        json!({"Subnets": ["subnet-1"], "SecurityGroups": ["sg-1"], "AssignPublicIp": "DISABLED"})
+    );
+    assert!(spec.get("Hooks").is_none());
+}
+
+#[tokio::test]
+async fn canary_and_linear_report_their_traffic_steps_and_hooks_go_in_lifecycle_order() {
+    use E::{InProgress, Succeeded as Ok};
+    for (config, weights) in [
+        ("CodeDeployDefault.ECSCanary10Percent5Minutes", vec![10.0, 100.0]),
+        ("CodeDeployDefault.ECSLinear10PercentEvery1Minutes", vec![10.0, 20.0, 30.0, 100.0]),
+    ] {
+        let d = codedeploy();
+        let mut script = vec![step(D::InProgress, &[("Install", InProgress)], 0.0)];
+        for w in &weights {
+            let status = if *w == 100.0 { D::Succeeded } else { D::InProgress };
+            script.push(step(status, &[("Install", Ok), ("AllowTraffic", InProgress)], *w));
+        }
+        d.ecs().codedeploy_scripts([script]);
+        let req = json!({"version": "v2", "wait": true, "codedeploy": {
+            "deployment_config": config,
+            "hooks": {"AfterAllowTraffic": "after", "BeforeInstall": "before"},
+        }});
+        let out = d.execute(request(req), &inv()).await.unwrap();
+        assert_eq!(out["status"], "completed", "{out}");
+        assert_eq!(out["codedeploy"]["traffic_steps"], json!(weights), "{config}");
+        assert_eq!(out["codedeploy"]["deployment_config"], config);
+        let sent = d.ecs().codedeploy_deployment(out["codedeploy"]["deployment_id"].as_str().unwrap());
+        assert_eq!(sent.config.as_deref(), Some(config));
+        let spec: Value = serde_json::from_str(&sent.appspec).unwrap();
+        assert_eq!(spec["Hooks"], json!([{"BeforeInstall": "before"}, {"AfterAllowTraffic": "after"}]));
+        assert_eq!(count(&d, "GetDeploymentConfig"), 0, "built-in configurations need no call");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_hook_is_rolled_back_by_codedeploy_and_answered_rolled_back_naming_it() {
+    let d = codedeploy();
+    let failed = CdStep {
+        error: Some((ErrorCode::HookExecutionFailure, "lifecycle event AfterAllowTestTraffic failed")),
+        ..step(D::Failed, &[("Install", E::Succeeded), ("AfterAllowTestTraffic", E::Failed)], 0.0)
+    };
+    d.ecs().codedeploy_scripts([vec![step(D::InProgress, &[("Install", E::InProgress)], 0.0), failed]]);
+    let err = d.execute(request(json!({"version": "v2", "wait": true})), &inv()).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "RolledBack", "{err}");
+    assert!(err.to_string().contains("AfterAllowTestTraffic"), "{err}");
+    let details = err.details();
+    let cd = &details["codedeploy"];
+    assert_eq!(cd["failed_hook"], "AfterAllowTestTraffic");
+    assert_eq!(cd["error_code"], "HOOK_EXECUTION_FAILURE");
+    assert_eq!(cd["rollback_status"], "Succeeded", "the rollback deployment is read even though it finished");
+    assert!(cd["rollback_deployment_id"].as_str().is_some());
+    assert_eq!(details["rollout"]["rollback"]["by"], "codedeploy");
+    assert_eq!(details["rollout"]["rollback"]["to"], "web:7");
+    assert_eq!(count(&d, "CreateDeployment"), 1, "never a second rollback of CodeDeploy's");
+}
+
+#[tokio::test]
+async fn a_deployment_in_flight_is_refused_before_anything_is_registered() {
+    let d = codedeploy();
+    d.ecs().codedeploy_scripts([vec![step(D::InProgress, &[], 0.0); 50]]);
+    let first = d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    let id = first.codedeploy.as_ref().unwrap().deployment_id.clone();
+    let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "DeploymentInProgress", "{err}");
+    assert!(err.to_string().contains(&id), "{err}");
+    assert_eq!(count(&d, "RegisterTaskDefinition"), 1, "the refused deploy registered nothing");
+}
+
+#[tokio::test]
+async fn groups_are_found_by_name_or_by_their_ecs_services_else_refused() {
+    let d = codedeploy();
+    d.ecs().state.lock().unwrap().codedeploy.groups.clear();
+    let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "DeploymentGroupNotFound", "{err}");
+    assert_eq!(err.code().http_status(), 404);
+    assert_eq!(count(&d, "RegisterTaskDefinition"), 0);
+    d.ecs().codedeploy_group("shop", "web-bg", "prod", "web");
+    let out = d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    let cd = out.codedeploy.unwrap();
+    assert_eq!((cd.application.as_str(), cd.deployment_group.as_str()), ("shop", "web-bg"));
+    let err = d
+        .deploy(request(json!({"version": "v3", "force": true, "codedeploy": {"deployment_config": "Mine"}})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().as_str(), "DeploymentConfigNotFound", "{err}");
+}
+
+#[tokio::test]
+async fn a_service_without_load_balancer_is_refused() {
+    let d = codedeploy();
+    d.ecs().state.lock().unwrap().services.get_mut("web").unwrap().load_balancers = None;
+    let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "LoadBalancerRequired", "{err}");
+    assert_eq!(count(&d, "RegisterTaskDefinition"), 0);
+}
+
+#[tokio::test]
+async fn continue_reroutes_a_ready_deployment() {
+    let d = codedeploy();
+    d.ecs().codedeploy_scripts([vec![
+        step(D::Ready, &[("Install", E::Succeeded), ("AfterAllowTestTraffic", E::Succeeded)], 0.0),
+        step(D::Succeeded, &[("AllowTraffic", E::Succeeded)], 100.0),
+    ]]);
+    let short = Invocation { budget: Duration::from_secs(40), ..inv() };
+    let out = d.execute(request(json!({"version": "v2", "wait": true})), &short).await.unwrap();
+    assert_eq!(out["status"], "in_progress", "{out}");
+    assert_eq!(out["codedeploy"]["status"], "Ready");
+    assert_eq!(out["rollout"]["check"]["action"], "status");
+    let answer = d.execute(request(json!({"action": "continue"})), &inv()).await.unwrap();
+    assert_eq!(answer["status"], "continued", "{answer}");
+    assert_eq!(answer["hooks"], json!(["READY_WAIT"]));
+    let status = d.execute(request(json!({"action": "status"})), &inv()).await.unwrap();
+    assert_eq!(status["codedeploy"]["status"], "Succeeded", "{status}");
+    let err = d.execute(request(json!({"action": "continue"})), &inv()).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "NoHookAwaitingAction");
+}
+
+#[tokio::test]
+async fn a_rollback_in_flight_stops_the_deployment_and_reads_its_finished_rollback() {
+    let d = codedeploy();
+    d.ecs().codedeploy_scripts([vec![step(D::InProgress, &[("Install", E::InProgress)], 0.0); 50]]);
+    d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    let out = d.execute(request(json!({"action": "rollback", "wait": true, "to": "web:7"})), &inv()).await.unwrap();
+    assert_eq!(out["status"], "rolled_back", "{out}");
+    assert_eq!(out["rollout"]["state"], "COMPLETED");
+    assert_eq!(count(&d, "StopDeployment"), 1);
+    assert_eq!(count(&d, "CreateDeployment"), 1, "CodeDeploy's rollback deployment, not ours");
+}
+
+#[tokio::test]
+async fn a_rollback_after_success_is_a_new_deployment_of_the_previous_revision() {
+    let d = codedeploy();
+    let out = d.execute(request(json!({"version": "v2", "wait": true})), &inv()).await.unwrap();
+    assert_eq!(out["status"], "completed", "{out}");
+    assert!(d.ecs().service("web").task_definition().unwrap().ends_with("web:8"));
+    let back = d.execute(request(json!({"action": "rollback", "wait": true})), &inv()).await.unwrap();
+    assert_eq!((back["status"].as_str(), back["to"].as_str()), (Some("rolled_back"), Some("web:7")), "{back}");
+    assert_eq!(count(&d, "CreateDeployment"), 2);
+    assert_eq!(count(&d, "UpdateService"), 0);
+    let id = back["deployment_id"].as_str().unwrap();
+    let spec: Value = serde_json::from_str(&d.ecs().codedeploy_deployment(id).appspec).unwrap();
+    assert!(spec["Resources"][0]["TargetService"]["Properties"]["TaskDefinition"].as_str().unwrap().ends_with("web:7"));
+}
