@@ -496,26 +496,31 @@ pub async fn stop<E: Ecs>(ecs: &E, clock: &dyn Clock, id: &str, deadline: Durati
         DeploymentAnswer::Accepted => {}
         DeploymentAnswer::Conflict(why) => tracing::info!("StopDeployment of {id}: {why}"),
     }
-    let mut rollback_id = None;
-    loop {
+    // CodeDeploy names the rollback deployment on the stopped one once it created it, which may take a read or
+    // two; a deployment that ended without one (auto-rollback off) is given three reads.
+    let mut ended_reads = 0;
+    let mut ended = false;
+    let rollback_id = loop {
         let info = ecs.get_deployment(id).await.map_err(|e| RestoreError::Follow(e.into()))?;
-        rollback_id =
-            rollback_id.or(info.as_ref().and_then(|i| i.rollback_info()?.rollback_deployment_id().map(str::to_owned)));
-        if rollback_id.is_some() || info.as_ref().is_some_and(|i| terminal(i.status())) {
-            break;
+        let rollback_id = info.as_ref().and_then(|i| i.rollback_info()?.rollback_deployment_id().map(str::to_owned));
+        if info.as_ref().is_some_and(|i| terminal(i.status())) {
+            ended = true;
+            ended_reads += 1;
         }
-        let pause = POLL_INTERVAL;
+        if rollback_id.is_some() || ended_reads >= 3 {
+            break rollback_id;
+        }
+        let pause = Duration::from_secs(1);
         if clock.now() + pause > deadline {
-            break;
+            break None;
         }
         clock.sleep(pause).await;
-    }
+    };
     let Some(rollback_id) = rollback_id else {
-        return Ok(Restored {
-            deployment_id: Some(id.to_owned()),
-            service_deployment_arn: None,
-            state: RolloutState::InProgress,
-        });
+        // Stopped before a replacement task set took traffic: CodeDeploy has nothing to roll back, the original
+        // task set still serves.
+        let state = if ended { RolloutState::Completed } else { RolloutState::InProgress };
+        return Ok(Restored { deployment_id: Some(id.to_owned()), service_deployment_arn: None, state });
     };
     let state = match rollback_status(ecs, clock, &rollback_id, deadline).await {
         Some(DeploymentStatus::Succeeded) => RolloutState::Completed,
