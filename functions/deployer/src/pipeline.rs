@@ -394,6 +394,32 @@ impl<E: Ecs> Deployer<E> {
         Ok(digest::compare(changes, running_arn, &tasks))
     }
 
+    /// Sends one notification whose duration is known (`duration_ms`) rather than measured here.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn tell_with_duration(
+        &self,
+        event: DeployEvent,
+        at: &ServiceRef,
+        version: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        reason: Option<String>,
+        duration_ms: Option<u64>,
+    ) {
+        let n = Notification {
+            event,
+            cluster: at.cluster.to_string(),
+            service: at.service.to_string(),
+            version: version.to_owned(),
+            from: from.map(str::to_owned),
+            to: to.map(str::to_owned),
+            reason,
+            duration_ms,
+            region: at.region.as_deref().unwrap_or(&self.region).to_owned(),
+        };
+        self.notifier.notify(&n).await;
+    }
+
     /// Sends one notification; it never fails the deploy.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn tell(
@@ -406,18 +432,8 @@ impl<E: Ecs> Deployer<E> {
         reason: Option<String>,
         started: Option<Duration>,
     ) {
-        let n = Notification {
-            event,
-            cluster: at.cluster.to_string(),
-            service: at.service.to_string(),
-            version: version.to_owned(),
-            from: from.map(str::to_owned),
-            to: to.map(str::to_owned),
-            reason,
-            duration_ms: started.map(|s| millis(self.clock.now() - s)),
-            region: at.region.as_deref().unwrap_or(&self.region).to_owned(),
-        };
-        self.notifier.notify(&n).await;
+        let duration_ms = started.map(|s| millis(self.clock.now() - s));
+        self.tell_with_duration(event, at, version, from, to, reason, duration_ms).await;
     }
 
     /// Follows the rollout a deploy started and records how it went in `result`; a failure is rolled back

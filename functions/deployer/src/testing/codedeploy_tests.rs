@@ -231,3 +231,73 @@ async fn a_rollback_after_success_is_a_new_deployment_of_the_previous_revision()
     let spec: Value = serde_json::from_str(&d.ecs().codedeploy_deployment(id).appspec).unwrap();
     assert!(spec["Resources"][0]["TargetService"]["Properties"]["TaskDefinition"].as_str().unwrap().ends_with("web:7"));
 }
+
+const CODEDEPLOY_FAILURE: &str = include_str!("../../../../events/codedeploy-deployment-failure.json");
+const CODEDEPLOY_SUCCESS: &str = include_str!("../../../../events/codedeploy-deployment-success.json");
+
+/// A CodeDeploy state-change fixture, moved into the fake world's account and region, naming deployment `id`
+/// of the console's group of `prod/web`.
+fn codedeploy_event(fixture: &str, id: &str) -> Value {
+    let text = fixture.replace("123456789012", ACCOUNT).replace("us-east-1", REGION).replace("demo-web", "prod-web");
+    let mut e: Value = serde_json::from_str(&text).expect("fixture");
+    e["detail"]["deploymentId"] = json!(id);
+    e
+}
+
+async fn invoke(d: &FakeDeployer, payload: Value) -> Result<Value, lambda_runtime::Diagnostic> {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = "req-codedeploy-event".into();
+    context.invoked_function_arn = FUNCTION_ARN.into();
+    crate::trigger::lambda::handle(d, lambda_runtime::LambdaEvent::new(payload, context)).await
+}
+
+/// Deploys `version` without waiting and lets the fake's CodeDeploy walk `script` to its end.
+async fn finished_deployment(d: &FakeDeployer, version: &str, script: Vec<CdStep>) -> String {
+    use crate::ports::CodeDeploy;
+    d.ecs().codedeploy_scripts([script]);
+    let out = d.deploy(request(json!({ "version": version }))).await.unwrap();
+    let id = out.codedeploy.unwrap().deployment_id;
+    for _ in 0..10 {
+        d.ecs().get_deployment(&id).await.unwrap();
+    }
+    id
+}
+
+#[tokio::test]
+async fn codedeploy_state_change_events_become_notifications_once_codedeploy_confirms_them() {
+    let recorder = Recorder::default();
+    let d = codedeploy().with_notifier(recorder.clone());
+    let id = finished_deployment(&d, "v2", crate::testing::fake_codedeploy::all_at_once()).await;
+    let out = invoke(&d, codedeploy_event(CODEDEPLOY_SUCCESS, &id)).await.unwrap();
+    assert_eq!(out["status"], "completed", "{out}");
+    assert_eq!(out["codedeploy"]["deployment_id"], id.as_str());
+    let events = recorder.events();
+    assert_eq!(events.last().map(|e| e.0), Some("succeeded"), "{events:?}");
+
+    // The same id claimed FAILURE: CodeDeploy says Succeeded, so nothing is told.
+    let told = recorder.events().len();
+    let out = invoke(&d, codedeploy_event(CODEDEPLOY_FAILURE, &id)).await.unwrap();
+    assert_eq!(out["status"], "ignored", "{out}");
+    assert_eq!(recorder.events().len(), told);
+
+    let failed = CdStep {
+        error: Some((ErrorCode::HookExecutionFailure, "the AfterAllowTestTraffic hook failed")),
+        ..step(D::Failed, &[("AfterAllowTestTraffic", E::Failed)], 0.0)
+    };
+    let id = finished_deployment(&d, "v1", vec![failed]).await;
+    let out = invoke(&d, codedeploy_event(CODEDEPLOY_FAILURE, &id)).await.unwrap();
+    assert_eq!(out["status"], "rolled_back", "{out}");
+    assert_eq!(out["codedeploy"]["rollback_status"], "Succeeded");
+    let last = recorder.0.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.event.as_str(), "rolled_back");
+    let reason = last.reason.unwrap_or_default();
+    assert!(reason.contains("hook failed") && reason.contains(&id), "{reason}");
+    assert_eq!((last.cluster.as_str(), last.service.as_str()), ("prod", "web"));
+    assert_eq!(count(&d, "CreateDeployment"), 2, "an event never deploys or rolls back");
+
+    // From another account: refused before any call.
+    let mut foreign = codedeploy_event(CODEDEPLOY_SUCCESS, &id);
+    foreign["account"] = json!("999999999999");
+    let err = invoke(&d, foreign).await.unwrap_err();
+    assert_eq!(err.error_type, "UntrustedEvent");
+}

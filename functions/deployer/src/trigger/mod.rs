@@ -1,9 +1,11 @@
 //! Stage 1: what woke the function. The Lambda boundary ([`lambda`]) hands each event to [`route`], which
 //! tells a direct-invoke request from an EventBridge "ECS Deployment State Change" ([`ecs_event`]) or
-//! "CodeBuild Build State Change" ([`codebuild`]). A new trigger is a variant of [`Inbound`], its arm in
+//! "CodeBuild Build State Change" ([`codebuild`]) or a "CodeDeploy Deployment State-change Notification"
+//! ([`codedeploy_event`]). A new trigger is a variant of [`Inbound`], its arm in
 //! [`route`] and in [`lambda::handle`], and a file beside these.
 
 pub mod codebuild;
+pub mod codedeploy_event;
 pub mod ecs_event;
 pub mod lambda;
 
@@ -47,6 +49,7 @@ pub enum Inbound {
     Request(DeployRequest),
     EcsDeployment(EcsDeploymentEvent),
     CodeBuild { origin: Origin, event: Box<CodeBuildEvent> },
+    CodeDeploy(codedeploy_event::CodeDeployEvent),
 }
 
 fn invalid(reason: String) -> DeployError {
@@ -116,6 +119,11 @@ pub fn route(payload: Value) -> Result<Inbound, DeployError> {
                 service_arn: (*service_arn).clone(),
                 detail: event.detail,
             }))
+        }
+        ("aws.codedeploy", "CodeDeploy Deployment State-change Notification") => {
+            let detail = serde_json::from_value(envelope.detail.clone())
+                .map_err(|e| invalid(format!("malformed CodeDeploy deployment event: {e}")))?;
+            Ok(Inbound::CodeDeploy(codedeploy_event::CodeDeployEvent { origin, detail }))
         }
         ("aws.codebuild", "CodeBuild Build State Change") => serde_json::from_value(payload)
             .map(|e| Inbound::CodeBuild { origin, event: Box::new(e) })
