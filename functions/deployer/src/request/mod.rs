@@ -75,6 +75,18 @@ pub struct ServiceRef {
     pub codedeploy: crate::strategy::codedeploy::Names,
 }
 
+/// The configured CodeDeploy names (`DEPLOY_CODEDEPLOY_*`) belong to the configured service: another
+/// service (a fan-out target, an event's) finds its own group by the console's names or its `ecsServices`.
+fn configured_codedeploy(config: &Config, cluster: &str, service: &str) -> crate::strategy::codedeploy::Names {
+    let configured = config.cluster.as_ref().is_none_or(|c| c.name() == cluster)
+        && config.service.as_ref().is_none_or(|s| s.name() == service);
+    if configured {
+        config.codedeploy.clone()
+    } else {
+        crate::strategy::codedeploy::Names::default()
+    }
+}
+
 /// `at` with the request's CodeDeploy names over the configured ones.
 fn with_codedeploy(
     mut at: ServiceRef,
@@ -316,7 +328,7 @@ pub fn resolve_service(
         region,
         cluster: ClusterName::parse("cluster", &cluster_name)?,
         service: ServiceName::parse("service", &service_name)?,
-        codedeploy: config.codedeploy.clone(),
+        codedeploy: configured_codedeploy(config, &cluster_name, &service_name),
     })
 }
 

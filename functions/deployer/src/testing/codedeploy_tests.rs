@@ -27,7 +27,12 @@ fn inv() -> Invocation {
 /// The standard world with `web` on the CODE_DEPLOY controller behind a load balancer, in a VPC, and the
 /// console's application and group for it.
 fn codedeploy() -> FakeDeployer {
-    let d = standard_deployer();
+    codedeploy_with(defaults())
+}
+
+/// [`codedeploy`] with `config`.
+fn codedeploy_with(config: crate::config::Config) -> FakeDeployer {
+    let d = deployer_on(FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]), config);
     {
         let mut s = d.ecs().state.lock().unwrap();
         let web = s.services.get_mut("web").unwrap();
@@ -300,4 +305,20 @@ async fn codedeploy_state_change_events_become_notifications_once_codedeploy_con
     foreign["account"] = json!("999999999999");
     let err = invoke(&d, foreign).await.unwrap_err();
     assert_eq!(err.error_type, "UntrustedEvent");
+}
+
+#[tokio::test]
+async fn configured_codedeploy_names_belong_to_the_configured_service_only() {
+    let mut config = defaults();
+    config.codedeploy.application = Some("shop".into());
+    config.codedeploy.deployment_group = Some("web-bg".into());
+    let d = codedeploy_with(config.clone());
+    let scope = crate::request::Scope::new(REGION, None);
+    let web = crate::request::resolve_service(None, None, None, &config, &scope).unwrap();
+    assert_eq!(web.codedeploy.application.as_deref(), Some("shop"));
+    let other = crate::request::resolve_service(None, Some("api".into()), None, &config, &scope).unwrap();
+    assert_eq!(other.codedeploy, crate::strategy::codedeploy::Names::default());
+    d.ecs().codedeploy_group("shop", "web-bg", "prod", "web");
+    let out = d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    assert_eq!(out.codedeploy.unwrap().deployment_group, "web-bg");
 }
