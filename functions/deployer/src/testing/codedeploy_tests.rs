@@ -322,3 +322,19 @@ async fn configured_codedeploy_names_belong_to_the_configured_service_only() {
     let out = d.deploy(request(json!({"version": "v2"}))).await.unwrap();
     assert_eq!(out.codedeploy.unwrap().deployment_group, "web-bg");
 }
+
+#[tokio::test]
+async fn a_refused_create_deployment_deregisters_the_revision_and_a_lost_answer_keeps_it() {
+    use contract::AwsErrorKind;
+    let d = codedeploy();
+    d.ecs().fail_next("CreateDeployment", AwsErrorKind::Rejected, false);
+    let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "CodeDeployFailed", "{err}");
+    assert_eq!(err.code().http_status(), 502);
+    assert_eq!(err.details()["cleanup"], "deregistered");
+    assert_eq!(count(&d, "DeregisterTaskDefinition"), 1);
+    d.ecs().fail_next("CreateDeployment", AwsErrorKind::Unknown, true);
+    let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
+    assert_eq!(err.details()["cleanup"], "kept_outcome_unknown", "{err}");
+    assert_eq!(count(&d, "DeregisterTaskDefinition"), 1, "CodeDeploy may be deploying it");
+}
