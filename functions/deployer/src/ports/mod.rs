@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod codedeploy;
+pub mod codepipeline;
 pub mod dynamodb_lock;
 pub mod sdk;
 
@@ -27,6 +28,7 @@ use futures_util::future::BoxFuture;
 
 pub use clock::SystemClock;
 pub use codedeploy::{CodeDeploy, NewDeployment};
+pub use codepipeline::CodePipeline;
 pub use dynamodb_lock::{DynamoLock, NoLock};
 pub use sdk::{EcrClients, SdkEcs};
 
@@ -74,7 +76,7 @@ pub struct DescribedTaskDefinition {
 
 /// The ECS calls the deployer makes, in the region of the services it deploys, and the ECR calls, in the
 /// region of each registry an image comes from. Lookups turn "not found" into a value; every other failure is an [`AwsError`] that says whether it may have taken effect.
-pub trait Ecs: CodeDeploy + Send + Sync {
+pub trait Ecs: CodeDeploy + CodePipeline + Send + Sync {
     /// [DescribeImages](https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html) of one
     /// tag or digest in `at.repository` of registry `at.registry_id` (`registryId`), through an ECR client of
     /// `at.region` (built once per region and reused). A missing repository or image is a value, not an error.

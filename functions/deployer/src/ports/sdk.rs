@@ -16,6 +16,7 @@ use contract::names::Version;
 use contract::AwsError;
 
 use super::codedeploy::{CodeDeploy, NewDeployment};
+use super::codepipeline::CodePipeline;
 use super::{DeploymentAnswer, DescribedTaskDefinition, Ecs, ImageLookup, ImageQuery, ServiceLookup};
 
 /// ECR clients by region, built the first time a region is asked for and reused while the function stays
@@ -63,6 +64,7 @@ pub struct SdkEcs {
     ecs: aws_sdk_ecs::Client,
     ecr: EcrClients,
     codedeploy: aws_sdk_codedeploy::Client,
+    codepipeline: aws_sdk_codepipeline::Client,
 }
 
 impl SdkEcs {
@@ -73,7 +75,12 @@ impl SdkEcs {
 
     /// ECS in `config`'s region, sharing `ecr` (one ECR client per region for every ECS region).
     pub fn with_ecr(config: &SdkConfig, ecr: EcrClients) -> Self {
-        SdkEcs { ecs: aws_sdk_ecs::Client::new(config), ecr, codedeploy: aws_sdk_codedeploy::Client::new(config) }
+        SdkEcs {
+            ecs: aws_sdk_ecs::Client::new(config),
+            ecr,
+            codedeploy: aws_sdk_codedeploy::Client::new(config),
+            codepipeline: aws_sdk_codepipeline::Client::new(config),
+        }
     }
 
     pub fn ecr(&self) -> &EcrClients {
@@ -304,6 +311,41 @@ impl Ecs for SdkEcs {
             Err(e) if e.aws_code.as_deref() == Some("ConflictException") => Ok(DeploymentAnswer::Conflict(e.message)),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Cuts `text` to at most `max` characters.
+fn cut(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+impl CodePipeline for SdkEcs {
+    async fn put_job_success(
+        &self,
+        job_id: &str,
+        continuation_token: Option<String>,
+        summary: &str,
+    ) -> Result<(), AwsError> {
+        let details = aws_sdk_codepipeline::types::ExecutionDetails::builder().summary(cut(summary, 2048)).build();
+        let out = self
+            .codepipeline
+            .put_job_success_result()
+            .job_id(job_id)
+            .set_continuation_token(continuation_token)
+            .execution_details(details)
+            .send()
+            .await;
+        out.map(|_| ()).map_err(|e| aws_error("PutJobSuccessResult", &e))
+    }
+
+    async fn put_job_failure(&self, job_id: &str, message: &str) -> Result<(), AwsError> {
+        let details = aws_sdk_codepipeline::types::FailureDetails::builder()
+            .r#type(aws_sdk_codepipeline::types::FailureType::JobFailed)
+            .message(cut(message, 5000))
+            .build()
+            .map_err(|_| AwsError::incomplete("PutJobFailureResult", "failure details"))?;
+        let out = self.codepipeline.put_job_failure_result().job_id(job_id).failure_details(details).send().await;
+        out.map(|_| ()).map_err(|e| aws_error("PutJobFailureResult", &e))
     }
 }
 

@@ -338,3 +338,70 @@ async fn a_refused_create_deployment_deregisters_the_revision_and_a_lost_answer_
     assert_eq!(err.details()["cleanup"], "kept_outcome_unknown", "{err}");
     assert_eq!(count(&d, "DeregisterTaskDefinition"), 1, "CodeDeploy may be deploying it");
 }
+
+const PIPELINE_JOB: &str = include_str!("../../../../events/codepipeline-job.json");
+
+/// The CodePipeline job fixture in the fake world's account, with `token` when CodePipeline invokes again.
+fn pipeline_job(token: Option<&str>) -> Value {
+    let mut e: Value = serde_json::from_str(&PIPELINE_JOB.replace("123456789012", ACCOUNT)).expect("fixture");
+    if let Some(token) = token {
+        e["CodePipeline.job"]["data"]["continuationToken"] = json!(token);
+    }
+    e
+}
+
+fn job_results(d: &FakeDeployer) -> Vec<(String, Result<Option<String>, String>)> {
+    d.ecs().state.lock().unwrap().codedeploy.job_results.clone()
+}
+
+#[tokio::test]
+async fn a_codepipeline_job_continues_while_the_rollout_runs_then_succeeds() {
+    let d = standard_deployer();
+    let out = invoke(&d, pipeline_job(None)).await.unwrap();
+    assert_eq!(out["status"], "continuing", "{out}");
+    let Ok(Some(token)) = job_results(&d)[0].1.clone() else { panic!("a continuation token: {:?}", job_results(&d)) };
+    let again = invoke(&d, pipeline_job(Some(&token))).await.unwrap();
+    assert_eq!(again["status"], "continuing", "still rolling out: {again}");
+    d.clock().sleep(Duration::from_secs(60)).await;
+    let done = invoke(&d, pipeline_job(Some(&token))).await.unwrap();
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(job_results(&d).last().unwrap().1, Ok(None));
+    assert_eq!(count(&d, "UpdateService"), 1, "a continuation never deploys again");
+}
+
+#[tokio::test]
+async fn a_codepipeline_job_fails_when_codedeploy_fails_or_the_request_is_refused() {
+    let d = codedeploy();
+    let failed = CdStep {
+        error: Some((ErrorCode::HookExecutionFailure, "the AfterAllowTestTraffic hook failed")),
+        ..step(D::Failed, &[("AfterAllowTestTraffic", E::Failed)], 0.0)
+    };
+    d.ecs().codedeploy_scripts([vec![failed]]);
+    invoke(&d, pipeline_job(None)).await.unwrap();
+    let Ok(Some(token)) = job_results(&d)[0].1.clone() else { panic!("a continuation token") };
+    assert!(token.contains("d-FAKE"), "the token names the CodeDeploy deployment: {token}");
+    let mut out = invoke(&d, pipeline_job(Some(&token))).await.unwrap();
+    for _ in 0..5 {
+        if out["status"] != "continuing" {
+            break;
+        }
+        out = invoke(&d, pipeline_job(Some(&token))).await.unwrap();
+    }
+    assert_eq!(out["status"], "failed", "{out}");
+    let Err(message) = job_results(&d).last().unwrap().1.clone() else { panic!("a failure result") };
+    assert!(message.contains("hook failed"), "{message}");
+
+    let d = standard_deployer();
+    let mut job = pipeline_job(None);
+    job["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
+        json!("{\"version\": \"v9\"}");
+    let out = invoke(&d, job).await.unwrap();
+    assert_eq!(out["status"], "failed", "{out}");
+    let Err(message) = job_results(&d)[0].1.clone() else { panic!("a failure result") };
+    assert!(message.starts_with("ImageNotFound"), "{message}");
+
+    let mut foreign = pipeline_job(None);
+    foreign["CodePipeline.job"]["accountId"] = json!("999999999999");
+    let err = invoke(&d, foreign).await.unwrap_err();
+    assert_eq!(err.error_type, "UntrustedEvent");
+}

@@ -13,7 +13,7 @@ use aws_sdk_codedeploy::types::{
 use contract::AwsError;
 
 use super::fake::FakeAws;
-use crate::ports::{CodeDeploy, DeploymentAnswer, NewDeployment};
+use crate::ports::{CodeDeploy, CodePipeline, DeploymentAnswer, NewDeployment};
 
 /// One state of a scripted CodeDeploy deployment.
 #[derive(Debug, Clone)]
@@ -55,6 +55,8 @@ pub struct CdState {
     pub groups: BTreeMap<String, Vec<DeploymentGroupInfo>>,
     pub custom_configs: Vec<String>,
     pub deployments: BTreeMap<String, CdDeployment>,
+    /// CodePipeline job results: (job id, Ok(continuation token) or Err(failure message)).
+    pub job_results: Vec<(String, Result<Option<String>, String>)>,
     /// Scripts of the next CreateDeployment calls, in order (default: Succeeded at the first read).
     pub scripts: VecDeque<Vec<CdStep>>,
     next_id: u32,
@@ -335,6 +337,24 @@ impl CodeDeploy for FakeAws {
                 d.now = step;
             }
             Ok(DeploymentAnswer::Accepted)
+        })
+        .await
+    }
+}
+
+impl CodePipeline for FakeAws {
+    async fn put_job_success(&self, job_id: &str, token: Option<String>, _summary: &str) -> Result<(), AwsError> {
+        self.call("PutJobSuccessResult", job_id, |s| {
+            s.codedeploy.job_results.push((job_id.to_owned(), Ok(token)));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_job_failure(&self, job_id: &str, message: &str) -> Result<(), AwsError> {
+        self.call("PutJobFailureResult", job_id, |s| {
+            s.codedeploy.job_results.push((job_id.to_owned(), Err(message.to_owned())));
+            Ok(())
         })
         .await
     }

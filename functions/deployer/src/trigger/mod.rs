@@ -6,6 +6,7 @@
 
 pub mod codebuild;
 pub mod codedeploy_event;
+pub mod codepipeline;
 pub mod ecs_event;
 pub mod lambda;
 
@@ -48,8 +49,13 @@ pub struct EcsDeploymentEvent {
 pub enum Inbound {
     Request(DeployRequest),
     EcsDeployment(EcsDeploymentEvent),
-    CodeBuild { origin: Origin, event: Box<CodeBuildEvent> },
+    CodeBuild {
+        origin: Origin,
+        event: Box<CodeBuildEvent>,
+    },
     CodeDeploy(codedeploy_event::CodeDeployEvent),
+    /// A CodePipeline Lambda invoke action's job (`{"CodePipeline.job": …}`).
+    CodePipeline(codepipeline::PipelineJob),
 }
 
 fn invalid(reason: String) -> DeployError {
@@ -83,6 +89,9 @@ const EVENT_ONLY_FIELDS: &[&str] = &["id", "detail-type", "source", "account", "
 /// supported source; anything else must be a direct-invoke request (unknown fields refused). Pure; errors
 /// are `InvalidRequest`.
 pub fn route(payload: Value) -> Result<Inbound, DeployError> {
+    if payload.as_object().is_some_and(|o| o.len() == 1 && o.contains_key("CodePipeline.job")) {
+        return codepipeline::PipelineJob::from_event(&payload).map(Inbound::CodePipeline);
+    }
     let looks_like_event = payload.as_object().is_some_and(|o| EVENT_ONLY_FIELDS.iter().any(|k| o.contains_key(*k)));
     if !looks_like_event {
         return serde_json::from_value(payload).map(Inbound::Request).map_err(|e| invalid(e.to_string()));
