@@ -4,7 +4,8 @@
 The template has three functions, each with its own role, told apart by their build binary
 (Metadata.BuildProperties.Binary):
 
-- `deployer` holds the ECS power: ECS on the stack's cluster and service, ECR DescribeImages on the stack's
+- `deployer` holds the ECS power: ECS on the stack's cluster and service, CodeDeploy on the stack's one
+  deployment group and application (and reading deployment configurations), ECR DescribeImages on the stack's
   repository or on the repository ARNs of the `ImageRepositoryArns` parameter (whose AllowedPattern must admit
   one ECR repository ARN per entry, never a wildcard), its deploy lock table, its notification topic, the
   Slack webhook secret, its own logs;
@@ -64,6 +65,12 @@ TASK_DEFINITION_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:task-defi
 # The stack's service's ECS-native service deployments and service revisions, and none of another service.
 SERVICE_DEPLOYMENT_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:service-deployment/${ClusterName}/${ServiceName}/*"
 SERVICE_REVISION_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:service-revision/${ClusterName}/${ServiceName}/*"
+# CODE_DEPLOY services: the stack's one CodeDeploy deployment group and application, and (read-only) the
+# account's deployment configurations.
+CODEDEPLOY_ARN = PREFIX + ":codedeploy:${AWS::Region}:${AWS::AccountId}:"
+DEPLOYMENT_GROUP_ARN = CODEDEPLOY_ARN + "deploymentgroup:${CodeDeployApplicationName}/${CodeDeployDeploymentGroupName}"
+APPLICATION_ARN = CODEDEPLOY_ARN + "application:${CodeDeployApplicationName}"
+DEPLOYMENT_CONFIG_ARNS = CODEDEPLOY_ARN + "deploymentconfig:*"
 REPOSITORY_ARN = PREFIX + ":ecr:${AWS::Region}:${AWS::AccountId}:repository/${RepositoryName}"
 # The repositories the service pulls from when they are not the stack's own: a list parameter whose every
 # entry must be one ECR repository ARN (checked by `check_image_repositories`).
@@ -108,10 +115,6 @@ HOOK_ALARM_SAMPLES_REFUSED = (
     "arn:aws:cloudwatch:us-east-1:123456789012:*",
     "arn:aws:logs:us-east-1:123456789012:log-group:web",
 )
-DEPLOYMENT_GROUP_ARN = (
-    PREFIX + ":codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:"
-    "${HookCodeDeployApplication}/${HookCodeDeployDeploymentGroup}"
-)
 
 # Placeholders in the rules below, resolved per function from the template (see `collect`):
 LOG_GROUP_ARN = "${<LOG_GROUP>.Arn}"  # the function's own log group (LoggingConfig.LogGroup)
@@ -153,6 +156,18 @@ DEPLOYER_ALLOWED: dict[str, Rule] = {
     "ecs:stopservicedeployment": rule(SERVICE_DEPLOYMENT_ARNS),
     "ecs:continueservicedeployment": rule(SERVICE_DEPLOYMENT_ARNS),
     "ecs:describeservicerevisions": rule(SERVICE_REVISION_ARNS),
+    "codedeploy:getdeploymentgroup": rule(DEPLOYMENT_GROUP_ARN),
+    "codedeploy:createdeployment": rule(DEPLOYMENT_GROUP_ARN),
+    "codedeploy:listdeployments": rule(DEPLOYMENT_GROUP_ARN),
+    "codedeploy:getdeployment": rule(DEPLOYMENT_GROUP_ARN),
+    "codedeploy:getdeploymenttarget": rule(DEPLOYMENT_GROUP_ARN),
+    "codedeploy:stopdeployment": rule(DEPLOYMENT_GROUP_ARN),
+    "codedeploy:continuedeployment": rule(DEPLOYMENT_GROUP_ARN),
+    "codedeploy:registerapplicationrevision": rule(APPLICATION_ARN),
+    "codedeploy:getdeploymentconfig": rule(DEPLOYMENT_CONFIG_ARNS),
+    # CodePipeline has no resource-level permissions for job results: "*" is the only resource IAM accepts.
+    "codepipeline:putjobsuccessresult": rule("*"),
+    "codepipeline:putjobfailureresult": rule("*"),
     "ecr:describeimages": rule(REPOSITORY_ARN, IMAGE_REPOSITORIES),
     "iam:passrole": rule(
         "${TaskRoleArn}",
@@ -906,6 +921,17 @@ def _stop_any_service_deployment(t: dict) -> None:
     }
 
 
+def _deploy_any_deployment_group(t: dict) -> None:
+    statement_with(t, "codedeploy:CreateDeployment")["Resource"] = {
+        "Fn::Sub": CODEDEPLOY_ARN + "deploymentgroup:${CodeDeployApplicationName}/*"
+    }
+
+
+def _codedeploy_star(t: dict) -> None:
+    s = statement_with(t, "codedeploy:StopDeployment")
+    s["Action"] = as_list(s["Action"]) + ["codedeploy:*"]
+
+
 def _describe_tasks_on_star(t: dict) -> None:
     statement_with(t, "ecs:DescribeTasks")["Resource"] = "*"
 
@@ -1116,6 +1142,9 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("lists the tasks of any cluster", _list_tasks_any_cluster, "ecs:ListTasks needs Condition"),
     ("grants ecs:DescribeTasks on *", _describe_tasks_on_star, "ecs:DescribeTasks on '*'"),
     ("stops any service's deployments", _stop_any_service_deployment, "ecs:StopServiceDeployment on"),
+    ("deploys to any deployment group of the application", _deploy_any_deployment_group,
+     "codedeploy:CreateDeployment on"),
+    ("adds codedeploy:*", _codedeploy_star, "wildcard action 'codedeploy:*'"),
     ("publishes to any topic", _publish_anywhere, "sns:Publish on '*'"),
     ("grants lambda:InvokeFunction on *", _invoke_on_star, "lambda:InvokeFunction on '*'"),
     ("lets the front invoke another function", _invoke_other_function, "function:admin"),

@@ -53,6 +53,12 @@ codes! {
     ServiceNotFound => 404,
     RepositoryNotFound => 404,
     TaskDefinitionNotFound => 404,
+    /// A CODE_DEPLOY service has no CodeDeploy deployment group: none configured or named, none by the
+    /// console's names (`AppECS-<cluster>-<service>`/`DgpECS-<cluster>-<service>`), none whose `ecsServices`
+    /// names the service.
+    DeploymentGroupNotFound => 404,
+    /// The CodeDeploy deployment configuration named (request or config) does not exist.
+    DeploymentConfigNotFound => 404,
     /// The route takes another method (front door).
     MethodNotAllowed => 405,
     /// Another deploy holds the service's lock, or ECS shows a rollout this deployer did not start.
@@ -72,6 +78,8 @@ codes! {
     TrafficShiftOutOfRange => 409,
     /// `continue` or `reject` found no lifecycle hook awaiting action on the service's current deployment.
     NoHookAwaitingAction => 409,
+    /// A CODE_DEPLOY service has no load balancer: its AppSpec names the container and port that take traffic.
+    LoadBalancerRequired => 409,
     /// ECR lists the image but does not report it ACTIVE (ARCHIVED, or being restored): ECS cannot pull it.
     ImageNotPullable => 409,
     /// A rollback names a revision of another task-definition family than the service's.
@@ -95,6 +103,8 @@ codes! {
     AwsCallFailed => 502,
     /// The new revision was registered but UpdateService failed.
     UpdateServiceFailed => 502,
+    /// The new revision was registered but CodeDeploy's CreateDeployment failed.
+    CodeDeployFailed => 502,
     /// Some targets of a multi-target request failed.
     TargetsFailed => 502,
     /// The rollout failed and the service was put back on the revision before.

@@ -104,6 +104,30 @@ pub struct DeployRequest {
     /// With `action: rollback`: the revision to go back to, `family:revision`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// For services on the CODE_DEPLOY controller: the CodeDeploy names to use instead of the configured ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codedeploy: Option<CodeDeployOptions>,
+}
+
+/// The CodeDeploy application, deployment group, deployment configuration and AppSpec hooks of a deploy to a
+/// CODE_DEPLOY service. Each field left out takes `DEPLOY_CODEDEPLOY_*`, else the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeDeployOptions {
+    /// Default: `AppECS-<cluster>-<service>`, else the ECS application whose group names the service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
+    /// Default: `DgpECS-<cluster>-<service>`, else the group whose `ecsServices` names the service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_group: Option<String>,
+    /// A built-in ECS configuration (`CodeDeployDefault.ECSAllAtOnce`, `…ECSLinear10PercentEvery1Minutes`, …) or
+    /// a custom one; default: the group's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_config: Option<String>,
+    /// AppSpec hooks: lifecycle event (`BeforeInstall`, `AfterInstall`, `AfterAllowTestTraffic`,
+    /// `BeforeAllowTraffic`, `AfterAllowTraffic`) → Lambda function name or ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// One service of a multi-target request.

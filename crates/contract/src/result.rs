@@ -65,6 +65,8 @@ pub enum RolledBackBy {
     EcsLifecycleHook,
     /// ECS, by itself, for another reason it gives (`service_deployment.rollback_reason`).
     Ecs,
+    /// CodeDeploy, with the rollback deployment its auto-rollback created (`codedeploy.rollback_deployment_id`).
+    Codedeploy,
 }
 
 /// One lifecycle hook of a service deployment as ECS reports it (`lifecycleHookDetails`).
@@ -121,6 +123,65 @@ pub struct ServiceDeploymentReport {
 }
 
 impl Eq for ServiceDeploymentReport {}
+
+impl ServiceDeploymentReport {
+    /// No service deployment: its ARN is empty.
+    pub fn is_empty(&self) -> bool {
+        self.arn.is_empty()
+    }
+}
+
+/// One lifecycle event of a CodeDeploy ECS deployment target (GetDeploymentTarget `ecsTarget.lifecycleEvents`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleEventReport {
+    /// `BeforeInstall`, `Install`, `AfterInstall`, `AllowTestTraffic`, `AfterAllowTestTraffic`,
+    /// `BeforeAllowTraffic`, `AllowTraffic`, `AfterAllowTraffic`.
+    pub name: String,
+    /// `Pending`, `InProgress`, `Succeeded`, `Failed`, `Skipped` or `Unknown`.
+    pub status: Option<String>,
+}
+
+/// A CodeDeploy blue/green deployment of a CODE_DEPLOY service, as GetDeployment and GetDeploymentTarget
+/// report it. Traffic is the percentage of production traffic on the replacement (green) task set, 0.0–100.0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CodeDeployReport {
+    /// CodeDeploy's deployment id (`d-XXXXXXXXX`).
+    pub deployment_id: String,
+    pub application: String,
+    pub deployment_group: String,
+    /// The deployment configuration (`CodeDeployDefault.ECSAllAtOnce`, …, or a custom one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_config: Option<String>,
+    /// `Created`, `Queued`, `InProgress`, `Baking`, `Ready`, `Succeeded`, `Failed` or `Stopped`.
+    pub status: Option<String>,
+    /// The lifecycle event in progress, else the last one that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_event: Option<String>,
+    /// The production traffic on the replacement task set when last read, percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_percent: Option<f64>,
+    /// Each traffic percentage seen while followed, in order (canary: 10, 100).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traffic_steps: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle_events: Vec<LifecycleEventReport>,
+    /// CodeDeploy's `errorInformation.code` (`HOOK_EXECUTION_FAILURE`, `MANUAL_STOP`, `ALARM_ACTIVE`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// The lifecycle event whose hook failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_hook: Option<String>,
+    /// The deployment CodeDeploy's auto-rollback created (`rollbackInfo.rollbackDeploymentId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_deployment_id: Option<String>,
+    /// That rollback deployment's status, read even when it had already finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_status: Option<String>,
+}
+
+impl Eq for CodeDeployReport {}
 
 /// How a followed rollout went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,6 +321,9 @@ pub struct DeployResult {
     /// The ECS-native service deployment this deploy started (BLUE_GREEN, LINEAR, CANARY), as last read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_deployment: Option<Box<ServiceDeploymentReport>>,
+    /// The CodeDeploy deployment this deploy created (CODE_DEPLOY services), as last read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codedeploy: Option<Box<CodeDeployReport>>,
 }
 
 /// One entry of a multi-target result: what the target's deploy did, or its error body.
@@ -365,6 +429,9 @@ pub struct ServiceStatus {
     /// `reject` show when they expire).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_deployment: Option<Box<ServiceDeploymentReport>>,
+    /// A CODE_DEPLOY service's CodeDeploy deployment: the one in flight, else the newest that succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codedeploy: Option<Box<CodeDeployReport>>,
 }
 
 /// What `continue` or `reject` did: the hooks answered, and the service deployment as read after.
@@ -376,7 +443,12 @@ pub struct HookAnswer {
     pub service: String,
     /// The ids of the hooks answered (ContinueServiceDeployment's `hookId`).
     pub hooks: Vec<String>,
+    /// The ECS-native service deployment (empty, and left out, for a CODE_DEPLOY service).
+    #[serde(default, skip_serializing_if = "ServiceDeploymentReport::is_empty")]
     pub service_deployment: ServiceDeploymentReport,
+    /// A CODE_DEPLOY service's CodeDeploy deployment continued or stopped, as read after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codedeploy: Option<Box<CodeDeployReport>>,
 }
 
 /// Any answer of the deployer to a request, read back by a caller that knows only the JSON.

@@ -65,6 +65,9 @@ pub async fn start<E: Ecs>(
     arn: &str,
     how: Start,
 ) -> Result<Started, DeployError> {
+    if strategy == Strategy::CodeDeploy {
+        return start_codedeploy(ecs, at, arn).await;
+    }
     match strategy.start(ecs, at, arn, how == Start::ForceNewDeployment).await {
         Ok((_, started)) => Ok(started),
         Err(error) if how == Start::ForceNewDeployment => Err(error.into()),
@@ -73,11 +76,37 @@ pub async fn start<E: Ecs>(
             let deployment_id = crate::strategy::rolling::deployment_for(&service, arn);
             let service_deployment_arn = match strategy {
                 Strategy::Native(_) => service.current_service_deployment().map(str::to_owned),
-                Strategy::Rolling => None,
+                Strategy::Rolling | Strategy::CodeDeploy => None,
             };
-            Ok(Started { deployment_id, service_deployment_arn })
+            Ok(Started { deployment_id, service_deployment_arn, codedeploy: None })
         }
     }
+}
+
+/// CreateDeployment of `arn` (a CODE_DEPLOY service; never UpdateService). When it fails, the revision is
+/// deregistered if CodeDeploy certainly created nothing, else kept (`CodeDeployFailed` says which); a check
+/// that failed before CreateDeployment (no group, no load balancer) deregisters it too.
+async fn start_codedeploy<E: Ecs>(ecs: &E, at: &ServiceRef, arn: &str) -> Result<Started, DeployError> {
+    let error = match crate::strategy::codedeploy::start(ecs, at, arn).await {
+        Ok((_, started)) => return Ok(started),
+        Err(DeployError::Aws(e)) if e.operation == "CreateDeployment" => e,
+        Err(other) => {
+            let _ = ecs.deregister_task_definition(arn).await;
+            return Err(other);
+        }
+    };
+    let cleanup = if error.certainly_not_applied() {
+        match ecs.deregister_task_definition(arn).await {
+            Ok(()) => Cleanup::Deregistered,
+            Err(e) => Cleanup::DeregisterFailed(e.to_string()),
+        }
+    } else {
+        Cleanup::KeptOutcomeUnknown
+    };
+    let err =
+        DeployError::CodeDeployFailed { task_definition: family_revision(arn).to_owned(), cleanup, source: error };
+    tracing::error!(code = %err.code(), "{err}");
+    Err(err)
 }
 
 async fn after_failed_start<E: Ecs>(

@@ -15,6 +15,9 @@
 //! | `DEPLOY_BUILD_VERSION_VARIABLE` | the CodeBuild variable holding the version | `IMAGE_TAG` |
 //! | `DEPLOY_BUILD_PROJECTS` | comma-separated CodeBuild projects whose successful builds deploy | none: no build deploys |
 //! | `DEPLOY_LOCK_TABLE` | the DynamoDB table of per-service locks | no lock |
+//! | `DEPLOY_CODEDEPLOY_APPLICATION`, `DEPLOY_CODEDEPLOY_DEPLOYMENT_GROUP` | CODE_DEPLOY services: CodeDeploy application and group | `AppECS-<cluster>-<service>`, `DgpECS-<cluster>-<service>`, else the group naming the service |
+//! | `DEPLOY_CODEDEPLOY_CONFIG` | CODE_DEPLOY services: the deployment configuration | the group's |
+//! | `DEPLOY_CODEDEPLOY_HOOKS` | `Event=function,…`: AppSpec hooks (`BeforeInstall`, `AfterInstall`, `AfterAllowTestTraffic`, `BeforeAllowTraffic`, `AfterAllowTraffic`) | none |
 //! | `NOTIFY_SLACK_WEBHOOK_SECRET_ARN`, `NOTIFY_SNS_TOPIC_ARN` | where deploys are told | nobody |
 
 use contract::env::{ConfigError, Env};
@@ -49,6 +52,8 @@ pub struct Config {
     /// The Secrets Manager secret holding the Slack incoming-webhook URL.
     pub slack_webhook_secret_arn: Option<String>,
     pub sns_topic_arn: Option<String>,
+    /// CODE_DEPLOY services: the CodeDeploy names a request does not give.
+    pub codedeploy: crate::strategy::codedeploy::Names,
 }
 
 impl Default for Config {
@@ -69,6 +74,7 @@ impl Default for Config {
             lock_table: None,
             slack_webhook_secret_arn: None,
             sns_topic_arn: None,
+            codedeploy: Default::default(),
         }
     }
 }
@@ -110,6 +116,20 @@ impl Config {
         if let Some(bad) = build_projects.iter().find(|p| !codebuild_project_ok(p)) {
             return Err(ConfigError::new("DEPLOY_BUILD_PROJECTS", format!("{bad:?} is not a CodeBuild project name")));
         }
+        let mut hooks = std::collections::BTreeMap::new();
+        for entry in env.list("DEPLOY_CODEDEPLOY_HOOKS") {
+            let (event, function) = entry.split_once('=').ok_or_else(|| {
+                ConfigError::new("DEPLOY_CODEDEPLOY_HOOKS", format!("{entry:?} is not Event=function"))
+            })?;
+            hooks.insert(event.trim().to_owned(), function.trim().to_owned());
+        }
+        crate::strategy::codedeploy::check_hooks(&hooks).map_err(|r| ConfigError::new("DEPLOY_CODEDEPLOY_HOOKS", r))?;
+        let codedeploy = crate::strategy::codedeploy::Names {
+            application: env.text("DEPLOY_CODEDEPLOY_APPLICATION"),
+            deployment_group: env.text("DEPLOY_CODEDEPLOY_DEPLOYMENT_GROUP"),
+            deployment_config: env.text("DEPLOY_CODEDEPLOY_CONFIG"),
+            hooks,
+        };
         let cluster = env.text("DEPLOY_CLUSTER");
         let service = env.text("DEPLOY_SERVICE");
         let repository = env.text("DEPLOY_REPOSITORY");
@@ -133,6 +153,7 @@ impl Config {
             lock_table: env.text("DEPLOY_LOCK_TABLE"),
             slack_webhook_secret_arn: env.text("NOTIFY_SLACK_WEBHOOK_SECRET_ARN"),
             sns_topic_arn: env.text("NOTIFY_SNS_TOPIC_ARN"),
+            codedeploy,
         })
     }
 

@@ -72,6 +72,27 @@ pub enum DeployError {
     #[error("service {service} rolls out with the {strategy} strategy, which this deployer cannot follow yet")]
     UnsupportedDeploymentStrategy { service: String, strategy: String },
 
+    #[error(
+        "service {service} in cluster {cluster} uses the CODE_DEPLOY deployment controller, but no CodeDeploy \
+         deployment group deploys it (tried {tried})"
+    )]
+    DeploymentGroupNotFound { cluster: String, service: String, tried: String },
+
+    #[error("CodeDeploy deployment configuration {config} not found")]
+    DeploymentConfigNotFound { config: String },
+
+    #[error(
+        "service {service} uses the CODE_DEPLOY deployment controller but has no load balancer: its AppSpec names \
+         the container and port that take traffic"
+    )]
+    LoadBalancerRequired { service: String },
+
+    #[error(
+        "registered {task_definition} but CodeDeploy's CreateDeployment failed ({source}); {}",
+        cleanup.describe(task_definition)
+    )]
+    CodeDeployFailed { task_definition: String, cleanup: Cleanup, source: AwsError },
+
     #[error("task definition {task_definition} not found")]
     TaskDefinitionNotFound { task_definition: String },
 
@@ -246,6 +267,10 @@ impl DeployError {
             DeployError::ServiceNotActive { .. } => Code::ServiceNotActive,
             DeployError::UnsupportedDeploymentController { .. } => Code::UnsupportedDeploymentController,
             DeployError::TaskDefinitionNotFound { .. } => Code::TaskDefinitionNotFound,
+            DeployError::DeploymentGroupNotFound { .. } => Code::DeploymentGroupNotFound,
+            DeployError::DeploymentConfigNotFound { .. } => Code::DeploymentConfigNotFound,
+            DeployError::LoadBalancerRequired { .. } => Code::LoadBalancerRequired,
+            DeployError::CodeDeployFailed { .. } => Code::CodeDeployFailed,
             DeployError::BakeTimeRequired { .. } => Code::BakeTimeRequired,
             DeployError::AdvancedConfigurationRequired { .. } => Code::AdvancedConfigurationRequired,
             DeployError::TrafficShiftOutOfRange { .. } => Code::TrafficShiftOutOfRange,
@@ -304,6 +329,15 @@ impl DeployError {
             DeployError::Config(e) => json!({ "variable": e.variable }),
             DeployError::Internal { .. } => json!({}),
             DeployError::TaskDefinitionNotFound { task_definition } => json!({ "task_definition": task_definition }),
+            DeployError::DeploymentGroupNotFound { cluster, service, tried } => {
+                json!({ "cluster": cluster, "service": service, "tried": tried })
+            }
+            DeployError::DeploymentConfigNotFound { config } => json!({ "deployment_config": config }),
+            DeployError::LoadBalancerRequired { service } => json!({ "service": service }),
+            DeployError::CodeDeployFailed { task_definition, cleanup, source } => json!({
+                "task_definition": task_definition, "cleanup": cleanup.code(), "operation": source.operation,
+                "aws_code": source.aws_code,
+            }),
             DeployError::BakeTimeRequired { service } => json!({ "service": service, "strategy": "BLUE_GREEN" }),
             DeployError::AdvancedConfigurationRequired { service, strategy, target_group, missing } => json!({
                 "service": service, "strategy": strategy, "target_group": target_group, "missing": missing,
@@ -413,6 +447,7 @@ mod tests {
             tags_left_out: Vec::new(),
             timings_ms: Timings::default(),
             service_deployment: None,
+            codedeploy: None,
             rollout: Some(RolloutReport {
                 failure: Some(FailureReport { reason: "3 tasks failed".into(), ..FailureReport::default() }),
                 rollback: Some(RollbackReport {

@@ -29,6 +29,8 @@ pub struct Followed {
     pub service_deployment: Option<ServiceDeploymentReport>,
     /// When ECS rolled the failure back by itself and the strategy knows who and how far: by whom.
     pub ecs_rollback: Option<EcsRollback>,
+    /// The CodeDeploy deployment as last read (CODE_DEPLOY services).
+    pub codedeploy: Option<contract::result::CodeDeployReport>,
 }
 
 /// Reads the service every few seconds until the tracked deployment completes, fails or is replaced, or
@@ -54,6 +56,7 @@ pub async fn follow<E: Ecs>(
                         service,
                         service_deployment: None,
                         ecs_rollback: None,
+                        codedeploy: None,
                     });
                 }
                 last = Some(*svc);
@@ -64,7 +67,13 @@ pub async fn follow<E: Ecs>(
         let pause = POLL_INTERVAL + jitter(clock);
         if clock.now() + pause > deadline {
             return last
-                .map(|service| Followed { verdict: None, service, service_deployment: None, ecs_rollback: None })
+                .map(|service| Followed {
+                    verdict: None,
+                    service,
+                    service_deployment: None,
+                    ecs_rollback: None,
+                    codedeploy: None,
+                })
                 .ok_or_else(gone);
         }
         clock.sleep(pause).await;

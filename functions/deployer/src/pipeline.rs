@@ -228,8 +228,8 @@ impl<E: Ecs> Deployer<E> {
     ) -> Result<DeployResult, DeployError> {
         if !t.options.force {
             preflight::refuse_foreign_rollout(t, &facts)?;
-            facts.strategy.refuse_in_flight(ecs, &t.at).await?;
         }
+        facts.strategy.before_change(ecs, &t.at, t.options.force).await?;
         let region = t.at.region.as_deref().unwrap_or(&self.region);
         let base = &facts.base.task_definition;
         let pull_through = &self.config.pull_through;
@@ -282,6 +282,7 @@ impl<E: Ecs> Deployer<E> {
             timings_ms: Timings::default(),
             rollout: None,
             service_deployment: None,
+            codedeploy: None,
         };
         let change = match planned.action {
             Action::Register(input) => Some(Change::Register(input)),
@@ -347,6 +348,7 @@ impl<E: Ecs> Deployer<E> {
                 })
             });
         }
+        result.codedeploy = begun.codedeploy.map(Box::new);
         result.task_definition = Some(name);
         if t.options.wait {
             let elapsed = self.clock.now() - started;
@@ -457,15 +459,20 @@ impl<E: Ecs> Deployer<E> {
         deadline: Duration,
     ) -> Result<(), DeployError> {
         let arn = result.service_deployment.as_ref().map(|sd| sd.arn.clone());
+        let codedeploy = result.codedeploy.as_deref().cloned();
         let tracked = Tracked {
             deployment_id: result.deployment_id.as_deref(),
             service_deployment_arn: arn.as_deref(),
+            codedeploy: codedeploy.as_ref(),
             task_definition: new_arn,
             max_failed_tasks: self.config.max_failed_tasks,
         };
         let followed = strategy.follow(ecs, &*self.clock, &t.at, tracked, deadline).await?;
         if followed.service_deployment.is_some() {
             result.service_deployment = followed.service_deployment.clone().map(Box::new);
+        }
+        if followed.codedeploy.is_some() {
+            result.codedeploy = followed.codedeploy.clone().map(Box::new);
         }
         let state = rollout_state(followed.verdict.as_ref());
         let (status, report) = match followed.verdict {

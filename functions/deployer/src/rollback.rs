@@ -161,7 +161,12 @@ pub async fn after_failure<E: Ecs>(
 ) -> Result<Option<RollbackReport>, DeployError> {
     if let Some(EcsRollback { by, state }) = ecs_rollback {
         let primary = primary(service);
-        let to = primary.and_then(|d| d.task_definition()).map_or("unknown", family_revision).to_owned();
+        let to = match strategy {
+            // CodeDeploy's rollback deployment puts back the task set that served before: the previous revision.
+            Strategy::CodeDeploy => family_revision(previous_arn),
+            _ => primary.and_then(|d| d.task_definition()).map_or("unknown", family_revision),
+        }
+        .to_owned();
         let state = state.unwrap_or_else(|| ecs_rollout_state(primary));
         let from = family_revision(failed_arn).to_owned();
         return Ok(Some(RollbackReport { from, to, by, state, deregistered: None }));
@@ -190,6 +195,11 @@ pub async fn explicit<E: Ecs>(
         let service = read_service(ecs, &r.at).await?;
         let strategy = Strategy::for_service(&service, &r.at.service)?;
         let current = service.task_definition().unwrap_or_default().to_owned();
+        if strategy == Strategy::CodeDeploy {
+            if let Some(stopped) = stop_codedeploy_in_flight(ecs, clock, r, &current, started, inv).await? {
+                return Ok(stopped);
+            }
+        }
         let target = explicit_target(ecs, &r.at, &service, &current, r.to.as_ref().map(ToString::to_string)).await?;
         let target_arn = target
             .task_definition
@@ -233,6 +243,48 @@ pub async fn explicit<E: Ecs>(
     };
     let key = r.at.lock_key(home_region);
     lock::with_lock(lock, !r.force, key, &inv.request_id, lock::lease(inv.budget), &r.at.service, work).await
+}
+
+/// A CODE_DEPLOY service whose group has a deployment in flight: StopDeployment with auto-rollback, and the
+/// rollback deployment CodeDeploy created, followed when asked (read at least once: it may be done already).
+/// `None` when nothing is in flight.
+async fn stop_codedeploy_in_flight<E: Ecs>(
+    ecs: &E,
+    clock: &dyn Clock,
+    r: &RollbackTarget,
+    current: &str,
+    started: Duration,
+    inv: &Invocation,
+) -> Result<Option<RollbackResult>, DeployError> {
+    use crate::strategy::codedeploy;
+    let group = codedeploy::resolve_group(ecs, &r.at).await?;
+    let moving = ecs.list_in_flight_deployments(&group.application, &group.name).await?;
+    let Some(id) = moving.first() else { return Ok(None) };
+    let deadline = if r.wait {
+        clock.now() + inv.budget.saturating_sub(ANSWER_MARGIN + (clock.now() - started))
+    } else {
+        clock.now()
+    };
+    let restored = codedeploy::stop(ecs, clock, id, deadline).await.map_err(|e| match e {
+        RestoreError::Start(e) => DeployError::from(e),
+        RestoreError::Follow(e) => e,
+    })?;
+    let unfinished = restored.state == RolloutState::InProgress;
+    let revision = family_revision(current).to_owned();
+    Ok(Some(RollbackResult {
+        status: if unfinished && r.wait { Status::InProgress } else { Status::RolledBack },
+        cluster: r.at.cluster.to_string(),
+        service: r.at.service.to_string(),
+        from: revision.clone(),
+        to: revision,
+        version: None,
+        deployment_id: restored.deployment_id,
+        rollout: Some(RolloutReport {
+            check: unfinished.then(|| status_request(&r.at)),
+            ..RolloutReport::new(restored.state)
+        }),
+        timings_ms: Timings { total: millis(clock.now() - started), ..Timings::default() },
+    }))
 }
 
 /// The request that shows how an unfinished rollout of `at` ends.

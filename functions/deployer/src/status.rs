@@ -9,7 +9,7 @@ use crate::plan::{family_revision, tag_value, PREVIOUS_TAG, VERSION_TAG};
 use crate::ports::Ecs;
 use crate::request::ServiceRef;
 use crate::rollback::read_service;
-use crate::strategy::{native, Strategy};
+use crate::strategy::{codedeploy, native, Strategy};
 use crate::verdict::last_events;
 
 /// Reads the service and its running revision (two calls).
@@ -22,7 +22,11 @@ pub async fn report<E: Ecs>(ecs: &E, at: &ServiceRef) -> Result<ServiceStatus, D
     let progress = strategy.progress(&service);
     let service_deployment = match strategy {
         Strategy::Native(kind) => native::current(ecs, &service, kind).await.map(Box::new),
-        Strategy::Rolling => None,
+        Strategy::Rolling | Strategy::CodeDeploy => None,
+    };
+    let codedeploy = match strategy {
+        Strategy::CodeDeploy => codedeploy::current(ecs, at).await.map(Box::new),
+        _ => None,
     };
     Ok(ServiceStatus {
         status: ReportStatus::Ok,
@@ -38,6 +42,7 @@ pub async fn report<E: Ecs>(ecs: &E, at: &ServiceRef) -> Result<ServiceStatus, D
         deployments: progress.deployments,
         events: last_events(&service, 5),
         service_deployment,
+        codedeploy,
     })
 }
 
@@ -46,12 +51,27 @@ pub async fn report<E: Ecs>(ecs: &E, at: &ServiceRef) -> Result<ServiceStatus, D
 pub async fn answer_hooks<E: Ecs>(ecs: &E, at: &ServiceRef, action: Action) -> Result<HookAnswer, DeployError> {
     let span = tracing::info_span!("hooks", cluster = %at.cluster, service = %at.service, action = action.as_str());
     let _entered = span.enter();
+    let status = if action == Action::Reject { "rejected" } else { "continued" }.to_owned();
+    let service = read_service(ecs, at).await?;
+    if Strategy::for_service(&service, &at.service)? == Strategy::CodeDeploy {
+        let (id, wait) = codedeploy::answer(ecs, at, action).await?;
+        let report = codedeploy::current_of(ecs, at, &id).await;
+        return Ok(HookAnswer {
+            status,
+            cluster: at.cluster.to_string(),
+            service: at.service.to_string(),
+            hooks: vec![wait.to_owned()],
+            service_deployment: Default::default(),
+            codedeploy: report.map(Box::new),
+        });
+    }
     let (service_deployment, hooks) = native::answer_hooks(ecs, at, action).await?;
     Ok(HookAnswer {
-        status: if action == Action::Reject { "rejected".into() } else { "continued".into() },
+        status,
         cluster: at.cluster.to_string(),
         service: at.service.to_string(),
         hooks,
         service_deployment,
+        codedeploy: None,
     })
 }

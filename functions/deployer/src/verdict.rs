@@ -12,6 +12,8 @@ pub struct Tracked<'a> {
     pub deployment_id: Option<&'a str>,
     /// The ECS-native service deployment's ARN, when the strategy has one.
     pub service_deployment_arn: Option<&'a str>,
+    /// The CodeDeploy deployment created, when the strategy is CODE_DEPLOY.
+    pub codedeploy: Option<&'a contract::result::CodeDeployReport>,
     pub task_definition: &'a str,
     /// Without the circuit breaker, the rollout counts as failed once this many of its tasks failed.
     pub max_failed_tasks: i32,
@@ -305,6 +307,7 @@ mod tests {
     const OURS: Tracked<'static> = Tracked {
         deployment_id: Some("d2"),
         service_deployment_arn: None,
+        codedeploy: None,
         task_definition: "web:8",
         max_failed_tasks: 3,
     };

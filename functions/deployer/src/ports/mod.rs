@@ -2,12 +2,15 @@
 //!
 //! ```text
 //! Ecs     the ECS and ECR calls of a deploy     sdk.rs (SdkEcs, EcrClients) testing::FakeAws
+//! CodeDeploy  CODE_DEPLOY services' deployments sdk.rs (SdkEcs)            testing::FakeAws (a supertrait of Ecs)
 //! Lock    one lease per service                 dynamodb_lock.rs (DynamoLock, NoLock)
 //! Clock   monotonic time, sleeping, wall time   clock.rs (SystemClock)     testing::FakeAws (virtual)
 //! ```
 //! Notifications have their port in [`crate::notify`]; secrets in [`contract::secrets`].
 
 pub mod clock;
+pub mod codedeploy;
+pub mod codepipeline;
 pub mod dynamodb_lock;
 pub mod sdk;
 
@@ -24,6 +27,8 @@ use contract::AwsError;
 use futures_util::future::BoxFuture;
 
 pub use clock::SystemClock;
+pub use codedeploy::{CodeDeploy, NewDeployment};
+pub use codepipeline::CodePipeline;
 pub use dynamodb_lock::{DynamoLock, NoLock};
 pub use sdk::{EcrClients, SdkEcs};
 
@@ -71,7 +76,7 @@ pub struct DescribedTaskDefinition {
 
 /// The ECS calls the deployer makes, in the region of the services it deploys, and the ECR calls, in the
 /// region of each registry an image comes from. Lookups turn "not found" into a value; every other failure is an [`AwsError`] that says whether it may have taken effect.
-pub trait Ecs: Send + Sync {
+pub trait Ecs: CodeDeploy + CodePipeline + Send + Sync {
     /// [DescribeImages](https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html) of one
     /// tag or digest in `at.repository` of registry `at.registry_id` (`registryId`), through an ECR client of
     /// `at.region` (built once per region and reused). A missing repository or image is a value, not an error.

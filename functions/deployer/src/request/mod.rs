@@ -71,6 +71,31 @@ pub struct ServiceRef {
     pub region: Option<Region>,
     pub cluster: ClusterName,
     pub service: ServiceName,
+    /// The CodeDeploy names of a CODE_DEPLOY service (request, else `DEPLOY_CODEDEPLOY_*`).
+    pub codedeploy: crate::strategy::codedeploy::Names,
+}
+
+/// The configured CodeDeploy names (`DEPLOY_CODEDEPLOY_*`) belong to the configured service: another
+/// service (a fan-out target, an event's) finds its own group by the console's names or its `ecsServices`.
+fn configured_codedeploy(config: &Config, cluster: &str, service: &str) -> crate::strategy::codedeploy::Names {
+    let configured = config.cluster.as_ref().is_none_or(|c| c.name() == cluster)
+        && config.service.as_ref().is_none_or(|s| s.name() == service);
+    if configured {
+        config.codedeploy.clone()
+    } else {
+        crate::strategy::codedeploy::Names::default()
+    }
+}
+
+/// `at` with the request's CodeDeploy names over the configured ones.
+fn with_codedeploy(
+    mut at: ServiceRef,
+    options: Option<&contract::request::CodeDeployOptions>,
+) -> Result<ServiceRef, DeployError> {
+    if let Some(options) = options {
+        at.codedeploy = at.codedeploy.overridden_by(options).map_err(|r| invalid(format!("codedeploy: {r}")))?;
+    }
+    Ok(at)
 }
 
 impl ServiceRef {
@@ -175,7 +200,8 @@ fn resolve_envelope(request: &DeployRequest, config: &Config, scope: &Scope<'_>)
     }
     check_containers(request.containers.as_deref().unwrap_or_default())?;
     let region = request.region.as_deref().map(Region::parse).transpose()?;
-    resolve_service(request.cluster.clone(), request.service.clone(), region, config, scope)
+    let at = resolve_service(request.cluster.clone(), request.service.clone(), region, config, scope)?;
+    with_codedeploy(at, request.codedeploy.as_ref())
 }
 
 fn check_containers(containers: &[String]) -> Result<(), DeployError> {
@@ -302,6 +328,7 @@ pub fn resolve_service(
         region,
         cluster: ClusterName::parse("cluster", &cluster_name)?,
         service: ServiceName::parse("service", &service_name)?,
+        codedeploy: configured_codedeploy(config, &cluster_name, &service_name),
     })
 }
 
@@ -320,6 +347,7 @@ fn resolve_deploy(request: DeployRequest, config: &Config, scope: &Scope<'_>) ->
     let version = Version::parse(raw_version)?;
     let region = request.region.as_deref().map(Region::parse).transpose()?;
     let at = resolve_service(request.cluster, request.service, region, config, scope)?;
+    let at = with_codedeploy(at, request.codedeploy.as_ref())?;
     let repository = match request.repository {
         Some(r) => RepositoryName::parse(&r)?,
         None => config

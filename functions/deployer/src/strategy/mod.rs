@@ -9,6 +9,7 @@
 //! Adding a strategy: a file beside `rolling.rs`, a variant of [`Strategy`], its arm in each method below
 //! and in [`Strategy::for_service`]. No other stage changes.
 
+pub mod codedeploy;
 pub mod native;
 pub mod rolling;
 
@@ -32,6 +33,8 @@ pub enum Strategy {
     /// The ECS controller's BLUE_GREEN, LINEAR or CANARY strategy: UpdateService, then a service deployment
     /// with lifecycle stages, traffic weights and hooks ([`native`]).
     Native(native::Kind),
+    /// The CODE_DEPLOY controller: a CodeDeploy blue/green deployment with an AppSpec ([`codedeploy`]).
+    CodeDeploy,
 }
 
 /// Where a started rollout can be found again.
@@ -41,6 +44,8 @@ pub struct Started {
     pub deployment_id: Option<String>,
     /// The ECS-native service deployment's ARN (BLUE_GREEN, LINEAR, CANARY), when it was identified.
     pub service_deployment_arn: Option<String>,
+    /// The CodeDeploy deployment created (CODE_DEPLOY services).
+    pub codedeploy: Option<contract::result::CodeDeployReport>,
 }
 
 /// A service put back on an earlier revision.
@@ -67,13 +72,7 @@ impl Strategy {
         let name = name.to_owned();
         match service.deployment_controller().map(|c| c.r#type()) {
             None | Some(DeploymentControllerType::Ecs) => {}
-            Some(DeploymentControllerType::CodeDeploy) => {
-                return Err(DeployError::UnsupportedDeploymentController {
-                    service: name,
-                    controller: "CODE_DEPLOY".into(),
-                    owner: "a CodeDeploy deployment",
-                })
-            }
+            Some(DeploymentControllerType::CodeDeploy) => return Ok(Strategy::CodeDeploy),
             Some(DeploymentControllerType::External) => {
                 return Err(DeployError::UnsupportedDeploymentController {
                     service: name,
@@ -107,15 +106,20 @@ impl Strategy {
         match self {
             Strategy::Rolling => Vec::new(),
             Strategy::Native(kind) => native::refusals(service, kind, name),
+            Strategy::CodeDeploy => codedeploy::refusals(service, name),
         }
     }
 
-    /// Refuses to start over a rollout still in flight that the preflight's DescribeServices cannot show:
-    /// no call for ROLLING, ListServiceDeployments for the ECS-native strategies.
-    pub async fn refuse_in_flight<E: Ecs>(self, ecs: &E, at: &ServiceRef) -> Result<(), DeployError> {
+    /// The checks before any change that the preflight's DescribeServices cannot make. Unless `force`, refuses
+    /// to start over a rollout still in flight: no call for ROLLING, ListServiceDeployments for the ECS-native
+    /// strategies. CODE_DEPLOY: the deployment group and configuration exist, and (unless `force`) none of the
+    /// group's deployments is in flight ([`codedeploy::before_change`]).
+    pub async fn before_change<E: Ecs>(self, ecs: &E, at: &ServiceRef, force: bool) -> Result<(), DeployError> {
         match self {
             Strategy::Rolling => Ok(()),
+            Strategy::Native(_) if force => Ok(()),
             Strategy::Native(_) => native::refuse_in_flight(ecs, at).await,
+            Strategy::CodeDeploy => codedeploy::before_change(ecs, at, force).await.map(|_| ()),
         }
     }
 
@@ -132,6 +136,9 @@ impl Strategy {
         match self {
             Strategy::Rolling => rolling::start(ecs, at, task_definition_arn, force_new_deployment).await,
             Strategy::Native(_) => native::start(ecs, at, task_definition_arn, force_new_deployment).await,
+            Strategy::CodeDeploy => {
+                codedeploy::start(ecs, at, task_definition_arn).await.map_err(codedeploy::as_aws_error)
+            }
         }
     }
 
@@ -147,6 +154,7 @@ impl Strategy {
         match self {
             Strategy::Rolling => crate::follow::follow(ecs, clock, at, tracked, deadline).await,
             Strategy::Native(kind) => native::follow(ecs, clock, at, kind, tracked, deadline).await,
+            Strategy::CodeDeploy => codedeploy::follow(ecs, clock, at, tracked, deadline).await,
         }
     }
 
@@ -162,13 +170,14 @@ impl Strategy {
         match self {
             Strategy::Rolling => rolling::restore(ecs, clock, at, target_arn, deadline).await,
             Strategy::Native(_) => native::restore(ecs, clock, at, target_arn, deadline).await,
+            Strategy::CodeDeploy => codedeploy::restore(ecs, clock, at, target_arn, deadline).await,
         }
     }
 
     /// The service's rollouts as `status` shows them.
     pub fn progress(self, service: &Service) -> Progress {
         match self {
-            Strategy::Rolling | Strategy::Native(_) => rolling::progress(service),
+            Strategy::Rolling | Strategy::Native(_) | Strategy::CodeDeploy => rolling::progress(service),
         }
     }
 }

@@ -213,7 +213,7 @@ pub async fn start<E: Ecs>(
     let deployment_id = rolling::deployment_for(&updated, task_definition_arn);
     let service_deployment_arn = identify(ecs, at, &updated, deployment_id.as_deref()).await;
     tracing::info!(service_deployment = ?service_deployment_arn, "ECS service deployment started");
-    Ok((updated, Started { deployment_id, service_deployment_arn }))
+    Ok((updated, Started { deployment_id, service_deployment_arn, codedeploy: None }))
 }
 
 /// Pure: where a service deployment stands. SUCCESSFUL is [`Verdict::Completed`]; ROLLBACK_SUCCESSFUL and
@@ -415,12 +415,12 @@ pub async fn follow<E: Ecs>(
         // answering in_progress with the status request to send later.
         tracing::warn!("no service deployment found for this update; not judging it");
         let service = read_service(ecs, at).await?;
-        return Ok(Followed { verdict: None, service, service_deployment: None, ecs_rollback: None });
+        return Ok(Followed { verdict: None, service, service_deployment: None, ecs_rollback: None, codedeploy: None });
     };
     let seen = watch(ecs, clock, &arn, deadline).await;
     let service = read_service(ecs, at).await?;
     let Some(sd) = seen.last else {
-        return Ok(Followed { verdict: None, service, service_deployment: None, ecs_rollback: None });
+        return Ok(Followed { verdict: None, service, service_deployment: None, ecs_rollback: None, codedeploy: None });
     };
     let mut verdict = judge(&sd);
     let mut report = report(&sd, kind, &seen.steps);
@@ -452,7 +452,7 @@ pub async fn follow<E: Ecs>(
         Verdict::InProgress { .. } => None,
         v => Some(v),
     };
-    Ok(Followed { verdict, service, service_deployment: Some(report), ecs_rollback })
+    Ok(Followed { verdict, service, service_deployment: Some(report), ecs_rollback, codedeploy: None })
 }
 
 async fn check_revision<E: Ecs>(ecs: &E, sd: &ServiceDeployment, task_definition: &str) -> Option<String> {

@@ -29,7 +29,7 @@ pub async fn start<E: Ecs>(
 ) -> Result<(Service, Started), AwsError> {
     let updated = ecs.update_service(&at.cluster, &at.service, task_definition_arn, force_new_deployment).await?;
     let deployment_id = deployment_for(&updated, task_definition_arn);
-    Ok((updated, Started { deployment_id, service_deployment_arn: None }))
+    Ok((updated, Started { deployment_id, service_deployment_arn: None, codedeploy: None }))
 }
 
 /// UpdateService back to `target_arn`, then follows that rollout. Its own crash count is not ours to judge:
@@ -45,6 +45,7 @@ pub async fn restore<E: Ecs>(
     let tracked = Tracked {
         deployment_id: started.deployment_id.as_deref(),
         service_deployment_arn: None,
+        codedeploy: None,
         task_definition: target_arn,
         max_failed_tasks: i32::MAX,
     };

@@ -179,10 +179,9 @@ async fn inactive_cluster_and_draining_service_are_refused() {
 }
 
 #[tokio::test]
-async fn code_deploy_and_external_controllers_are_explained() {
-    for (kind, name) in
-        [(DeploymentControllerType::CodeDeploy, "CODE_DEPLOY"), (DeploymentControllerType::External, "EXTERNAL")]
-    {
+async fn the_external_controller_is_explained() {
+    // CODE_DEPLOY services deploy through CodeDeploy (codedeploy_tests).
+    for (kind, name) in [(DeploymentControllerType::External, "EXTERNAL")] {
         let d = standard();
         d.ecs().state.lock().unwrap().services.get_mut("web").unwrap().deployment_controller =
             Some(DeploymentController::builder().r#type(kind).build().unwrap());

@@ -120,6 +120,8 @@ pub struct State {
     pub native_scripts: VecDeque<Vec<NativeStep>>,
     /// The service revisions by ARN (DescribeServiceRevisions).
     pub service_revisions: BTreeMap<String, ServiceRevision>,
+    /// CodeDeploy: groups, configurations and deployments.
+    pub codedeploy: super::fake_codedeploy::CdState,
 }
 
 /// One state of a scripted ECS-native service deployment.
@@ -489,7 +491,7 @@ impl FakeAws {
     }
 
     /// Runs one call: waits the latency, records it, then either fails it or applies `body`.
-    async fn call<T>(
+    pub(crate) async fn call<T>(
         &self,
         op: &'static str,
         arg: &str,

@@ -3,11 +3,15 @@
 //! and the scenario tests of the pipeline that run on them.
 
 pub mod fake;
+pub mod fake_codedeploy;
 pub mod fixtures;
 
 pub use fake::{defaults, deployer_on, standard_deployer, FakeAws, FakeDeployer, NativeStep, Recorder, Rollout};
+pub use fake_codedeploy::{CdDeployment, CdStep};
 pub use fixtures::*;
 
+#[cfg(test)]
+mod codedeploy_tests;
 #[cfg(test)]
 mod deploy_tests;
 #[cfg(test)]

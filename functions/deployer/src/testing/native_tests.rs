@@ -363,6 +363,7 @@ async fn a_service_deployment_that_cannot_be_found_is_not_judged_failed() {
             region: None,
             cluster: contract::names::ClusterName::parse("cluster", "prod").unwrap(),
             service: contract::names::ServiceName::parse("service", "web").unwrap(),
+            codedeploy: Default::default(),
         },
         crate::strategy::native::Kind::BlueGreen,
         crate::verdict::Tracked {
@@ -370,6 +371,7 @@ async fn a_service_deployment_that_cannot_be_found_is_not_judged_failed() {
             service_deployment_arn: None,
             task_definition: "web:8",
             max_failed_tasks: 3,
+            codedeploy: None,
         },
         Duration::from_secs(30),
     )

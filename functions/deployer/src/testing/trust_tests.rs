@@ -207,6 +207,7 @@ async fn every_rollback_path_stays_in_the_family() {
         region: None,
         cluster: contract::names::ClusterName::parse("cluster", "prod").unwrap(),
         service: contract::names::ServiceName::parse("service", "web").unwrap(),
+        codedeploy: Default::default(),
     };
     let service = d.ecs().service("web");
     let strategy = Strategy::for_service(&service, &at.service).unwrap();

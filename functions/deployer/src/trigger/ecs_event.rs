@@ -120,6 +120,8 @@ pub async fn on_deployment_event<E: Ecs>(
     // every rollback of an ECS-native service deployment, which ECS runs itself.
     let by = match strategy {
         Strategy::Native(_) => Some(RolledBackBy::Ecs),
+        // CodeDeploy's auto-rollback deployment, never repeated.
+        Strategy::CodeDeploy => Some(RolledBackBy::Codedeploy),
         Strategy::Rolling => ecs_rollback_by(&svc, failure),
     };
     if let Some(by) = by {

@@ -6,7 +6,7 @@ use contract::names::Home;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
-use super::{codebuild, ecs_event, route, Inbound};
+use super::{codebuild, codedeploy_event, codepipeline, ecs_event, route, Inbound};
 use crate::pipeline::Deployer;
 use crate::ports::{Clock, Ecs};
 use crate::request::Invocation;
@@ -31,6 +31,8 @@ pub async fn handle<E: Ecs>(deployer: &Deployer<E>, event: LambdaEvent<Value>) -
         Ok(Inbound::Request(request)) => deployer.execute(request, &inv).await,
         Ok(Inbound::EcsDeployment(e)) => ecs_event::on_deployment_event(deployer, &e, &inv).await,
         Ok(Inbound::CodeBuild { origin, event }) => codebuild::on_build(deployer, &origin, &event, &inv).await,
+        Ok(Inbound::CodeDeploy(e)) => codedeploy_event::on_codedeploy_event(deployer, &e, &inv).await,
+        Ok(Inbound::CodePipeline(job)) => codepipeline::on_job(deployer, &job, &inv).await,
         Err(e) => Err(e),
     };
     outcome.map_err(|err| {

@@ -1,9 +1,12 @@
 //! Stage 1: what woke the function. The Lambda boundary ([`lambda`]) hands each event to [`route`], which
 //! tells a direct-invoke request from an EventBridge "ECS Deployment State Change" ([`ecs_event`]) or
-//! "CodeBuild Build State Change" ([`codebuild`]). A new trigger is a variant of [`Inbound`], its arm in
+//! "CodeBuild Build State Change" ([`codebuild`]) or a "CodeDeploy Deployment State-change Notification"
+//! ([`codedeploy_event`]). A new trigger is a variant of [`Inbound`], its arm in
 //! [`route`] and in [`lambda::handle`], and a file beside these.
 
 pub mod codebuild;
+pub mod codedeploy_event;
+pub mod codepipeline;
 pub mod ecs_event;
 pub mod lambda;
 
@@ -46,7 +49,13 @@ pub struct EcsDeploymentEvent {
 pub enum Inbound {
     Request(DeployRequest),
     EcsDeployment(EcsDeploymentEvent),
-    CodeBuild { origin: Origin, event: Box<CodeBuildEvent> },
+    CodeBuild {
+        origin: Origin,
+        event: Box<CodeBuildEvent>,
+    },
+    CodeDeploy(codedeploy_event::CodeDeployEvent),
+    /// A CodePipeline Lambda invoke action's job (`{"CodePipeline.job": …}`).
+    CodePipeline(codepipeline::PipelineJob),
 }
 
 fn invalid(reason: String) -> DeployError {
@@ -80,6 +89,9 @@ const EVENT_ONLY_FIELDS: &[&str] = &["id", "detail-type", "source", "account", "
 /// supported source; anything else must be a direct-invoke request (unknown fields refused). Pure; errors
 /// are `InvalidRequest`.
 pub fn route(payload: Value) -> Result<Inbound, DeployError> {
+    if payload.as_object().is_some_and(|o| o.len() == 1 && o.contains_key("CodePipeline.job")) {
+        return codepipeline::PipelineJob::from_event(&payload).map(Inbound::CodePipeline);
+    }
     let looks_like_event = payload.as_object().is_some_and(|o| EVENT_ONLY_FIELDS.iter().any(|k| o.contains_key(*k)));
     if !looks_like_event {
         return serde_json::from_value(payload).map(Inbound::Request).map_err(|e| invalid(e.to_string()));
@@ -116,6 +128,11 @@ pub fn route(payload: Value) -> Result<Inbound, DeployError> {
                 service_arn: (*service_arn).clone(),
                 detail: event.detail,
             }))
+        }
+        ("aws.codedeploy", "CodeDeploy Deployment State-change Notification") => {
+            let detail = serde_json::from_value(envelope.detail.clone())
+                .map_err(|e| invalid(format!("malformed CodeDeploy deployment event: {e}")))?;
+            Ok(Inbound::CodeDeploy(codedeploy_event::CodeDeployEvent { origin, detail }))
         }
         ("aws.codebuild", "CodeBuild Build State Change") => serde_json::from_value(payload)
             .map(|e| Inbound::CodeBuild { origin, event: Box::new(e) })
