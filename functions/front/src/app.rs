@@ -196,7 +196,7 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
         let command = route::route(request.method(), path, request.uri().query(), request.body().as_ref())?;
         tracing::info!(caller = caller.describe(), %path, "authenticated");
         match command {
-            Command::Deploy(request) | Command::Rollback(request) => {
+            Command::Deploy(request) | Command::Rollback(request) | Command::Answer(request) => {
                 // Everything the deployer would refuse is refused here, before it costs an invoke.
                 let Checked { request, services } = check::check(request, &self.config, home)?;
                 let action = request.action.as_str();

@@ -5,6 +5,8 @@
 //! |---|---|---|
 //! | POST | `/deploy` | the JSON body, a deploy request |
 //! | POST | `/rollback` | the JSON body (may be empty), a rollback request |
+//! | POST | `/continue` | the JSON body (may be empty), a `continue` request: hooks awaiting action, or a CodeDeploy deployment waiting to reroute |
+//! | POST | `/reject` | the JSON body (may be empty), a `reject` request: the same, answered with a rollback |
 //! | GET | `/status?cluster=&service=` | a status request |
 //! | POST | `/slack` | a Slack slash command (form-urlencoded, verified and parsed by [`crate::slack`]) |
 
@@ -21,6 +23,8 @@ pub enum Command {
     Deploy(DeployRequest),
     /// A rollback request: `action` is `rollback`.
     Rollback(DeployRequest),
+    /// A `continue` or `reject` request: an answer to a rollout that waits for one.
+    Answer(DeployRequest),
     /// `GET /status`: the service to report on, when the query names it.
     Status { cluster: Option<String>, service: Option<String> },
     /// `POST /slack`: the body is a slash command, read once its signature is verified.
@@ -55,7 +59,7 @@ fn normalise(path: &str) -> &str {
 pub fn route(method: &Method, path: &str, query: Option<&str>, body: &[u8]) -> Result<Command, FrontError> {
     let path = normalise(path);
     let allow = match path {
-        "/deploy" | "/rollback" | "/slack" => "POST",
+        "/deploy" | "/rollback" | "/continue" | "/reject" | "/slack" => "POST",
         "/status" => "GET",
         _ => return Err(FrontError::NotFound { path: path.to_owned() }),
     };
@@ -90,6 +94,21 @@ pub fn route(method: &Method, path: &str, query: Option<&str>, body: &[u8]) -> R
                 }
             }
             Ok(Command::Rollback(request))
+        }
+        "/continue" | "/reject" => {
+            let wanted = if path == "/continue" { Action::Continue } else { Action::Reject };
+            let (mut request, action_given) = deploy_request(body, true)?;
+            if !action_given {
+                request.action = wanted;
+            }
+            if request.action != wanted {
+                return Err(invalid(format!(
+                    "POST {path} takes {} requests, not \"action\": \"{}\"",
+                    wanted.as_str(),
+                    request.action.as_str()
+                )));
+            }
+            Ok(Command::Answer(request))
         }
         "/status" => {
             let (mut cluster, mut service) = (None, None);
@@ -191,6 +210,21 @@ mod tests {
                 Command::Status { cluster: None, service: Some("my-web".into()) },
             ),
             ("POST", "/slack", None, "token=x&text=help", Command::Slack),
+            ("POST", "/continue", None, "", Command::Answer(request(json!({"action": "continue"})))),
+            (
+                "POST",
+                "/reject",
+                None,
+                r#"{"cluster":"prod","service":"web"}"#,
+                Command::Answer(request(json!({"action": "reject", "cluster": "prod", "service": "web"}))),
+            ),
+            (
+                "POST",
+                "/continue/",
+                None,
+                r#"{"action":"continue","service":"web"}"#,
+                Command::Answer(request(json!({"action": "continue", "service": "web"}))),
+            ),
         ];
         for (method, path, query, body, expected) in cases {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
@@ -221,6 +255,10 @@ mod tests {
             ("POST", "/deploy", None, r#"{"version":"v2","targets":{"cluster":"c"}}"#, "InvalidRequest"),
             ("POST", "/deploy", None, r#"{"version":"v2","targets":[{"cluster":"c"}]}"#, "InvalidRequest"),
             ("POST", "/rollback", None, r#"{"cluster":7}"#, "InvalidRequest"),
+            ("GET", "/continue", None, "", "MethodNotAllowed"),
+            ("POST", "/continue", None, r#"{"action":"reject"}"#, "InvalidRequest"),
+            ("POST", "/reject", None, r#"{"action":"rollback"}"#, "InvalidRequest"),
+            ("POST", "/reject", None, r#"{"hooks":["h1"]}"#, "InvalidRequest"),
             ("GET", "/status", Some("cluster=a&cluster=b"), "", "InvalidRequest"),
             ("GET", "/status", Some("cluster=a&verbose=1"), "", "InvalidRequest"),
         ];

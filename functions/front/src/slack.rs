@@ -1,4 +1,5 @@
 //! The Slack slash command: `/deploy <service> <version>`, `/deploy rollback <service> [<family:revision>]`,
+//! `/deploy continue <service>`, `/deploy reject <service>`,
 //! `/deploy status <service>`, `/deploy help`. A service is `service` (in the default cluster) or
 //! `cluster/service`. Parsing and every message are pure; [`crate::app`] does the I/O.
 
@@ -60,9 +61,22 @@ pub fn is_ssl_check(body: &[u8]) -> bool {
 /// What the command asks for, before defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ask {
-    Deploy { target: String, version: String },
-    Rollback { target: String, to: Option<String> },
-    Status { target: String },
+    Deploy {
+        target: String,
+        version: String,
+    },
+    Rollback {
+        target: String,
+        to: Option<String>,
+    },
+    Status {
+        target: String,
+    },
+    /// `continue` (`go` true) or `reject`: answer a rollout that waits for one.
+    Answer {
+        target: String,
+        go: bool,
+    },
     Help,
 }
 
@@ -76,7 +90,9 @@ pub fn parse_text(text: &str) -> Result<Ask, String> {
         ["rollback", target] => Ok(Ask::Rollback { target: (*target).into(), to: None }),
         ["rollback", target, to] => Ok(Ask::Rollback { target: (*target).into(), to: Some((*to).into()) }),
         ["status", target] => Ok(Ask::Status { target: (*target).into() }),
-        ["rollback" | "status"] => Err(format!("`{}` needs a service.", words[0])),
+        ["continue", target] => Ok(Ask::Answer { target: (*target).into(), go: true }),
+        ["reject", target] => Ok(Ask::Answer { target: (*target).into(), go: false }),
+        ["rollback" | "status" | "continue" | "reject"] => Err(format!("`{}` needs a service.", words[0])),
         [target, version] => Ok(Ask::Deploy { target: (*target).into(), version: (*version).into() }),
         [_] => Err("name a service and a version.".into()),
         _ => Err("too many words.".into()),
@@ -90,6 +106,8 @@ pub enum Job {
     Deploy { cluster: String, service: String, version: String },
     Rollback { cluster: String, service: String, to: Option<String> },
     Status { cluster: String, service: String },
+    Continue { cluster: String, service: String },
+    Reject { cluster: String, service: String },
 }
 
 impl Job {
@@ -130,18 +148,34 @@ impl Job {
                 let (cluster, service) = split(&target)?;
                 Job::Status { cluster, service }
             }
+            Ask::Answer { target, go } => {
+                let (cluster, service) = split(&target)?;
+                if go {
+                    Job::Continue { cluster, service }
+                } else {
+                    Job::Reject { cluster, service }
+                }
+            }
         }))
     }
 
     pub fn cluster(&self) -> &str {
         match self {
-            Job::Deploy { cluster, .. } | Job::Rollback { cluster, .. } | Job::Status { cluster, .. } => cluster,
+            Job::Deploy { cluster, .. }
+            | Job::Rollback { cluster, .. }
+            | Job::Status { cluster, .. }
+            | Job::Continue { cluster, .. }
+            | Job::Reject { cluster, .. } => cluster,
         }
     }
 
     pub fn service(&self) -> &str {
         match self {
-            Job::Deploy { service, .. } | Job::Rollback { service, .. } | Job::Status { service, .. } => service,
+            Job::Deploy { service, .. }
+            | Job::Rollback { service, .. }
+            | Job::Status { service, .. }
+            | Job::Continue { service, .. }
+            | Job::Reject { service, .. } => service,
         }
     }
 
@@ -162,6 +196,12 @@ impl Job {
             },
             Job::Status { .. } => {
                 DeployRequest { action: Action::Status, cluster, service, ..DeployRequest::default() }
+            }
+            Job::Continue { .. } => {
+                DeployRequest { action: Action::Continue, cluster, service, ..DeployRequest::default() }
+            }
+            Job::Reject { .. } => {
+                DeployRequest { action: Action::Reject, cluster, service, ..DeployRequest::default() }
             }
         }
     }
@@ -188,6 +228,12 @@ impl Job {
                 to.as_deref().map(|t| format!(" to `{}`", mrkdwn_escape(t))).unwrap_or_default()
             ),
             Job::Status { cluster, service } => format!(":mag: Looking at `{cluster}/{service}`…"),
+            Job::Continue { cluster, service } => {
+                format!(":arrow_forward: Letting the rollout of `{cluster}/{service}` go on… the outcome will be posted here.")
+            }
+            Job::Reject { cluster, service } => {
+                format!(":leftwards_arrow_with_hook: Rejecting the rollout of `{cluster}/{service}`… the outcome will be posted here.")
+            }
         }
     }
 }
@@ -212,6 +258,8 @@ pub fn usage() -> String {
         "`/deploy <service> <version>`: deploy an image tag or digest, e.g. `/deploy web v1.4.2`",
         "`/deploy rollback <service> [<family:revision>]`: go back to the revision before the last deploy (or to one)",
         "`/deploy status <service>`: what runs now and how the rollout goes",
+        "`/deploy continue <service>`: let a rollout waiting for an answer go on (ECS PAUSE hooks, a CodeDeploy reroute)",
+        "`/deploy reject <service>`: answer such a rollout with a rollback",
         "`/deploy help`: this text",
         "A service is `service` (in the default cluster) or `cluster/service`.",
     ]
@@ -372,6 +420,8 @@ fn headline(job: &Job, status: &str) -> String {
         (_, "dry_run") => ":memo: *Dry run* for".into(),
         (_, "in_progress") => ":hourglass: *Rollout in progress* on".into(),
         (Job::Rollback { .. }, "rolled_back") => ":leftwards_arrow_with_hook: *Rolled back*".into(),
+        (_, "continued") => ":arrow_forward: *Rollout continued* on".into(),
+        (_, "rejected") => ":leftwards_arrow_with_hook: *Rollout rejected, rolling back* on".into(),
         (_, "rolled_back") => ":leftwards_arrow_with_hook: *Deploy failed and was rolled back* on".into(),
         (_, "failed") => ":x: *Rollout failed* on".into(),
         (_, other) => format!("*{}* on", mrkdwn_escape(other)),
@@ -383,6 +433,8 @@ fn failure_headline(job: &Job) -> &'static str {
         Job::Deploy { .. } => ":x: *Deploy failed* on",
         Job::Rollback { .. } => ":x: *Rollback failed* on",
         Job::Status { .. } => ":x: *Status failed* for",
+        Job::Continue { .. } => ":x: *Continue failed* on",
+        Job::Reject { .. } => ":x: *Reject failed* on",
     }
 }
 
@@ -406,6 +458,10 @@ mod tests {
             ("rollback web", Ok(Ask::Rollback { target: "web".into(), to: None })),
             ("rollback prod/web web:7", Ok(Ask::Rollback { target: "prod/web".into(), to: Some("web:7".into()) })),
             ("status prod/web", Ok(Ask::Status { target: "prod/web".into() })),
+            ("continue web", Ok(Ask::Answer { target: "web".into(), go: true })),
+            ("reject prod/web", Ok(Ask::Answer { target: "prod/web".into(), go: false })),
+            ("continue", Err(())),
+            ("reject web now", Err(())),
             ("help", Ok(Ask::Help)),
             ("", Ok(Ask::Help)),
             ("web", Err(())),
@@ -457,8 +513,12 @@ mod tests {
         );
         let status = Job::Status { cluster: "prod".into(), service: "web".into() };
         assert_eq!(wire(status.request(true)), json!({"action": "status", "cluster": "prod", "service": "web"}));
+        let go = Job::resolve(Ask::Answer { target: "web".into(), go: true }, Some("prod")).unwrap().unwrap();
+        assert_eq!(wire(go.request(true)), json!({"action": "continue", "cluster": "prod", "service": "web"}));
+        let no = Job::resolve(Ask::Answer { target: "prod/web".into(), go: false }, None).unwrap().unwrap();
+        assert_eq!(wire(no.request(false)), json!({"action": "reject", "cluster": "prod", "service": "web"}));
         // Jobs travel in the continuation: they come back as they went.
-        for job in [deploy, rollback, status] {
+        for job in [deploy, rollback, status, go, no] {
             let text = serde_json::to_string(&job).unwrap();
             assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), job);
         }
@@ -560,6 +620,23 @@ mod tests {
             fields,
             ["*Version*\n`v1`", "*Revision*\nweb:2 → web:1", "*Status*\n`rolled_back`", "*Duration*\n300 ms"]
         );
+
+        let go = Job::Continue { cluster: "demo".into(), service: "web".into() };
+        let answer = json!({"status": "continued", "cluster": "demo", "service": "web", "hooks": ["h1"],
+            "service_deployment": {"arn": "arn:aws:ecs:us-east-1:1:service-deployment/demo/web/x", "strategy": "CANARY",
+                "status": "IN_PROGRESS", "lifecycle_stage": "POST_TEST_TRAFFIC_SHIFT", "production_traffic_percent": 0.0}});
+        let message = outcome_message(&go, &Ok(answer), "U1", 300, "us-east-1");
+        assert_eq!(message["response_type"], "in_channel");
+        assert_eq!(message["blocks"][0]["text"]["text"], ":arrow_forward: *Rollout continued* on `demo/web`");
+        assert!(message["blocks"][1].to_string().contains("POST_TEST_TRAFFIC_SHIFT"), "{message}");
+        let no = Job::Reject { cluster: "demo".into(), service: "web".into() };
+        let err = FrontError::Deployer {
+            code: "NoHookAwaitingAction".into(),
+            message: "nothing waits".into(),
+            body: json!({}),
+        };
+        let message = outcome_message(&no, &Err(err), "U1", 300, "us-east-1");
+        assert_eq!(message["blocks"][0]["text"]["text"], ":x: *Reject failed* on `demo/web`");
 
         // An answer of a shape this door does not know (a newer deployer's) still reads, as `unknown`.
         let message = outcome_message(&job, &Ok(json!({"status": "teleported"})), "U1", 300, "us-east-1");
