@@ -30,8 +30,10 @@ local-aws: tools
 test-local-aws: tools
 	PYTHONPATH=tests $(VENV)/bin/python -m pytest -p no:cacheprovider -q tests/localaws/tests
 
-## Deploys v2 to the local AWS through `cargo lambda watch`, repeats it (already deployed), then deploys a
-## broken version that the deployer follows and rolls back.
+## Deploys v2 to the local AWS through `cargo lambda watch` (deployer and hook, one emulator), repeats it
+## (already deployed), deploys a broken version that the deployer follows and rolls back, then deploys v3 as
+## an ECS-native canary (events/deploy-canary.json) whose POST_TEST_TRAFFIC_SHIFT hook, functions/hook,
+## checks a local test listener before traffic goes 10 % -> 100 % and the deployment is SUCCESSFUL.
 demo: tools
 	cargo run --quiet --locked -p deployer-tests --bin demo
 

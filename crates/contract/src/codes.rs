@@ -65,7 +65,8 @@ codes! {
     DeploymentInProgress => 409,
     ClusterNotActive => 409,
     ServiceNotActive => 409,
-    /// The service's deployment controller (CODE_DEPLOY, EXTERNAL) has no rollout strategy here.
+    /// The service's deployment controller has no rollout strategy here: EXTERNAL (its task sets own the
+    /// task definition) or one this deployer does not know. ECS and CODE_DEPLOY are supported.
     UnsupportedDeploymentController => 409,
     /// The service's `deploymentConfiguration.strategy` has no rollout strategy here.
     UnsupportedDeploymentStrategy => 409,
@@ -96,7 +97,8 @@ codes! {
     NotConfigured => 500,
     /// A failure inside the function that no input explains.
     Internal => 500,
-    /// Several preflight checks failed and none comes first (a body names each).
+    /// Reserved: the code of an empty list of preflight failures, which the deployer never builds (one failure
+    /// is answered with its own code, several with the first one's and each in `details.failures`).
     PreflightFailed => 422,
     AwsThrottled => 502,
     AwsAccessDenied => 502,

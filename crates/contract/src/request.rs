@@ -1,5 +1,5 @@
-//! The request the deployer takes (a direct invoke, the front door, CodeBuild): what the README's "Request
-//! reference" documents. Unknown fields are refused, so a misspelt `dry_run` never deploys.
+//! The request the deployer takes (a direct invoke, the front door, CodeBuild): what the README's "Request"
+//! section (under "Usage") documents. Unknown fields are refused, so a misspelt `dry_run` never deploys.
 
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +33,7 @@ pub enum Action {
 }
 
 impl Action {
-    /// The action's name as requests spell it: `deploy`, `rollback`, `status`.
+    /// The action's name as requests spell it: `deploy`, `rollback`, `status`, `continue`, `reject`.
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Deploy => "deploy",
