@@ -95,3 +95,24 @@ async fn a_missing_image_fails_the_job_and_registers_nothing() {
     assert_eq!(world.revisions().await, before, "nothing registered");
     assert_eq!(world.primary_deployment("web").await.1, "web:1");
 }
+
+#[tokio::test]
+async fn a_rollout_still_running_when_invoked_again_continues_with_its_token_then_ends_with_a_final_result() {
+    // Five-second ticks: the rollout takes fifteen, so the check right after the start finds it running.
+    let world = World::start_ticking(deployer_tests::Shape::default(), 5.0).await;
+    let out = invoke(&world, job_event("slow-1", r#"{"version": "v2"}"#, None), 12).await;
+    assert_eq!(out["status"], "continuing", "{out}");
+    let token = results(&world, "slow-1")[0]["continuationToken"].as_str().expect("a token").to_owned();
+
+    let again = invoke(&world, job_event("slow-2", r#"{"version": "v2"}"#, Some(&token)), 12).await;
+    assert_eq!(again["status"], "continuing", "still rolling out: {again}");
+    let second = results(&world, "slow-2");
+    assert_eq!(second[0]["continuationToken"].as_str(), Some(token.as_str()), "{second:?}");
+
+    world.settle("web").await;
+    let done = invoke(&world, job_event("slow-3", r#"{"version": "v2"}"#, Some(&token)), 12).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let last = results(&world, "slow-3");
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert!(last[0].get("continuationToken").is_none(), "a final result: {last:?}");
+}
