@@ -5,6 +5,8 @@ Control API (plain JSON over HTTP, on the same port as the AWS APIs):
 - ``GET  /_localaws/health``: ``{"ok": true, "tick": .., "minute": .., "now": ..}``.
 - ``GET  /_localaws/events``: every EventBridge event emitted so far (``?source=aws.ecs`` or
   ``?detail-type=...`` filter them).
+- ``GET  /_localaws/codepipeline/jobs``: the final result each CodePipeline job got through
+  PutJobSuccessResult / PutJobFailureResult (moto has neither), by job id.
 - ``POST /_localaws/clock/step?ticks=N``: moves the clock N ticks now (a test with a manual clock does only
   this; with a running clock it adds ticks). Waits for the Lambda invocations in flight first.
 """
@@ -196,6 +198,8 @@ class LocalAws:
         self.lock = threading.RLock()
         self.invoker = Invoker(self.config)
         self.bus = EventBus(self.config, self.invoker)
+        # jobId -> {"status": "Succeeded"|"Failed", ...}: what the invoke action answered CodePipeline.
+        self.pipeline_jobs: dict[str, dict] = {}
         self.now = 0.0  # seconds on the clock since start
         self.ticks = 0
         self._engines: dict[tuple[str, str, str], Any] = {}
@@ -329,6 +333,8 @@ class LocalAws:
                 return _cbor(start_response, 400, _error_body("SerializationException", f"bad CBOR: {e}"))
         environ["wsgi.input"] = io.BytesIO(body)
         operation = _operation_name(environ, body)
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("CodePipeline_20150709.") and operation in _PIPELINE_JOB_OPS:
+            return self._pipeline_job_result(start_response, operation, body)
         answer = _cbor if cbor_operation else _json
         captured: dict[str, Any] = {}
 
@@ -361,6 +367,33 @@ class LocalAws:
         start_response(captured["status"], captured["headers"])
         return [out]
 
+    def _pipeline_job_result(self, start_response: Callable, operation: str, body: bytes) -> Any:
+        """PutJobSuccessResult / PutJobFailureResult: any job id is accepted (no job worker polls here), but
+        a job takes one final result, as in CodePipeline; a success with a continuation token is not final."""
+        try:
+            params = json.loads(body or b"{}")
+        except ValueError:
+            return _json(start_response, 400, _error_body("SerializationException", "body is not JSON"))
+        job = params.get("jobId")
+        if not isinstance(job, str) or not job:
+            return _json(start_response, 400, _error_body("ValidationException", "jobId is required"))
+        if operation == "PutJobSuccessResult":
+            result: dict[str, Any] = {"status": "Succeeded"}
+            for key in ("continuationToken", "outputVariables", "executionDetails", "currentRevision"):
+                if key in params:
+                    result[key] = params[key]
+        else:
+            if "failureDetails" not in params:
+                return _json(start_response, 400, _error_body("ValidationException", "failureDetails is required"))
+            result = {"status": "Failed", "failureDetails": params["failureDetails"]}
+        with self.lock:
+            history = self.pipeline_jobs.setdefault(job, {"results": []})["results"]
+            if history and "continuationToken" not in history[-1]:
+                return _json(start_response, 400, _error_body(
+                    "InvalidJobStateException", f"job {job} already has a final result ({history[-1]['status']})"))
+            history.append(result)
+        return _json(start_response, 200, {})
+
     def _control(self, environ: dict, start_response: Callable, path: str) -> Any:
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
         method = environ.get("REQUEST_METHOD", "GET")
@@ -376,6 +409,10 @@ class LocalAws:
             if "detail-type" in query:
                 events = [e for e in events if e["detail-type"] in query["detail-type"]]
             return _json(start_response, 200, {"events": events})
+        if path == "/_localaws/codepipeline/jobs" and method == "GET":
+            with self.lock:
+                jobs = json.loads(json.dumps(self.pipeline_jobs))
+            return _json(start_response, 200, {"jobs": jobs})
         if path == "/_localaws/clock/step" and method == "POST":
             ticks = int(query.get("ticks", ["1"])[0])
             self.step(ticks)
@@ -403,6 +440,9 @@ def _check_botocore() -> None:
             f"botocore {botocore.__version__} lacks the ECS service-deployment and strategy shapes the local AWS "
             "answers with; install requirements-dev.txt (`make tools`), which pins a recent one"
         )
+
+
+_PIPELINE_JOB_OPS = ("PutJobSuccessResult", "PutJobFailureResult")
 
 
 def _operation_name(environ: dict, body: bytes) -> str:
