@@ -1,5 +1,6 @@
 //! Stage 6, I/O: reading a rolling update every few seconds until [`crate::verdict::judge`] says it is done,
-//! failed or replaced, or until the deadline; and gathering ECS's own words when it failed.
+//! failed or replaced, or until the deadline; and gathering ECS's own words when it failed. [`follow_deploy`]
+//! follows a deploy's rollout with its strategy and records the verdict, and any rollback, in its result.
 
 use std::time::Duration;
 
