@@ -4,8 +4,9 @@
 //! deploy finds the service's CodeDeploy application and deployment group, refuses while one of the group's
 //! deployments is in flight, registers the cloned revision as for every strategy, then
 //! [CreateDeployment](https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_CreateDeployment.html) with
-//! an AppSpec built from the live service ([`appspec`](appspec())) and auto-rollback on failure and on stop. It is followed
-//! with [GetDeployment](https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_GetDeployment.html) and
+//! an AppSpec built from the live service ([`appspec`](appspec())) and auto-rollback on failure and on stop. It
+//! is followed with
+//! [GetDeployment](https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_GetDeployment.html) and
 //! [GetDeploymentTarget](https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_GetDeploymentTarget.html)
 //! (`cluster:service`): status, lifecycle events and the replacement task set's traffic weight. A failed or
 //! stopped deployment names its rollback deployment, which is read even when it already finished (a stop's
