@@ -1,15 +1,25 @@
 //! Stage 6, I/O: reading a rolling update every few seconds until [`crate::verdict::judge`] says it is done,
-//! failed or replaced, or until the deadline; and gathering ECS's own words when it failed.
+//! failed or replaced, or until the deadline; and gathering ECS's own words when it failed. [`follow_deploy`]
+//! follows a deploy's rollout with its strategy and records the verdict, and any rollback, in its result.
 
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{DesiredStatus, Service};
-use contract::result::{FailureReport, ServiceDeploymentReport};
+use contract::result::{
+    DeployResult, FailureReport, RollbackReport, RolledBackBy, RolloutReport, RolloutState, ServiceDeploymentReport,
+    Status,
+};
 
 use crate::error::DeployError;
+use crate::plan::family_revision;
 use crate::ports::{Clock, Ecs, ServiceLookup};
-use crate::request::ServiceRef;
-use crate::verdict::{judge, last_events, stopped_tasks, EcsRollback, Tracked, Verdict};
+use crate::request::{DeployTarget, ServiceRef};
+use crate::rollback;
+use crate::strategy::Strategy;
+use crate::verdict::{
+    ecs_rollback_by, ecs_rolled_back_unseen, judge, last_events, rollout_state, stopped_tasks, EcsRollback, Tracked,
+    Verdict,
+};
 
 /// How often a rollout is read: ECS's DescribeServices allows 20/s per account, shared with every other
 /// caller, and a rollout moves in tens of seconds.
@@ -96,4 +106,115 @@ pub async fn failure_report<E: Ecs>(
         _ => Vec::new(),
     };
     FailureReport { reason, events: last_events(service, 5), stopped_tasks: stopped_tasks(&stopped, failed_arn, 5) }
+}
+
+/// Follows the rollout a deploy started and records how it went in `result`; a failure is rolled back
+/// as [`rollback::after_failure`] decides.
+#[allow(clippy::too_many_arguments)]
+pub async fn follow_deploy<E: Ecs>(
+    ecs: &E,
+    clock: &dyn Clock,
+    max_failed_tasks: i32,
+    strategy: Strategy,
+    t: &DeployTarget,
+    result: &mut DeployResult,
+    new_arn: &str,
+    previous_arn: &str,
+    deadline: Duration,
+) -> Result<(), DeployError> {
+    let arn = result.service_deployment.as_ref().map(|sd| sd.arn.clone());
+    let codedeploy = result.codedeploy.as_deref().cloned();
+    let tracked = Tracked {
+        deployment_id: result.deployment_id.as_deref(),
+        service_deployment_arn: arn.as_deref(),
+        codedeploy: codedeploy.as_ref(),
+        task_definition: new_arn,
+        max_failed_tasks,
+    };
+    let followed = strategy.follow(ecs, clock, &t.at, tracked, deadline).await?;
+    if followed.service_deployment.is_some() {
+        result.service_deployment = followed.service_deployment.clone().map(Box::new);
+    }
+    if followed.codedeploy.is_some() {
+        result.codedeploy = followed.codedeploy.clone().map(Box::new);
+    }
+    let state = rollout_state(followed.verdict.as_ref());
+    let (status, report) = match followed.verdict {
+        Some(Verdict::Completed) => (Status::Completed, RolloutReport::new(state)),
+        None | Some(Verdict::InProgress { .. }) => (
+            Status::InProgress,
+            RolloutReport { check: Some(rollback::status_request(&t.at)), ..RolloutReport::new(state) },
+        ),
+        Some(Verdict::Replaced { by: replacing, task_definition })
+            if family_revision(&task_definition) == family_revision(previous_arn)
+                && ecs_rolled_back_unseen(&followed.service).is_some() =>
+        {
+            // Ours failed and ECS's own rollback (circuit breaker, deployment alarms) finished between two
+            // reads: the service went back to the revision before, by ECS, not by someone else.
+            let by = ecs_rolled_back_unseen(&followed.service).unwrap_or(RolledBackBy::EcsCircuitBreaker);
+            let events = last_events(&followed.service, 5);
+            let reason = format!(
+                "ECS rolled the rollout back to {task_definition} by itself (deployment {replacing}) before its \
+                 failure could be read"
+            );
+            let failure = FailureReport { reason, events, stopped_tasks: Vec::new() };
+            let rollback = RollbackReport {
+                from: family_revision(new_arn).to_owned(),
+                to: task_definition.clone(),
+                by,
+                state: crate::verdict::ecs_rollout_state(crate::verdict::primary(&followed.service)),
+                deregistered: None,
+            };
+            result.task_definition = Some(task_definition);
+            (
+                Status::RolledBack,
+                RolloutReport {
+                    failure: Some(failure),
+                    rollback: Some(rollback),
+                    ..RolloutReport::new(RolloutState::Failed)
+                },
+            )
+        }
+        Some(Verdict::Replaced { by, task_definition }) => {
+            let failure = FailureReport {
+                reason: format!("deployment {by} of {task_definition} replaced it: someone else deployed"),
+                events: last_events(&followed.service, 5),
+                stopped_tasks: Vec::new(),
+            };
+            (Status::Failed, RolloutReport { failure: Some(failure), ..RolloutReport::new(state) })
+        }
+        Some(Verdict::Failed { reason, ecs_rolls_back }) => {
+            let ecs_rollback = ecs_rolls_back.then(|| {
+                followed.ecs_rollback.clone().unwrap_or_else(|| EcsRollback {
+                    by: ecs_rollback_by(&followed.service, &reason).unwrap_or(RolledBackBy::EcsCircuitBreaker),
+                    state: None,
+                })
+            });
+            let failure = failure_report(ecs, &t.at, &followed.service, new_arn, reason).await;
+            let rollback = rollback::after_failure(
+                ecs,
+                clock,
+                strategy,
+                t,
+                &followed.service,
+                ecs_rollback,
+                new_arn,
+                previous_arn,
+                deadline,
+            )
+            .await?;
+            let status = match &rollback {
+                Some(r) => {
+                    result.task_definition = Some(r.to.clone());
+                    Status::RolledBack
+                }
+                None => Status::Failed,
+            };
+            (status, RolloutReport { failure: Some(failure), rollback, ..RolloutReport::new(state) })
+        }
+    };
+    result.status = status;
+    result.rollout = Some(report);
+    tracing::info!(status = ?result.status, "rollout followed");
+    Ok(())
 }

@@ -8,13 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
-use aws_sdk_ecs::types::DesiredStatus;
 use contract::names::Region;
 use contract::request::DeployRequest;
-use contract::result::{
-    ContainerChange, DeployResult, FailureReport, RollbackReport, RolledBackBy, RolloutReport, RolloutState,
-    ServiceDeploymentReport, Status, Timings,
-};
+use contract::result::{DeployResult, ServiceDeploymentReport, Status, Timings};
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -22,7 +18,7 @@ use crate::config::Config;
 use crate::error::DeployError;
 use crate::fanout::{self, Fleet};
 use crate::notify::{DeployEvent, NoNotifier, Notification, Notifier};
-use crate::plan::digest::{self, Running};
+use crate::plan::digest::Running;
 use crate::plan::{self, describe_name, family_revision, plan, Action, PlanInput};
 use crate::ports::{Clock, Ecs, ImageQuery, Lock, NoLock, SystemClock};
 use crate::preflight::{self, PreflightFacts, ServiceCache};
@@ -30,9 +26,6 @@ use crate::request::{self, DeployTarget, Invocation, Resolved, Scope, ServiceRef
 use crate::result::{self, millis};
 use crate::rollback;
 use crate::strategy::Strategy;
-use crate::verdict::{
-    ecs_rollback_by, ecs_rolled_back_unseen, last_events, rollout_state, EcsRollback, Tracked, Verdict,
-};
 use crate::{apply, follow, lock, status};
 
 /// Builds the ECS seam for another region; called at most once per region per process.
@@ -287,7 +280,7 @@ impl<E: Ecs> Deployer<E> {
         let change = match planned.action {
             Action::Register(input) => Some(Change::Register(input)),
             Action::Unchanged => {
-                let running = self.running_digests(ecs, t, &previous_arn, &mut result.containers_updated).await?;
+                let running = preflight::running_digests(ecs, t, &previous_arn, &mut result.containers_updated).await?;
                 if running == Running::Moved {
                     result.forced_new_deployment = true;
                     Some(Change::ForceNewDeployment)
@@ -353,7 +346,19 @@ impl<E: Ecs> Deployer<E> {
         if t.options.wait {
             let elapsed = self.clock.now() - started;
             let deadline = self.clock.now() + inv.budget.saturating_sub(ANSWER_MARGIN + elapsed);
-            self.follow_deploy(ecs, facts.strategy, t, &mut result, &arn, &previous_arn, deadline).await?;
+            let (clock, max_failed) = (&*self.clock, self.config.max_failed_tasks);
+            follow::follow_deploy(
+                ecs,
+                clock,
+                max_failed,
+                facts.strategy,
+                t,
+                &mut result,
+                &arn,
+                &previous_arn,
+                deadline,
+            )
+            .await?;
             let reason = result.rollout.as_ref().and_then(|r| r.failure.as_ref()).map(|f| f.reason.clone());
             let event = match result.status {
                 Status::Completed => Some(DeployEvent::Succeeded),
@@ -376,25 +381,6 @@ impl<E: Ecs> Deployer<E> {
         result.timings_ms = timings;
         tracing::info!(status = ?result.status, "deploy finished");
         Ok(result)
-    }
-
-    /// The register request would change nothing: do the running tasks run the digest the tag resolves to?
-    /// References that pin a digest answer without a call; otherwise the service's running tasks are read
-    /// (ListTasks, DescribeTasks) and each change's `digest_before` filled in.
-    async fn running_digests(
-        &self,
-        ecs: &E,
-        t: &DeployTarget,
-        running_arn: &str,
-        changes: &mut [ContainerChange],
-    ) -> Result<Running, DeployError> {
-        if let Some(pinned) = digest::pinned_by_reference(changes) {
-            let same = changes.iter().zip(&pinned).all(|(c, d)| c.digest_after.as_deref() == Some(d.as_str()));
-            return Ok(if same { Running::Same } else { Running::Moved });
-        }
-        let arns = ecs.list_tasks(&t.at.cluster, &t.at.service, DesiredStatus::Running).await?;
-        let tasks = if arns.is_empty() { Vec::new() } else { ecs.describe_tasks(&t.at.cluster, &arns).await? };
-        Ok(digest::compare(changes, running_arn, &tasks))
     }
 
     /// Sends one notification; it never fails the deploy.
@@ -443,117 +429,6 @@ impl<E: Ecs> Deployer<E> {
             stage: None,
             production_traffic_percent: None,
         }
-    }
-
-    /// Follows the rollout a deploy started and records how it went in `result`; a failure is rolled back
-    /// as [`rollback::after_failure`] decides.
-    #[allow(clippy::too_many_arguments)]
-    async fn follow_deploy(
-        &self,
-        ecs: &E,
-        strategy: Strategy,
-        t: &DeployTarget,
-        result: &mut DeployResult,
-        new_arn: &str,
-        previous_arn: &str,
-        deadline: Duration,
-    ) -> Result<(), DeployError> {
-        let arn = result.service_deployment.as_ref().map(|sd| sd.arn.clone());
-        let codedeploy = result.codedeploy.as_deref().cloned();
-        let tracked = Tracked {
-            deployment_id: result.deployment_id.as_deref(),
-            service_deployment_arn: arn.as_deref(),
-            codedeploy: codedeploy.as_ref(),
-            task_definition: new_arn,
-            max_failed_tasks: self.config.max_failed_tasks,
-        };
-        let followed = strategy.follow(ecs, &*self.clock, &t.at, tracked, deadline).await?;
-        if followed.service_deployment.is_some() {
-            result.service_deployment = followed.service_deployment.clone().map(Box::new);
-        }
-        if followed.codedeploy.is_some() {
-            result.codedeploy = followed.codedeploy.clone().map(Box::new);
-        }
-        let state = rollout_state(followed.verdict.as_ref());
-        let (status, report) = match followed.verdict {
-            Some(Verdict::Completed) => (Status::Completed, RolloutReport::new(state)),
-            None | Some(Verdict::InProgress { .. }) => (
-                Status::InProgress,
-                RolloutReport { check: Some(rollback::status_request(&t.at)), ..RolloutReport::new(state) },
-            ),
-            Some(Verdict::Replaced { by: replacing, task_definition })
-                if family_revision(&task_definition) == family_revision(previous_arn)
-                    && ecs_rolled_back_unseen(&followed.service).is_some() =>
-            {
-                // Ours failed and ECS's own rollback (circuit breaker, deployment alarms) finished between two
-                // reads: the service went back to the revision before, by ECS, not by someone else.
-                let by = ecs_rolled_back_unseen(&followed.service).unwrap_or(RolledBackBy::EcsCircuitBreaker);
-                let events = last_events(&followed.service, 5);
-                let reason = format!(
-                    "ECS rolled the rollout back to {task_definition} by itself (deployment {replacing}) before its \
-                     failure could be read"
-                );
-                let failure = FailureReport { reason, events, stopped_tasks: Vec::new() };
-                let rollback = RollbackReport {
-                    from: family_revision(new_arn).to_owned(),
-                    to: task_definition.clone(),
-                    by,
-                    state: crate::verdict::ecs_rollout_state(crate::verdict::primary(&followed.service)),
-                    deregistered: None,
-                };
-                result.task_definition = Some(task_definition);
-                (
-                    Status::RolledBack,
-                    RolloutReport {
-                        failure: Some(failure),
-                        rollback: Some(rollback),
-                        ..RolloutReport::new(RolloutState::Failed)
-                    },
-                )
-            }
-            Some(Verdict::Replaced { by, task_definition }) => {
-                let failure = FailureReport {
-                    reason: format!("deployment {by} of {task_definition} replaced it: someone else deployed"),
-                    events: last_events(&followed.service, 5),
-                    stopped_tasks: Vec::new(),
-                };
-                (Status::Failed, RolloutReport { failure: Some(failure), ..RolloutReport::new(state) })
-            }
-            Some(Verdict::Failed { reason, ecs_rolls_back }) => {
-                let ecs_rollback = ecs_rolls_back.then(|| {
-                    followed.ecs_rollback.clone().unwrap_or_else(|| EcsRollback {
-                        by: ecs_rollback_by(&followed.service, &reason).unwrap_or(RolledBackBy::EcsCircuitBreaker),
-                        state: None,
-                    })
-                });
-                let failure = follow::failure_report(ecs, &t.at, &followed.service, new_arn, reason).await;
-                let clock = &*self.clock;
-                let rollback = rollback::after_failure(
-                    ecs,
-                    clock,
-                    strategy,
-                    t,
-                    &followed.service,
-                    ecs_rollback,
-                    new_arn,
-                    previous_arn,
-                    deadline,
-                )
-                .await?;
-                let status = match &rollback {
-                    Some(r) => {
-                        result.task_definition = Some(r.to.clone());
-                        Status::RolledBack
-                    }
-                    None => Status::Failed,
-                };
-                (status, RolloutReport { failure: Some(failure), rollback, ..RolloutReport::new(state) })
-            }
-        };
-        result.status = status;
-        result.rollout = Some(report);
-        tracing::info!(status = ?result.status, "rollout followed");
-        Ok(())
     }
 }
 

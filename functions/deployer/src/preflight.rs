@@ -10,13 +10,15 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use aws_sdk_ecs::types::Service;
+use aws_sdk_ecs::types::{DesiredStatus, Service};
 use contract::names::{ClusterName, Region, ServiceName, Version};
 use contract::request::Base;
+use contract::result::ContainerChange;
 use contract::AwsError;
 use futures_util::future::join_all;
 
 use crate::error::DeployError;
+use crate::plan::digest::{self, Running};
 use crate::plan::{family, family_revision, same_revision, tag_value, CheckedImage, PREVIOUS_TAG};
 use crate::ports::{DescribedTaskDefinition, Ecs, ImageLookup, ImageQuery, ServiceLookup};
 use crate::request::DeployTarget;
@@ -324,4 +326,22 @@ pub fn refuse_foreign_rollout(t: &DeployTarget, facts: &PreflightFacts) -> Resul
         ),
         since: rolling.created_at().map_or_else(|| "unknown".into(), |t| t.to_string()),
     })
+}
+
+/// The register request would change nothing: do the running tasks run the digest the tag resolves to?
+/// References that pin a digest answer without a call; otherwise the service's running tasks are read
+/// (ListTasks, DescribeTasks) and each change's `digest_before` filled in.
+pub async fn running_digests<E: Ecs>(
+    ecs: &E,
+    t: &DeployTarget,
+    running_arn: &str,
+    changes: &mut [ContainerChange],
+) -> Result<Running, DeployError> {
+    if let Some(pinned) = digest::pinned_by_reference(changes) {
+        let same = changes.iter().zip(&pinned).all(|(c, d)| c.digest_after.as_deref() == Some(d.as_str()));
+        return Ok(if same { Running::Same } else { Running::Moved });
+    }
+    let arns = ecs.list_tasks(&t.at.cluster, &t.at.service, DesiredStatus::Running).await?;
+    let tasks = if arns.is_empty() { Vec::new() } else { ecs.describe_tasks(&t.at.cluster, &arns).await? };
+    Ok(digest::compare(changes, running_arn, &tasks))
 }

@@ -1,8 +1,8 @@
 //! The seams between the pipeline and the world, one trait per role, each with its real adapter beside it:
 //!
 //! ```text
-//! Ecs     the ECS and ECR calls of a deploy     sdk.rs (SdkEcs, EcrClients) testing::FakeAws
-//! CodeDeploy  CODE_DEPLOY services' deployments sdk.rs (SdkEcs)            testing::FakeAws (a supertrait of Ecs)
+//! Ecs     the ECS and ECR calls of a deploy     sdk/ (SdkEcs, EcrClients)   testing::FakeAws
+//! CodeDeploy  CODE_DEPLOY services' deployments sdk/codedeploy.rs (SdkEcs) testing::FakeAws (a supertrait of Ecs)
 //! Lock    one lease per service                 dynamodb_lock.rs (DynamoLock, NoLock)
 //! Clock   monotonic time, sleeping, wall time   clock.rs (SystemClock)     testing::FakeAws (virtual)
 //! ```

@@ -4,35 +4,35 @@
 //! deploy finds the service's CodeDeploy application and deployment group, refuses while one of the group's
 //! deployments is in flight, registers the cloned revision as for every strategy, then
 //! [CreateDeployment](https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_CreateDeployment.html) with
-//! an AppSpec built from the live service ([`appspec`]) and auto-rollback on failure and on stop. It is followed
-//! with [GetDeployment](https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_GetDeployment.html) and
+//! an AppSpec built from the live service ([`appspec`](appspec())) and auto-rollback on failure and on stop. It
+//! is followed with
+//! [GetDeployment](https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_GetDeployment.html) and
 //! [GetDeploymentTarget](https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_GetDeploymentTarget.html)
 //! (`cluster:service`): status, lifecycle events and the replacement task set's traffic weight. A failed or
 //! stopped deployment names its rollback deployment, which is read even when it already finished (a stop's
 //! rollback may be done before anyone looks).
 
+mod appspec;
+mod follow;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_codedeploy::types::{
-    DeploymentInfo, DeploymentStatus, DeploymentTarget, DeploymentWaitType, LifecycleEventStatus, TargetLabel,
-};
-use aws_sdk_ecs::types::{Service, TaskSet};
+use aws_sdk_codedeploy::types::{DeploymentStatus, DeploymentWaitType};
+use aws_sdk_ecs::types::Service;
 use contract::request::Action;
-use contract::result::{CodeDeployReport, LifecycleEventReport, RolloutState};
+use contract::result::{CodeDeployReport, RolloutState};
 use contract::AwsError;
-use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
+use self::appspec::description;
+pub use self::appspec::{appspec, sha256_hex};
+pub use self::follow::{failed_hook, follow, green_traffic, judge, observe};
+use self::follow::{rollback_status, target_id, terminal, watch};
 use super::{RestoreError, Restored, Started};
 use crate::error::DeployError;
-use crate::follow::{Followed, POLL_INTERVAL};
-use crate::plan::family_revision;
 use crate::ports::{Clock, DeploymentAnswer, Ecs, NewDeployment};
 use crate::request::ServiceRef;
 use crate::rollback::read_service;
-use crate::verdict::{EcsRollback, Tracked, Verdict};
-use contract::result::RolledBackBy;
 
 /// The five predefined ECS deployment configurations; any other name must exist (GetDeploymentConfig).
 pub const BUILT_IN_CONFIGS: [&str; 5] = [
@@ -178,86 +178,6 @@ pub async fn before_change<E: Ecs>(ecs: &E, at: &ServiceRef, force: bool) -> Res
     Ok(group)
 }
 
-/// The task set a CODE_DEPLOY service serves from (PRIMARY), which holds what the service level may not.
-fn primary_task_set(service: &Service) -> Option<&TaskSet> {
-    service.task_sets().iter().find(|t| t.status() == Some("PRIMARY")).or(service.task_sets().first())
-}
-
-/// Pure: the AppSpec (JSON) of a deployment of `task_definition_arn` to `service` as it runs now: the
-/// service's first load balancer's container and port, its platform version, network configuration and
-/// capacity provider strategy (the service's, else its PRIMARY task set's), and `hooks` in lifecycle order.
-/// Shape: CodeDeploy User Guide, "AppSpec 'resources' section (Amazon ECS deployments only)".
-/// `LoadBalancerRequired` when the service has no load balancer with a container name and port.
-pub fn appspec(
-    service: &Service,
-    name: &str,
-    task_definition_arn: &str,
-    hooks: &BTreeMap<String, String>,
-) -> Result<String, DeployError> {
-    let task_set = primary_task_set(service);
-    let lb = service
-        .load_balancers()
-        .first()
-        .or_else(|| task_set.and_then(|t| t.load_balancers().first()))
-        .filter(|lb| lb.container_name().is_some() && lb.container_port().is_some())
-        .ok_or_else(|| DeployError::LoadBalancerRequired { service: name.to_owned() })?;
-    let mut properties = Map::new();
-    properties.insert("TaskDefinition".into(), json!(task_definition_arn));
-    properties.insert(
-        "LoadBalancerInfo".into(),
-        json!({"ContainerName": lb.container_name(), "ContainerPort": lb.container_port()}),
-    );
-    if let Some(pv) = service.platform_version().or(task_set.and_then(|t| t.platform_version())) {
-        properties.insert("PlatformVersion".into(), json!(pv));
-    }
-    let network = service.network_configuration().or(task_set.and_then(|t| t.network_configuration()));
-    if let Some(vpc) = network.and_then(|n| n.awsvpc_configuration()) {
-        let mut awsvpc = Map::new();
-        awsvpc.insert("Subnets".into(), json!(vpc.subnets()));
-        if !vpc.security_groups().is_empty() {
-            awsvpc.insert("SecurityGroups".into(), json!(vpc.security_groups()));
-        }
-        if let Some(ip) = vpc.assign_public_ip() {
-            awsvpc.insert("AssignPublicIp".into(), json!(ip.as_str()));
-        }
-        properties.insert("NetworkConfiguration".into(), json!({ "AwsvpcConfiguration": awsvpc }));
-    }
-    let strategy = if service.capacity_provider_strategy().is_empty() {
-        task_set.map(|t| t.capacity_provider_strategy()).unwrap_or_default()
-    } else {
-        service.capacity_provider_strategy()
-    };
-    if !strategy.is_empty() {
-        let items: Vec<Value> = strategy
-            .iter()
-            .map(|c| json!({"CapacityProvider": c.capacity_provider(), "Base": c.base(), "Weight": c.weight()}))
-            .collect();
-        properties.insert("CapacityProviderStrategy".into(), Value::Array(items));
-    }
-    let mut spec = json!({
-        "version": 0.0,
-        "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": properties}}],
-    });
-    let ordered: Vec<Value> =
-        HOOK_EVENTS.iter().filter_map(|event| hooks.get(*event).map(|function| json!({ *event: function }))).collect();
-    if !ordered.is_empty() {
-        spec["Hooks"] = Value::Array(ordered);
-    }
-    Ok(spec.to_string())
-}
-
-/// Pure: lower-case hex SHA-256 of `content` (the AppSpec's `sha256`).
-pub fn sha256_hex(content: &str) -> String {
-    Sha256::digest(content.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Pure: the deployment's description: version and revision, at most 512 characters.
-fn description(at: &ServiceRef, task_definition_arn: &str) -> String {
-    let mut text = format!("ecs-deployer: {} of {}/{}", family_revision(task_definition_arn), at.cluster, at.service);
-    text.truncate(512);
-    text
-}
-
 /// CreateDeployment of `task_definition_arn` with an AppSpec of the live service (DescribeServices,
 /// GetDeploymentGroup, CreateDeployment). Never UpdateService. Errors: the group or load balancer missing,
 /// CodeDeploy's refusal.
@@ -288,177 +208,6 @@ pub async fn start<E: Ecs>(
         ..CodeDeployReport::default()
     };
     Ok((service, Started { deployment_id: None, service_deployment_arn: None, codedeploy: Some(report) }))
-}
-
-/// Pure: where a CodeDeploy deployment stands. Succeeded is [`Verdict::Completed`]; Failed and Stopped are
-/// failures, rolled back by CodeDeploy itself when it names a rollback deployment; every other status
-/// (Created, Queued, InProgress, Baking, Ready) is in progress.
-pub fn judge(info: &DeploymentInfo, target: Option<&DeploymentTarget>) -> Verdict {
-    match info.status() {
-        Some(DeploymentStatus::Succeeded) => Verdict::Completed,
-        Some(DeploymentStatus::Failed | DeploymentStatus::Stopped) => {
-            let status = info.status().map_or("Failed", |s| s.as_str());
-            let error = info.error_information();
-            let mut reason = format!(
-                "CodeDeploy deployment {} {status}: {}",
-                info.deployment_id().unwrap_or("?"),
-                error.and_then(|e| e.message()).unwrap_or("no error information")
-            );
-            if let Some(code) = error.and_then(|e| e.code()) {
-                reason.push_str(&format!(" ({})", code.as_str()));
-            }
-            if let Some(hook) = failed_hook(target) {
-                reason.push_str(&format!("; the {hook} hook failed"));
-            }
-            let rolled_back = info.rollback_info().and_then(|r| r.rollback_deployment_id()).is_some();
-            Verdict::Failed { reason, ecs_rolls_back: rolled_back }
-        }
-        _ => Verdict::InProgress { running: 0, desired: 0, failed_tasks: 0 },
-    }
-}
-
-/// Pure: the lifecycle event that failed, from the deployment target.
-pub fn failed_hook(target: Option<&DeploymentTarget>) -> Option<String> {
-    target?
-        .ecs_target()?
-        .lifecycle_events()
-        .iter()
-        .find(|e| e.status() == Some(&LifecycleEventStatus::Failed))
-        .and_then(|e| e.lifecycle_event_name().map(str::to_owned))
-}
-
-/// Pure: the replacement (green) task set's traffic weight, percent.
-pub fn green_traffic(target: &DeploymentTarget) -> Option<f64> {
-    let sets = target.ecs_target()?.task_sets_info();
-    sets.iter().find(|t| t.task_set_label() == Some(&TargetLabel::Green)).map(|t| t.traffic_weight())
-}
-
-/// Pure: fills `report` from one GetDeployment and GetDeploymentTarget answer; `steps` gets the green traffic
-/// weight when it moved.
-pub fn observe(report: &mut CodeDeployReport, info: &DeploymentInfo, target: Option<&DeploymentTarget>) {
-    report.status = info.status().map(|s| s.as_str().to_owned());
-    if let Some(c) = info.deployment_config_name() {
-        report.deployment_config = Some(c.to_owned());
-    }
-    report.error_code = info.error_information().and_then(|e| e.code()).map(|c| c.as_str().to_owned());
-    report.error_message = info.error_information().and_then(|e| e.message()).map(str::to_owned);
-    report.rollback_deployment_id = info.rollback_info().and_then(|r| r.rollback_deployment_id()).map(str::to_owned);
-    let Some(target) = target else { return };
-    if let Some(ecs) = target.ecs_target() {
-        report.lifecycle_events = ecs
-            .lifecycle_events()
-            .iter()
-            .map(|e| LifecycleEventReport {
-                name: e.lifecycle_event_name().unwrap_or_default().to_owned(),
-                status: e.status().map(|s| s.as_str().to_owned()),
-            })
-            .collect();
-        let events = ecs.lifecycle_events();
-        let current = events
-            .iter()
-            .find(|e| matches!(e.status(), Some(LifecycleEventStatus::InProgress | LifecycleEventStatus::Failed)))
-            .or_else(|| events.iter().rev().find(|e| e.status() == Some(&LifecycleEventStatus::Succeeded)));
-        report.lifecycle_event = current.and_then(|e| e.lifecycle_event_name().map(str::to_owned));
-    }
-    report.failed_hook = failed_hook(Some(target));
-    if let Some(w) = green_traffic(target) {
-        report.traffic_percent = Some(w);
-        if report.traffic_steps.last() != Some(&w) && w > 0.0 {
-            report.traffic_steps.push(w);
-        }
-    }
-}
-
-fn terminal(status: Option<&DeploymentStatus>) -> bool {
-    matches!(status, Some(DeploymentStatus::Succeeded | DeploymentStatus::Failed | DeploymentStatus::Stopped))
-}
-
-fn target_id(at: &ServiceRef) -> String {
-    format!("{}:{}", at.cluster.name(), at.service.name())
-}
-
-/// Reads deployment `id` (and its target) every few seconds until it is finished or `deadline` passes; `None`
-/// when it was never read.
-async fn watch<E: Ecs>(
-    ecs: &E,
-    clock: &dyn Clock,
-    at: &ServiceRef,
-    report: &mut CodeDeployReport,
-    deadline: Duration,
-) -> Option<(DeploymentInfo, Option<DeploymentTarget>)> {
-    let mut last = None;
-    loop {
-        match ecs.get_deployment(&report.deployment_id).await {
-            Ok(Some(info)) => {
-                let target = ecs.get_deployment_target(&report.deployment_id, &target_id(at)).await.ok().flatten();
-                observe(report, &info, target.as_ref());
-                tracing::debug!(status = ?report.status, event = ?report.lifecycle_event, "CodeDeploy deployment");
-                let done = terminal(info.status());
-                last = Some((info, target));
-                if done {
-                    return last;
-                }
-            }
-            Ok(None) => tracing::warn!("CodeDeploy does not know deployment {} (yet)", report.deployment_id),
-            Err(e) => {
-                tracing::warn!("reading CodeDeploy deployment {} failed, trying again: {e}", report.deployment_id)
-            }
-        }
-        let pause = POLL_INTERVAL + Duration::from_millis(clock.unix_millis() % 1000);
-        if clock.now() + pause > deadline {
-            return last;
-        }
-        clock.sleep(pause).await;
-    }
-}
-
-/// Reads a rollback deployment until it finishes or `deadline` passes (at least once: it may have finished
-/// before anyone looked); its status.
-async fn rollback_status<E: Ecs>(ecs: &E, clock: &dyn Clock, id: &str, deadline: Duration) -> Option<DeploymentStatus> {
-    loop {
-        let status = ecs.get_deployment(id).await.ok().flatten().and_then(|i| i.status().cloned());
-        if terminal(status.as_ref()) {
-            return status;
-        }
-        let pause = POLL_INTERVAL + Duration::from_millis(clock.unix_millis() % 1000);
-        if clock.now() + pause > deadline {
-            return status;
-        }
-        clock.sleep(pause).await;
-    }
-}
-
-/// Follows the CodeDeploy deployment a deploy created until a verdict or `deadline`; a failure's rollback
-/// deployment is read too, and followed while time remains.
-pub async fn follow<E: Ecs>(
-    ecs: &E,
-    clock: &dyn Clock,
-    at: &ServiceRef,
-    tracked: Tracked<'_>,
-    deadline: Duration,
-) -> Result<Followed, DeployError> {
-    let Some(mut report) = tracked.codedeploy.cloned() else {
-        return Err(DeployError::Internal { reason: "a CodeDeploy rollout without a deployment id".into() });
-    };
-    let seen = watch(ecs, clock, at, &mut report, deadline).await;
-    let mut verdict = seen.as_ref().map(|(info, target)| judge(info, target.as_ref()));
-    let mut ecs_rollback = None;
-    if let Some(Verdict::Failed { ecs_rolls_back: true, .. }) = &verdict {
-        let id = report.rollback_deployment_id.clone().unwrap_or_default();
-        let status = rollback_status(ecs, clock, &id, deadline).await;
-        report.rollback_status = status.as_ref().map(|s| s.as_str().to_owned());
-        let state = match status {
-            Some(DeploymentStatus::Succeeded) => RolloutState::Completed,
-            Some(DeploymentStatus::Failed | DeploymentStatus::Stopped) => RolloutState::Failed,
-            _ => RolloutState::InProgress,
-        };
-        ecs_rollback = Some(EcsRollback { by: RolledBackBy::Codedeploy, state: Some(state) });
-    }
-    if matches!(verdict, Some(Verdict::InProgress { .. })) {
-        verdict = None;
-    }
-    let service = read_service(ecs, at).await?;
-    Ok(Followed { verdict, service, service_deployment: None, ecs_rollback, codedeploy: Some(report) })
 }
 
 /// Puts the service back on `target_arn` with a new CodeDeploy deployment of that revision and follows it
