@@ -258,26 +258,9 @@ impl<E: Ecs> Deployer<E> {
         })?;
         let previous = describe_name(&facts.running.task_definition);
         let previous_arn = facts.running.task_definition.task_definition_arn().unwrap_or(&previous).to_owned();
-        let mut result = DeployResult {
-            status: Status::DryRun,
-            cluster: t.at.cluster.to_string(),
-            service: t.at.service.to_string(),
-            version: t.version.to_string(),
-            image: planned.image,
-            base_task_definition: describe_name(&facts.base.task_definition),
-            previous_task_definition: previous.clone(),
-            task_definition: None,
-            deployment_id: None,
-            containers_updated: planned.changes,
-            changed_fields: planned.differences,
-            forced_new_deployment: false,
-            tags_left_out: planned.tags_left_out,
-            timings_ms: Timings::default(),
-            rollout: None,
-            service_deployment: None,
-            codedeploy: None,
-        };
-        let change = match planned.action {
+        let base_name = describe_name(&facts.base.task_definition);
+        let (mut result, action) = result::dry_run(t, base_name, previous.clone(), planned);
+        let change = match action {
             Action::Register(input) => Some(Change::Register(input)),
             Action::Unchanged => {
                 let running = preflight::running_digests(ecs, t, &previous_arn, &mut result.containers_updated).await?;
@@ -383,7 +366,7 @@ impl<E: Ecs> Deployer<E> {
         Ok(result)
     }
 
-    /// Sends one notification; it never fails the deploy.
+    /// Sends one notification, its duration measured from `started` on the clock; it never fails the deploy.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn tell(
         &self,
@@ -395,40 +378,13 @@ impl<E: Ecs> Deployer<E> {
         reason: Option<String>,
         started: Option<Duration>,
     ) {
-        let n = self.notification(event, at, version, from, to, reason, started);
-        self.send(&n).await;
+        let duration_ms = started.map(|s| millis(self.clock.now() - s));
+        self.send(&Notification::about(event, at, &self.region, version, from, to, reason, duration_ms)).await;
     }
 
-    /// Sends a notification built with [`Deployer::notification`]; it never fails.
+    /// Sends a notification (built with [`Notification::about`]); it never fails.
     pub(crate) async fn send(&self, n: &Notification) {
         self.notifier.notify(n).await;
-    }
-
-    /// One notification about `at`, its duration measured from `started` on the clock.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn notification(
-        &self,
-        event: DeployEvent,
-        at: &ServiceRef,
-        version: &str,
-        from: Option<&str>,
-        to: Option<&str>,
-        reason: Option<String>,
-        started: Option<Duration>,
-    ) -> Notification {
-        Notification {
-            event,
-            cluster: at.cluster.to_string(),
-            service: at.service.to_string(),
-            version: version.to_owned(),
-            from: from.map(str::to_owned),
-            to: to.map(str::to_owned),
-            reason,
-            duration_ms: started.map(|s| millis(self.clock.now() - s)),
-            region: at.region.as_deref().unwrap_or(&self.region).to_owned(),
-            stage: None,
-            production_traffic_percent: None,
-        }
     }
 }
 

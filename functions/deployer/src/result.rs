@@ -4,15 +4,42 @@
 
 use std::time::Duration;
 
-use contract::result::{DeployResult, FanOutResult, FanOutStatus, Status};
+use contract::result::{DeployResult, FanOutResult, FanOutStatus, Status, Timings};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::DeployError;
+use crate::plan::{Action, Plan};
+use crate::request::DeployTarget;
 
 /// Whole milliseconds, for `timings_ms`.
 pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The result of a deploy of `t` once planned, before anything changes (`dry_run`): its base and running
+/// (`previous`) revision, the image, the containers and fields that change; with what the plan would do.
+pub fn dry_run(t: &DeployTarget, base: String, previous: String, planned: Plan) -> (DeployResult, Action) {
+    let result = DeployResult {
+        status: Status::DryRun,
+        cluster: t.at.cluster.to_string(),
+        service: t.at.service.to_string(),
+        version: t.version.to_string(),
+        image: planned.image,
+        base_task_definition: base,
+        previous_task_definition: previous,
+        task_definition: None,
+        deployment_id: None,
+        containers_updated: planned.changes,
+        changed_fields: planned.differences,
+        forced_new_deployment: false,
+        tags_left_out: planned.tags_left_out,
+        timings_ms: Timings::default(),
+        rollout: None,
+        service_deployment: None,
+        codedeploy: None,
+    };
+    (result, planned.action)
 }
 
 /// The JSON of a result.

@@ -14,6 +14,7 @@ use futures_util::FutureExt;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::request::ServiceRef;
 
 pub use slack::SlackWebhook;
 pub use sns::SnsTopic;
@@ -76,6 +77,34 @@ pub struct Notification {
 }
 
 impl Notification {
+    /// A notification about the service `at` (in its own region, else `home_region`): `version`, the
+    /// revisions `from` → `to`, why, and how long it took, in milliseconds.
+    #[allow(clippy::too_many_arguments)]
+    pub fn about(
+        event: DeployEvent,
+        at: &ServiceRef,
+        home_region: &str,
+        version: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        reason: Option<String>,
+        duration_ms: Option<u64>,
+    ) -> Notification {
+        Notification {
+            event,
+            cluster: at.cluster.to_string(),
+            service: at.service.to_string(),
+            version: version.to_owned(),
+            from: from.map(str::to_owned),
+            to: to.map(str::to_owned),
+            reason,
+            duration_ms,
+            region: at.region.as_deref().unwrap_or(home_region).to_owned(),
+            stage: None,
+            production_traffic_percent: None,
+        }
+    }
+
     /// One line for people: `web v2 succeeded on demo (web:1 → web:2) in 1.2 s`.
     pub fn summary(&self) -> String {
         let mut line = format!(

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::{check_origin, ecs_event::ignored, Origin};
 use crate::error::DeployError;
-use crate::notify::DeployEvent;
+use crate::notify::{DeployEvent, Notification};
 use crate::pipeline::Deployer;
 use crate::plan::{family_revision, tag_value, VERSION_TAG};
 use crate::ports::Ecs;
@@ -146,7 +146,7 @@ pub async fn on_codedeploy_event<E: Ecs>(
         _ => None,
     };
     let to = family_revision(&running).to_owned();
-    let mut n = d.notification(event_kind, &at, &version, None, Some(&to), Some(reason), None);
+    let mut n = Notification::about(event_kind, &at, d.home_region(), &version, None, Some(&to), Some(reason), None);
     n.duration_ms = duration;
     d.send(&n).await;
     let status = match event_kind {

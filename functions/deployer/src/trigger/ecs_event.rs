@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::{check_origin, EcsDeploymentEvent};
 use crate::error::DeployError;
 use crate::lock;
-use crate::notify::DeployEvent;
+use crate::notify::{DeployEvent, Notification};
 use crate::pipeline::Deployer;
 use crate::plan::{describe_name, family, family_revision, tag_value, PREVIOUS_TAG, VERSION_TAG};
 use crate::ports::Ecs;
@@ -103,7 +103,8 @@ pub async fn on_deployment_event<E: Ecs>(
             _ => return Ok(ignored(format!("{} needs no action on a rolling update", detail.event_name))),
         };
         tracing::info!(cluster = %at.cluster, service = %at.service, "deployment {} {state}", detail.deployment_id);
-        let mut n = d.notification(event, &at, &version, Some(&previous), Some(&revision), None, None);
+        let mut n =
+            Notification::about(event, &at, d.home_region(), &version, Some(&previous), Some(&revision), None, None);
         if let Some(sd) = progress {
             n.stage = sd.lifecycle_stage.clone();
             n.production_traffic_percent = sd.production_traffic_percent;
