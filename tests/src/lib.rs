@@ -259,18 +259,7 @@ impl World {
             .task_definition(td.task_definition_arn().expect("ARN"))
             .desired_count(1)
             .launch_type(LaunchType::Fargate)
-            .network_configuration(
-                NetworkConfiguration::builder()
-                    .awsvpc_configuration(
-                        AwsVpcConfiguration::builder()
-                            .subnets(&self.network.subnet)
-                            .security_groups(&self.network.security_group)
-                            .assign_public_ip(AssignPublicIp::Disabled)
-                            .build()
-                            .expect("awsvpc configuration"),
-                    )
-                    .build(),
-            )
+            .network_configuration(self.network_configuration())
             .send()
             .await
             .expect("create service");
@@ -476,18 +465,16 @@ impl World {
     /// The environment the Lambda function needs to deploy in this world.
     pub fn function_env(&self) -> Vec<(String, String)> {
         let d = self.defaults();
-        vec![
-            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
-            ("AWS_REGION".into(), REGION.into()),
-            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+        let mut env = self.aws_env();
+        env.extend([
             ("DEPLOY_CLUSTER".into(), d.cluster.map(|c| c.to_string()).unwrap_or_default()),
             ("DEPLOY_SERVICE".into(), d.service.map(|s| s.to_string()).unwrap_or_default()),
             ("DEPLOY_REPOSITORY".into(), d.repository.map(|r| r.to_string()).unwrap_or_default()),
             ("DEPLOY_LOCK_TABLE".into(), LOCK_TABLE.into()),
             // The project of events/codebuild-succeeded.json.
             ("DEPLOY_BUILD_PROJECTS".into(), "web-image".into()),
-        ]
+        ]);
+        env
     }
 
     /// The task definition the service runs now, with its tags.

@@ -66,7 +66,9 @@ pub async fn post_json(url: &str, body: &Value) -> Result<u16, String> {
         .map_err(|_| format!("POST timed out after {} s", POST_TIMEOUT.as_secs()))?
 }
 
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its causes, joined with `: ` ("client error (Connect): tcp connect error: Connection
+/// refused"): hyper's errors say little without their sources.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -11,6 +11,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use contract::http::error_chain;
+
 use crate::check::{Observed, BODY_LIMIT};
 use crate::ports::{Probe, ProbeRequest};
 
@@ -79,19 +81,6 @@ impl Probe for HyperProbe {
             Err(_) => Err(format!("no complete answer within {} ms", r.timeout.as_millis())),
         }
     }
-}
-
-/// The error and its causes ("client error (Connect): tcp connect error: Connection refused"): hyper's
-/// errors name neither the URL nor a header.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
