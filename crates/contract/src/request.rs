@@ -30,6 +30,13 @@ pub enum Action {
     /// Roll back an ECS-native service deployment held by its PAUSE hooks awaiting action
     /// (ContinueServiceDeployment with ROLLBACK).
     Reject,
+    /// The service's last deploys and rollbacks: the deployer's records, else its revisions' tags.
+    History,
+    /// Deregister the family's ACTIVE revisions beyond the newest `keep`, except those still in use.
+    Cleanup,
+    /// What a deploy of `version` (or of `task_definition`) would change, field by field; nothing is
+    /// registered or updated.
+    Diff,
 }
 
 impl Action {
@@ -41,6 +48,9 @@ impl Action {
             Action::Status => "status",
             Action::Continue => "continue",
             Action::Reject => "reject",
+            Action::History => "history",
+            Action::Cleanup => "cleanup",
+            Action::Diff => "diff",
         }
     }
 }
@@ -107,6 +117,25 @@ pub struct DeployRequest {
     /// For services on the CODE_DEPLOY controller: the CodeDeploy names to use instead of the configured ones.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codedeploy: Option<CodeDeployOptions>,
+    /// Deploy (or diff) this existing revision, `family:revision` or an ARN, instead of a `version`: nothing
+    /// is registered; its images are checked as a version's are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<String>,
+    /// With `cleanup`: how many of the family's newest ACTIVE revisions to keep (1 to 1000). With a deploy:
+    /// clean up so after it completes (default `DEPLOY_KEEP_REVISIONS`; unset: no cleanup after deploys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep: Option<u32>,
+    /// With `cleanup`: also delete the family's INACTIVE revisions (DeleteTaskDefinitions), except those
+    /// still in use.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub delete_inactive: bool,
+    /// With `history`: how many entries, newest first (1 to 100, default 20).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Who asked, as the history records it. The front door sets it from the caller it authenticated (an
+    /// IAM principal ARN, `slack:<user id>`, `bearer-token`), replacing any value sent to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
 }
 
 /// The CodeDeploy application, deployment group, deployment configuration and AppSpec hooks of a deploy to a
@@ -165,7 +194,16 @@ mod tests {
         assert_eq!(serde_json::from_value::<DeployRequest>(value).unwrap(), request);
         let rollback = DeployRequest { action: Action::Rollback, to: Some("web:7".into()), ..DeployRequest::default() };
         assert_eq!(serde_json::to_value(&rollback).unwrap(), json!({"action": "rollback", "to": "web:7"}));
-        for action in [Action::Deploy, Action::Rollback, Action::Status, Action::Continue, Action::Reject] {
+        for action in [
+            Action::Deploy,
+            Action::Rollback,
+            Action::Status,
+            Action::Continue,
+            Action::Reject,
+            Action::History,
+            Action::Cleanup,
+            Action::Diff,
+        ] {
             assert_eq!(serde_json::to_value(action).unwrap(), json!(action.as_str()));
         }
     }

@@ -1,10 +1,15 @@
 //! What the deployer answers: the README's "Result reference". Task definitions are named
 //! `family:revision`; durations are milliseconds.
 
+mod revisions;
 mod rollout;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::revisions::{
+    CleanupFailure, CleanupResult, CleanupStatus, DiffResult, HistoryEntry, HistoryResult, HistorySource, Kept,
+    KeepReason, KeptRevision,
+};
 pub use self::rollout::{CodeDeployReport, HookReport, LifecycleEventReport, ServiceDeploymentReport};
 use crate::request::DeployRequest;
 
@@ -207,6 +212,9 @@ pub struct DeployResult {
     /// With `wait`: how the rollout went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutReport>,
+    /// With `keep` (or `DEPLOY_KEEP_REVISIONS`): the cleanup after the rollout completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<Box<CleanupResult>>,
     /// The ECS-native service deployment this deploy started (BLUE_GREEN, LINEAR, CANARY), as last read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_deployment: Option<Box<ServiceDeploymentReport>>,
@@ -344,6 +352,9 @@ pub struct HookAnswer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Answer {
+    History(HistoryResult),
+    Cleanup(CleanupResult),
+    Diff(DiffResult),
     FanOut(FanOutResult),
     Status(ServiceStatus),
     Rollback(RollbackResult),
@@ -355,6 +366,19 @@ impl Answer {
     /// The `status` field as the caller sees it (`deployed`, `rolled_back`, `ok`, …).
     pub fn status(&self) -> &'static str {
         match self {
+            Answer::History(_) => "ok",
+            Answer::Cleanup(r) => match r.status {
+                CleanupStatus::Cleaned => "cleaned",
+                CleanupStatus::DryRun => "dry_run",
+                CleanupStatus::Partial => "partial",
+            },
+            Answer::Diff(r) => {
+                if r.status == "unchanged" {
+                    "unchanged"
+                } else {
+                    "changed"
+                }
+            }
             Answer::FanOut(r) => r.status.as_str(),
             Answer::Status(_) => "ok",
             Answer::Rollback(r) => r.status.as_str(),
@@ -441,6 +465,9 @@ mod tests {
                 Answer::Rollback(_) => "rollback",
                 Answer::Deploy(_) => "deploy",
                 Answer::Hooks(_) => "hooks",
+                Answer::History(_) => "history",
+                Answer::Cleanup(_) => "cleanup",
+                Answer::Diff(_) => "diff",
             };
             assert_eq!((got, answer.status()), (kind, status));
             assert_eq!(serde_json::to_value(&answer).unwrap(), value, "{kind} round-trips");

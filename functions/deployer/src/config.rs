@@ -14,7 +14,9 @@
 //! | `DEPLOY_MAX_FAILED_TASKS` | failed tasks that fail a rollout without a circuit breaker | 3 |
 //! | `DEPLOY_BUILD_VERSION_VARIABLE` | the CodeBuild variable holding the version | `IMAGE_TAG` |
 //! | `DEPLOY_BUILD_PROJECTS` | comma-separated CodeBuild projects whose successful builds deploy | none: no build deploys |
-//! | `DEPLOY_LOCK_TABLE` | the DynamoDB table of per-service locks | no lock |
+//! | `DEPLOY_LOCK_TABLE` | the DynamoDB table of per-service locks, and of the deploy history | no lock, no history records |
+//! | `DEPLOY_HISTORY_DAYS` | how long a deploy's history record is kept (the table's time to live) | 90 |
+//! | `DEPLOY_KEEP_REVISIONS` | after a deploy that went well, deregister the family's revisions beyond the newest N (unused ones only); the default `keep` of `cleanup` | no cleanup |
 //! | `DEPLOY_CODEDEPLOY_APPLICATION`, `DEPLOY_CODEDEPLOY_DEPLOYMENT_GROUP` | CODE_DEPLOY services: CodeDeploy application and group | `AppECS-<cluster>-<service>`, `DgpECS-<cluster>-<service>`, else the group naming the service |
 //! | `DEPLOY_CODEDEPLOY_CONFIG` | CODE_DEPLOY services: the deployment configuration | the group's |
 //! | `DEPLOY_CODEDEPLOY_HOOKS` | `Event=function,…`: AppSpec hooks (`BeforeInstall`, `AfterInstall`, `AfterAllowTestTraffic`, `BeforeAllowTraffic`, `AfterAllowTraffic`) | none |
@@ -47,8 +49,12 @@ pub struct Config {
     pub build_version_variable: String,
     /// The CodeBuild projects whose successful builds are deployed; empty: none is.
     pub build_projects: Vec<String>,
-    /// The DynamoDB table that holds one lock per service.
+    /// The DynamoDB table that holds one lock per service, and the deploy history.
     pub lock_table: Option<String>,
+    /// Days a history record is kept.
+    pub history_days: u32,
+    /// After a deploy that went well, keep this many revisions of the family (and the ones in use).
+    pub keep_revisions: Option<u32>,
     /// The Secrets Manager secret holding the Slack incoming-webhook URL.
     pub slack_webhook_secret_arn: Option<String>,
     pub sns_topic_arn: Option<String>,
@@ -72,6 +78,8 @@ impl Default for Config {
             build_version_variable: "IMAGE_TAG".into(),
             build_projects: Vec::new(),
             lock_table: None,
+            history_days: 90,
+            keep_revisions: None,
             slack_webhook_secret_arn: None,
             sns_topic_arn: None,
             codedeploy: Default::default(),
@@ -130,6 +138,16 @@ impl Config {
             deployment_config: env.text("DEPLOY_CODEDEPLOY_CONFIG"),
             hooks,
         };
+        let number = |variable: &str, max: u32| -> Result<Option<u32>, ConfigError> {
+            match env.text(variable) {
+                None => Ok(None),
+                Some(v) => v.parse::<u32>().ok().filter(|n| (1..=max).contains(n)).map(Some).ok_or_else(|| {
+                    ConfigError::new(variable, format!("is {v:?}; it takes a number from 1 to {max}"))
+                }),
+            }
+        };
+        let history_days = number("DEPLOY_HISTORY_DAYS", 3650)?.unwrap_or(90);
+        let keep_revisions = number("DEPLOY_KEEP_REVISIONS", crate::request::MAX_KEEP)?;
         let cluster = env.text("DEPLOY_CLUSTER");
         let service = env.text("DEPLOY_SERVICE");
         let repository = env.text("DEPLOY_REPOSITORY");
@@ -151,6 +169,8 @@ impl Config {
             build_version_variable: env.text("DEPLOY_BUILD_VERSION_VARIABLE").unwrap_or_else(|| "IMAGE_TAG".into()),
             build_projects,
             lock_table: env.text("DEPLOY_LOCK_TABLE"),
+            history_days,
+            keep_revisions,
             slack_webhook_secret_arn: env.text("NOTIFY_SLACK_WEBHOOK_SECRET_ARN"),
             sns_topic_arn: env.text("NOTIFY_SNS_TOPIC_ARN"),
             codedeploy,
@@ -198,6 +218,8 @@ mod tests {
             &[("DEPLOY_CLUSTER", "a b")],
             &[("DEPLOY_PULL_THROUGH_CACHE", "docker-hub=registry-1.docker.io")],
             &[("DEPLOY_PIN_DIGEST", "sometimes")],
+            &[("DEPLOY_KEEP_REVISIONS", "0")],
+            &[("DEPLOY_HISTORY_DAYS", "forever")],
         ] {
             let err = Config::from_env(&env(bad)).unwrap_err();
             assert_eq!(err.variable, bad[0].0, "{err}");
@@ -222,5 +244,8 @@ mod tests {
         .unwrap();
         assert!(d.pin_digest);
         assert_eq!(d.pull_through.iter().map(|p| p.prefix.as_str()).collect::<Vec<_>>(), ["ecr-central"]);
+        assert_eq!((d.history_days, d.keep_revisions), (90, None));
+        let d = Config::from_env(&env(&[("DEPLOY_KEEP_REVISIONS", "20"), ("DEPLOY_HISTORY_DAYS", "30")])).unwrap();
+        assert_eq!((d.history_days, d.keep_revisions), (30, Some(20)));
     }
 }

@@ -448,6 +448,7 @@ mod tests {
             timings_ms: Timings::default(),
             service_deployment: None,
             codedeploy: None,
+            cleanup: None,
             rollout: Some(RolloutReport {
                 failure: Some(FailureReport { reason: "3 tasks failed".into(), ..FailureReport::default() }),
                 rollback: Some(RollbackReport {

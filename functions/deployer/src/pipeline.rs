@@ -157,6 +157,13 @@ impl<E: Ecs> Deployer<E> {
                 let ecs = self.ecs_for(at.region.as_ref())?;
                 result::render(&status::answer_hooks(&*ecs, &at, action).await?)
             }
+            Resolved::Redeploy(_)
+            | Resolved::History { .. }
+            | Resolved::Cleanup(_)
+            | Resolved::Diff(_)
+            | Resolved::DiffRevision(_) => {
+                Err(DeployError::InvalidRequest { reason: "this action is not available yet".into() })
+            }
         }
     }
 

@@ -36,6 +36,7 @@ pub fn dry_run(t: &DeployTarget, base: String, previous: String, planned: Plan) 
         tags_left_out: planned.tags_left_out,
         timings_ms: Timings::default(),
         rollout: None,
+        cleanup: None,
         service_deployment: None,
         codedeploy: None,
     };

@@ -63,6 +63,9 @@ pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -
         Action::Status => only_service_fields(&request, "status", false)?,
         Action::Continue => only_service_fields(&request, "continue", false)?,
         Action::Reject => only_service_fields(&request, "reject", false)?,
+        Action::History | Action::Cleanup | Action::Diff => {
+            return Err(invalid(format!("action {} is not taken through this door yet", request.action.as_str())))
+        }
     }
     let services = match request.targets.take() {
         Some(targets) => {

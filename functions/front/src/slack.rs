@@ -407,6 +407,7 @@ impl<'a> Facts<'a> {
                 Facts { version: Some(&r.version), total_ms: Some(r.timings_ms.total), ..Facts::default() }
             }
             Some(Answer::Hooks(r)) => Facts { progress: progress(Some(&r.service_deployment)), ..Facts::default() },
+            Some(Answer::History(_) | Answer::Cleanup(_) | Answer::Diff(_)) => Facts::default(),
         }
     }
 }

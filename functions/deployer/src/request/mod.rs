@@ -130,6 +130,9 @@ pub struct DeployTarget {
     /// Register `repo:tag@sha256:…`, the tag with the digest it resolves to now.
     pub pin_digest: bool,
     pub options: Options,
+    /// Clean up after a deploy that went well, keeping this many revisions (`keep`, else
+    /// `DEPLOY_KEEP_REVISIONS`).
+    pub keep: Option<u32>,
 }
 
 /// An explicit rollback, resolved.
@@ -141,6 +144,37 @@ pub struct RollbackTarget {
     pub wait: bool,
     pub force: bool,
 }
+
+/// A deploy of an existing revision (`task_definition`): nothing is registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevisionTarget {
+    pub at: ServiceRef,
+    /// The revision named, `family:revision` (an ARN is checked and read as this).
+    pub revision: TaskDefinitionRef,
+    /// The containers whose images are reported as the deploy's (empty: every container).
+    pub containers: Vec<String>,
+    pub options: Options,
+    /// Clean up after the deploy, keeping this many revisions.
+    pub keep: Option<u32>,
+}
+
+/// A `cleanup`, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanupTarget {
+    pub at: ServiceRef,
+    /// The newest ACTIVE revisions kept whatever uses them (1 to [`MAX_KEEP`]).
+    pub keep: u32,
+    /// Also delete the family's INACTIVE revisions that nothing uses.
+    pub delete_inactive: bool,
+    pub dry_run: bool,
+}
+
+/// The most revisions `keep` takes; ECS keeps every revision anyway, so more would mean "no cleanup".
+pub const MAX_KEEP: u32 = 1000;
+/// The most entries a `history` answers.
+pub const MAX_HISTORY: u32 = 100;
+/// The entries a `history` answers when `limit` is left out.
+pub const DEFAULT_HISTORY: u32 = 20;
 
 /// What a request asks for, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,6 +195,17 @@ pub enum Resolved {
         at: ServiceRef,
         action: Action,
     },
+    /// `task_definition`: deploy an existing revision.
+    Redeploy(RevisionTarget),
+    History {
+        at: ServiceRef,
+        limit: u32,
+    },
+    Cleanup(CleanupTarget),
+    /// `diff` of a version: the deploy's plan, never applied (`options.dry_run` is set).
+    Diff(DeployTarget),
+    /// `diff` of an existing revision against the running one.
+    DiffRevision(RevisionTarget),
 }
 
 fn invalid(reason: impl Into<String>) -> DeployError {
@@ -171,9 +216,54 @@ fn invalid(reason: impl Into<String>) -> DeployError {
 /// `InvalidRequest` (a malformed or self-contradicting request), `InvalidVersion`, `NotAllowed` (an ARN of
 /// another partition or account, or a service outside `DEPLOY_ALLOWED_TARGETS`).
 pub fn resolve(request: DeployRequest, config: &Config, scope: &Scope<'_>) -> Result<Resolved, DeployError> {
+    if let Some(by) = &request.requested_by {
+        if by.is_empty() || by.len() > 512 || by.chars().any(char::is_control) {
+            return Err(invalid("\"requested_by\" takes 1 to 512 characters, none of them control characters"));
+        }
+    }
     match request.action {
         Action::Deploy if request.targets.is_some() => resolve_fan_out(request, config, scope),
+        Action::Deploy if request.task_definition.is_some() => {
+            resolve_revision(request, config, scope).map(Resolved::Redeploy)
+        }
         Action::Deploy => resolve_deploy(request, config, scope).map(Resolved::Deploy),
+        Action::Diff => {
+            let stray = [("wait", request.wait), ("force", request.force), ("rollback", request.rollback.is_some())];
+            refuse_stray(&stray, "diff")?;
+            refuse_stray(&[("targets", request.targets.is_some()), ("keep", request.keep.is_some())], "diff")?;
+            let mut request = request;
+            request.dry_run = true;
+            if request.task_definition.is_some() {
+                return resolve_revision(request, config, scope).map(Resolved::DiffRevision);
+            }
+            resolve_deploy(request, config, scope).map(Resolved::Diff)
+        }
+        Action::History => {
+            only_service_fields(&request, "history", false)?;
+            let limit = request.limit.unwrap_or(DEFAULT_HISTORY);
+            if !(1..=MAX_HISTORY).contains(&limit) {
+                return Err(invalid(format!("\"limit\" takes 1 to {MAX_HISTORY}, not {limit}")));
+            }
+            resolve_envelope(&request, config, scope).map(|at| Resolved::History { at, limit })
+        }
+        Action::Cleanup => {
+            let mut plain = request.clone();
+            plain.dry_run = false;
+            plain.keep = None;
+            plain.delete_inactive = false;
+            only_service_fields(&plain, "cleanup", false)?;
+            let keep = request.keep.or(config.keep_revisions).ok_or_else(|| {
+                invalid("no \"keep\": say how many revisions to keep, or configure DEPLOY_KEEP_REVISIONS")
+            })?;
+            check_keep(keep)?;
+            let at = resolve_envelope(&request, config, scope)?;
+            Ok(Resolved::Cleanup(CleanupTarget {
+                at,
+                keep,
+                delete_inactive: request.delete_inactive,
+                dry_run: request.dry_run,
+            }))
+        }
         Action::Rollback => {
             only_service_fields(&request, "rollback", true)?;
             let at = resolve_envelope(&request, config, scope)?;
@@ -214,14 +304,21 @@ fn check_containers(containers: &[String]) -> Result<(), DeployError> {
 /// `to` of a rollback: `family:revision`, or a task-definition ARN of the function's partition, account
 /// and region.
 fn rollback_target(to: &str, at: &ServiceRef, scope: &Scope<'_>) -> Result<TaskDefinitionRef, DeployError> {
-    if !to.starts_with("arn:") {
-        return Ok(TaskDefinitionRef::parse(to)?);
+    revision_ref("to", to, at, scope)
+}
+
+/// A revision named by `field`: `family:revision`, or a task-definition ARN of the function's partition
+/// and account, in the service's region.
+fn revision_ref(field: &str, raw: &str, at: &ServiceRef, scope: &Scope<'_>) -> Result<TaskDefinitionRef, DeployError> {
+    if !raw.starts_with("arn:") {
+        return Ok(TaskDefinitionRef::parse(raw)?);
     }
-    let arn = EcsArn::parse(to)?;
+    let arn = EcsArn::parse(raw)?;
     let EcsResource::TaskDefinition(revision) = arn.resource() else {
-        return Err(invalid(format!("\"to\" is {to:?}, which is not a task-definition ARN")));
+        return Err(invalid(format!("\"{field}\" is {raw:?}, which is not a task-definition ARN")));
     };
-    check_home("to", &arn, scope, scope.region(), at.cluster.as_str(), at.service.as_str())?;
+    let region = at.region.as_deref().unwrap_or(scope.region());
+    check_home(field, &arn, scope, region, at.cluster.as_str(), at.service.as_str())?;
     Ok(revision.clone())
 }
 
@@ -332,7 +429,67 @@ pub fn resolve_service(
     })
 }
 
+fn check_keep(keep: u32) -> Result<(), DeployError> {
+    if (1..=MAX_KEEP).contains(&keep) {
+        Ok(())
+    } else {
+        Err(invalid(format!("\"keep\" takes 1 to {MAX_KEEP} revisions, not {keep}")))
+    }
+}
+
+fn refuse_stray(stray: &[(&str, bool)], action: &str) -> Result<(), DeployError> {
+    match stray.iter().find(|(_, set)| *set) {
+        Some((field, _)) => Err(invalid(format!("\"{field}\" does not go with action {action}"))),
+        None => Ok(()),
+    }
+}
+
+/// A deploy (or diff) of `task_definition`: an existing revision, `family:revision` or an ARN of the
+/// function's account and the service's region. Fields that shape a new revision are refused.
+fn resolve_revision(request: DeployRequest, config: &Config, scope: &Scope<'_>) -> Result<RevisionTarget, DeployError> {
+    let stray = [
+        ("version", request.version.is_some()),
+        ("base", request.base.is_some()),
+        ("pin_digest", request.pin_digest.is_some()),
+        ("targets", request.targets.is_some()),
+        ("all_or_nothing", request.all_or_nothing),
+        ("to", request.to.is_some()),
+        ("delete_inactive", request.delete_inactive),
+        ("limit", request.limit.is_some()),
+    ];
+    refuse_stray(&stray, "deploy of a \"task_definition\"").map_err(|_| {
+        let field = stray.iter().find(|(_, set)| *set).map(|(f, _)| *f).unwrap_or_default();
+        invalid(format!(
+            "\"{field}\" does not go with \"task_definition\": an existing revision is deployed as it is"
+        ))
+    })?;
+    let at = resolve_envelope(&request, config, scope)?;
+    let raw = request.task_definition.as_deref().unwrap_or_default();
+    let revision = revision_ref("task_definition", raw, &at, scope)?;
+    if let Some(keep) = request.keep {
+        check_keep(keep)?;
+    }
+    Ok(RevisionTarget {
+        containers: request.containers.clone().unwrap_or_else(|| config.containers.clone()),
+        keep: request.keep.or(config.keep_revisions),
+        options: Options {
+            dry_run: request.dry_run,
+            wait: request.wait,
+            rollback: request.rollback.unwrap_or(config.rollback),
+            force: request.force,
+        },
+        at,
+        revision,
+    })
+}
+
 fn resolve_deploy(request: DeployRequest, config: &Config, scope: &Scope<'_>) -> Result<DeployTarget, DeployError> {
+    if request.delete_inactive || request.limit.is_some() {
+        return Err(invalid("\"delete_inactive\" and \"limit\" belong to cleanup and history"));
+    }
+    if let Some(keep) = request.keep {
+        check_keep(keep)?;
+    }
     if request.targets.is_some() || request.all_or_nothing {
         return Err(invalid("\"targets\" and \"all_or_nothing\" belong to a multi-target request"));
     }
@@ -366,6 +523,7 @@ fn resolve_deploy(request: DeployRequest, config: &Config, scope: &Scope<'_>) ->
         containers,
         base: request.base.unwrap_or(config.base),
         pin_digest: request.pin_digest.unwrap_or(config.pin_digest),
+        keep: request.keep.or(config.keep_revisions),
         options: Options {
             dry_run: request.dry_run,
             wait: request.wait,
@@ -426,6 +584,10 @@ fn only_service_fields(request: &DeployRequest, action: &str, allow_wait: bool) 
         ("wait", request.wait && !allow_wait),
         ("force", request.force && !allow_wait),
         ("to", request.to.is_some() && !allow_wait),
+        ("task_definition", request.task_definition.is_some()),
+        ("keep", request.keep.is_some()),
+        ("delete_inactive", request.delete_inactive),
+        ("limit", request.limit.is_some() && action != "history"),
     ];
     match stray.iter().find(|(_, set)| *set) {
         Some((field, _)) => Err(invalid(format!("\"{field}\" does not go with action {action}"))),
