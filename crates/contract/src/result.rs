@@ -7,8 +7,8 @@ mod rollout;
 use serde::{Deserialize, Serialize};
 
 pub use self::revisions::{
-    CleanupFailure, CleanupResult, CleanupStatus, DiffResult, HistoryEntry, HistoryResult, HistorySource, Kept,
-    KeepReason, KeptRevision,
+    CleanupFailure, CleanupResult, CleanupStatus, DiffResult, HistoryEntry, HistoryResult, HistorySource, KeepReason,
+    Kept, KeptRevision,
 };
 pub use self::rollout::{CodeDeployReport, HookReport, LifecycleEventReport, ServiceDeploymentReport};
 use crate::request::DeployRequest;

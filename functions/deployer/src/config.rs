@@ -138,14 +138,15 @@ impl Config {
             deployment_config: env.text("DEPLOY_CODEDEPLOY_CONFIG"),
             hooks,
         };
-        let number = |variable: &str, max: u32| -> Result<Option<u32>, ConfigError> {
-            match env.text(variable) {
-                None => Ok(None),
-                Some(v) => v.parse::<u32>().ok().filter(|n| (1..=max).contains(n)).map(Some).ok_or_else(|| {
-                    ConfigError::new(variable, format!("is {v:?}; it takes a number from 1 to {max}"))
-                }),
-            }
-        };
+        let number =
+            |variable: &str, max: u32| -> Result<Option<u32>, ConfigError> {
+                match env.text(variable) {
+                    None => Ok(None),
+                    Some(v) => v.parse::<u32>().ok().filter(|n| (1..=max).contains(n)).map(Some).ok_or_else(|| {
+                        ConfigError::new(variable, format!("is {v:?}; it takes a number from 1 to {max}"))
+                    }),
+                }
+            };
         let history_days = number("DEPLOY_HISTORY_DAYS", 3650)?.unwrap_or(90);
         let keep_revisions = number("DEPLOY_KEEP_REVISIONS", crate::request::MAX_KEEP)?;
         let cluster = env.text("DEPLOY_CLUSTER");

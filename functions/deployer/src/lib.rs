@@ -11,6 +11,7 @@ pub mod plan; //         4. pure: the register request that clones the base with
 pub mod preflight; //    3. one parallel round of checks; the rollout strategy chosen
 pub mod request; //      2. the request resolved once into typed targets; the allow-list
 pub mod result; //       9. results become the answer, or an error carrying them
+pub mod revisions; //    history, cleanup, redeploying a revision, diff
 pub mod rollback; //     8. the one way back, the one deregistration policy; the rollback action
 pub mod status; //       the status action
 pub mod strategy; //     5. how the service rolls out: start, follow, restore, progress (rolling update)

@@ -20,7 +20,7 @@ use std::time::Duration;
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
 use aws_sdk_ecs::types::{
     Cluster, DeploymentLifecycleHookAction, DesiredStatus, Service, ServiceDeployment, ServiceDeploymentBrief,
-    ServiceDeploymentStatus, ServiceRevision, Tag, Task, TaskDefinition,
+    ServiceDeploymentStatus, ServiceRevision, Tag, Task, TaskDefinition, TaskDefinitionStatus,
 };
 use contract::names::Version;
 use contract::AwsError;
@@ -125,6 +125,15 @@ pub trait Ecs: CodeDeploy + CodePipeline + Send + Sync {
         &self,
         task_definition_arn: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// [ListTaskDefinitions](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTaskDefinitions.html)
+    /// of one family (`familyPrefix`, then only exact matches kept) with that status, newest first, every
+    /// page: task-definition ARNs.
+    fn list_task_definitions(
+        &self,
+        family: &str,
+        status: TaskDefinitionStatus,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 
     /// Every task of the service with that desired status (all pages of ListTasks).
     fn list_tasks(

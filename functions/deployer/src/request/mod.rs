@@ -459,9 +459,7 @@ fn resolve_revision(request: DeployRequest, config: &Config, scope: &Scope<'_>) 
     ];
     refuse_stray(&stray, "deploy of a \"task_definition\"").map_err(|_| {
         let field = stray.iter().find(|(_, set)| *set).map(|(f, _)| *f).unwrap_or_default();
-        invalid(format!(
-            "\"{field}\" does not go with \"task_definition\": an existing revision is deployed as it is"
-        ))
+        invalid(format!("\"{field}\" does not go with \"task_definition\": an existing revision is deployed as it is"))
     })?;
     let at = resolve_envelope(&request, config, scope)?;
     let raw = request.task_definition.as_deref().unwrap_or_default();

@@ -823,6 +823,25 @@ impl Ecs for FakeAws {
         .await
     }
 
+    async fn list_task_definitions(
+        &self,
+        family_name: &str,
+        status: TaskDefinitionStatus,
+    ) -> Result<Vec<String>, AwsError> {
+        self.call("ListTaskDefinitions", family_name, |s| {
+            let mut found: Vec<(i32, String)> = s
+                .task_definitions
+                .iter()
+                .map(|d| &d.task_definition)
+                .filter(|td| td.family() == Some(family_name) && td.status() == Some(&status))
+                .map(|td| (td.revision(), td.task_definition_arn().unwrap_or_default().to_owned()))
+                .collect();
+            found.sort_by(|a, b| b.0.cmp(&a.0));
+            Ok(found.into_iter().map(|(_, arn)| arn).collect())
+        })
+        .await
+    }
+
     async fn list_tasks(
         &self,
         _cluster: &str,

@@ -12,7 +12,8 @@ use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefi
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
 use aws_sdk_ecs::types::{
     Cluster, DeploymentLifecycleHookAction, DesiredStatus, Service, ServiceDeployment, ServiceDeploymentBrief,
-    ServiceDeploymentStatus, ServiceRevision, StopServiceDeploymentStopType, Task, TaskDefinition, TaskDefinitionField,
+    ServiceDeploymentStatus, ServiceRevision, SortOrder, StopServiceDeploymentStopType, Task, TaskDefinition,
+    TaskDefinitionField, TaskDefinitionStatus,
 };
 use contract::aws_error::aws_error;
 use contract::names::Version;
@@ -218,6 +219,29 @@ impl Ecs for SdkEcs {
     async fn deregister_task_definition(&self, task_definition_arn: &str) -> Result<(), AwsError> {
         let out = self.ecs.deregister_task_definition().task_definition(task_definition_arn).send().await;
         out.map(|_| ()).map_err(|e| aws_error("DeregisterTaskDefinition", &e))
+    }
+
+    async fn list_task_definitions(&self, family: &str, status: TaskDefinitionStatus) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut pages = self
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(status)
+            .sort(SortOrder::Desc)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ListTaskDefinitions", &e))?;
+            // familyPrefix matches `web` and `web-worker`: keep the family asked for.
+            arns.extend(
+                page.task_definition_arns
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|arn| crate::plan::family(crate::plan::family_revision(arn)) == family),
+            );
+        }
+        Ok(arns)
     }
 
     async fn list_tasks(&self, cluster: &str, service: &str, desired: DesiredStatus) -> Result<Vec<String>, AwsError> {

@@ -1,0 +1,1 @@
+//! `cleanup`: deregister the family's ACTIVE revisions beyond the newest `keep`, except those in use.
