@@ -25,7 +25,7 @@ use aws_sdk_ecs::types::{
 use contract::aws_error::config_loader;
 use deployer::config::Config;
 use deployer::pipeline::Deployer;
-use deployer::ports::{DynamoLock, SdkEcs, SystemClock};
+use deployer::ports::{DynamoHistory, DynamoLock, SdkEcs, SystemClock};
 use serde::Deserialize;
 
 pub const REGION: &str = "us-east-1";
@@ -182,21 +182,30 @@ impl World {
     /// The deployer's lock table, as infra/template.yaml creates it.
     async fn create_lock_table(&self) {
         use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+            AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+            ProjectionType, ScalarAttributeType,
         };
+        let attribute = |name: &str, kind: ScalarAttributeType| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().expect("attribute")
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key")
+        };
+        let history = GlobalSecondaryIndex::builder()
+            .index_name("history")
+            .key_schema(key("history_of", KeyType::Hash))
+            .key_schema(key("at", KeyType::Range))
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .expect("index");
         aws_sdk_dynamodb::Client::new(&self.config)
             .create_table()
             .table_name(LOCK_TABLE)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("lock_id")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .expect("attribute"),
-            )
-            .key_schema(
-                KeySchemaElement::builder().attribute_name("lock_id").key_type(KeyType::Hash).build().expect("key"),
-            )
+            .attribute_definitions(attribute("lock_id", ScalarAttributeType::S))
+            .attribute_definitions(attribute("history_of", ScalarAttributeType::S))
+            .attribute_definitions(attribute("at", ScalarAttributeType::N))
+            .key_schema(key("lock_id", KeyType::Hash))
+            .global_secondary_indexes(history)
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await
@@ -457,9 +466,12 @@ impl World {
         Config::for_service(&s.cluster, &s.service, &s.repository).expect("the world's names are valid")
     }
 
-    /// The deployer library wired to this world through the real SDK, with its lock table.
+    /// The deployer library wired to this world through the real SDK, with its lock table (and history).
     pub fn deployer(&self) -> Deployer<SdkEcs> {
-        Deployer::new(SdkEcs::new(&self.config), self.defaults(), REGION).with_lock(std::sync::Arc::new(self.lock()))
+        let history = DynamoHistory::new(aws_sdk_dynamodb::Client::new(&self.config), LOCK_TABLE);
+        Deployer::new(SdkEcs::new(&self.config), self.defaults(), REGION)
+            .with_lock(std::sync::Arc::new(self.lock()))
+            .with_history(std::sync::Arc::new(history))
     }
 
     /// The environment the Lambda function needs to deploy in this world.

@@ -53,6 +53,8 @@ pub async fn register<E: Ecs>(
 pub enum Start {
     Registered,
     ForceNewDeployment,
+    /// A revision that existed before this deploy (`task_definition`): never deregistered here.
+    Existing,
 }
 
 /// Starts the rollout of `arn` with the service's strategy. A failed start that may have taken effect is
@@ -66,11 +68,11 @@ pub async fn start<E: Ecs>(
     how: Start,
 ) -> Result<Started, DeployError> {
     if strategy == Strategy::CodeDeploy {
-        return start_codedeploy(ecs, at, arn).await;
+        return start_codedeploy(ecs, at, arn, how == Start::Registered).await;
     }
     match strategy.start(ecs, at, arn, how == Start::ForceNewDeployment).await {
         Ok((_, started)) => Ok(started),
-        Err(error) if how == Start::ForceNewDeployment => Err(error.into()),
+        Err(error) if how != Start::Registered => Err(error.into()),
         Err(error) => {
             let service = after_failed_start(ecs, at, arn, error).await?;
             let deployment_id = crate::strategy::rolling::deployment_for(&service, arn);
@@ -83,19 +85,29 @@ pub async fn start<E: Ecs>(
     }
 }
 
-/// CreateDeployment of `arn` (a CODE_DEPLOY service; never UpdateService). When it fails, the revision is
-/// deregistered if CodeDeploy certainly created nothing, else kept (`CodeDeployFailed` says which); a check
-/// that failed before CreateDeployment (no group, no load balancer) deregisters it too.
-async fn start_codedeploy<E: Ecs>(ecs: &E, at: &ServiceRef, arn: &str) -> Result<Started, DeployError> {
+/// CreateDeployment of `arn` (a CODE_DEPLOY service; never UpdateService). When it fails, the revision this
+/// deploy registered (`registered`) is deregistered if CodeDeploy certainly created nothing, else kept
+/// (`CodeDeployFailed` says which); a check that failed before CreateDeployment (no group, no load balancer)
+/// deregisters it too. A revision that existed before is never deregistered.
+async fn start_codedeploy<E: Ecs>(
+    ecs: &E,
+    at: &ServiceRef,
+    arn: &str,
+    registered: bool,
+) -> Result<Started, DeployError> {
     let error = match crate::strategy::codedeploy::start(ecs, at, arn).await {
         Ok((_, started)) => return Ok(started),
         Err(DeployError::Aws(e)) if e.operation == "CreateDeployment" => e,
         Err(other) => {
-            let _ = ecs.deregister_task_definition(arn).await;
+            if registered {
+                let _ = ecs.deregister_task_definition(arn).await;
+            }
             return Err(other);
         }
     };
-    let cleanup = if error.certainly_not_applied() {
+    let cleanup = if !registered {
+        Cleanup::KeptExisting
+    } else if error.certainly_not_applied() {
         match ecs.deregister_task_definition(arn).await {
             Ok(()) => Cleanup::Deregistered,
             Err(e) => Cleanup::DeregisterFailed(e.to_string()),

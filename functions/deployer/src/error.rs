@@ -181,6 +181,8 @@ pub enum Cleanup {
     DeregisterFailed(String),
     /// The update's outcome is unknown, so the revision is kept: the service may already use it.
     KeptOutcomeUnknown,
+    /// The revision existed before this deploy (`task_definition`): it is never deregistered.
+    KeptExisting,
 }
 
 impl Cleanup {
@@ -193,6 +195,7 @@ impl Cleanup {
             Cleanup::KeptOutcomeUnknown => {
                 format!("the service could not be read back, so {task_definition} was kept in case the service uses it")
             }
+            Cleanup::KeptExisting => format!("{task_definition} existed before this deploy and was kept"),
         }
     }
 
@@ -201,6 +204,7 @@ impl Cleanup {
             Cleanup::Deregistered => "deregistered",
             Cleanup::DeregisterFailed(_) => "deregister_failed",
             Cleanup::KeptOutcomeUnknown => "kept_outcome_unknown",
+            Cleanup::KeptExisting => "kept_existing",
         }
     }
 }

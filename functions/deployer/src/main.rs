@@ -10,7 +10,7 @@ use contract::env::Env;
 use deployer::config::Config;
 use deployer::notify::Notifiers;
 use deployer::pipeline::Deployer;
-use deployer::ports::{Clock, DynamoLock, EcrClients, SdkEcs, SystemClock};
+use deployer::ports::{Clock, DynamoHistory, DynamoLock, EcrClients, SdkEcs, SystemClock};
 use deployer::trigger::lambda::handle;
 use lambda_runtime::{service_fn, Error};
 
@@ -34,8 +34,12 @@ async fn main() -> Result<(), Error> {
             SdkEcs::with_ecr(&config, regional_ecr.clone())
         }));
     // One lock table, in the function's region, for every region's services (the lock key names the region).
+    // The same table keeps the history: a record per deploy and rollback, beside the locks.
     if let Some(table) = lock_table {
-        deployer = deployer.with_lock(Arc::new(DynamoLock::new(aws_sdk_dynamodb::Client::new(&sdk), table, clock)));
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        deployer = deployer
+            .with_history(Arc::new(DynamoHistory::new(dynamodb.clone(), table.clone())))
+            .with_lock(Arc::new(DynamoLock::new(dynamodb, table, clock)));
     }
     let deployer = &deployer;
     lambda_runtime::run(service_fn(move |event| handle(deployer, event))).await

@@ -20,7 +20,7 @@ use crate::fanout::{self, Fleet};
 use crate::notify::{DeployEvent, NoNotifier, Notification, Notifier};
 use crate::plan::digest::Running;
 use crate::plan::{self, describe_name, family_revision, plan, Action, PlanInput};
-use crate::ports::{Clock, Ecs, ImageQuery, Lock, NoLock, SystemClock};
+use crate::ports::{Clock, Ecs, History, ImageQuery, Lock, NoHistory, NoLock, SystemClock};
 use crate::preflight::{self, PreflightFacts, ServiceCache};
 use crate::request::{self, DeployTarget, Invocation, Resolved, Scope, ServiceRef, ANSWER_MARGIN};
 use crate::result::{self, millis};
@@ -37,6 +37,7 @@ pub struct Deployer<E> {
     other_regions: Mutex<HashMap<String, Arc<E>>>,
     factory: Option<RegionFactory<E>>,
     lock: Arc<dyn Lock>,
+    history: Arc<dyn History>,
     clock: Arc<dyn Clock>,
     notifier: Box<dyn Notifier>,
     config: Config,
@@ -44,10 +45,25 @@ pub struct Deployer<E> {
 }
 
 /// The change a deploy makes once its checks passed.
-enum Change {
+pub(crate) enum Change {
     Register(Box<RegisterTaskDefinitionInput>),
     /// The revision stays; its tasks are replaced so that they pull the tag's new digest.
     ForceNewDeployment,
+    /// An existing revision (`task_definition`), by ARN: nothing is registered.
+    Existing(String),
+}
+
+/// What a deploy knows once it decided its change: where it started from and what it reports.
+pub(crate) struct Decided {
+    pub strategy: Strategy,
+    pub base: crate::ports::DescribedTaskDefinition,
+    /// The revision the service runs, `family:revision` and ARN.
+    pub previous: String,
+    pub previous_arn: String,
+    pub result: DeployResult,
+    pub timings: Timings,
+    /// When the deploy began, on the clock.
+    pub started: Duration,
 }
 
 impl<E: Ecs> Deployer<E> {
@@ -64,6 +80,7 @@ impl<E: Ecs> Deployer<E> {
             other_regions: Mutex::default(),
             factory: None,
             lock: Arc::new(NoLock),
+            history: Arc::new(NoHistory),
             clock: Arc::new(SystemClock::default()),
             notifier: Box::new(NoNotifier),
             config,
@@ -74,6 +91,12 @@ impl<E: Ecs> Deployer<E> {
     /// Locks services through `lock` (one lock for every region: its key names the region).
     pub fn with_lock(mut self, lock: Arc<dyn Lock>) -> Self {
         self.lock = lock;
+        self
+    }
+
+    /// Records every deploy and rollback in `history` (the lock table, in the function's region).
+    pub fn with_history(mut self, history: Arc<dyn History>) -> Self {
+        self.history = history;
         self
     }
 
@@ -146,7 +169,11 @@ impl<E: Ecs> Deployer<E> {
             }
             Resolved::Rollback(r) => {
                 let ecs = self.ecs_for(r.at.region.as_ref())?;
+                let started_ms = self.clock.unix_millis();
                 let rolled = rollback::explicit(&*ecs, &*self.lock, &*self.clock, &self.region, &r, inv).await?;
+                if rolled.status != Status::AlreadyDeployed {
+                    self.remember(&self.rollback_record(&r, inv, &rolled, started_ms)).await;
+                }
                 result::render(&rolled)
             }
             Resolved::Status(at) => {
@@ -157,11 +184,24 @@ impl<E: Ecs> Deployer<E> {
                 let ecs = self.ecs_for(at.region.as_ref())?;
                 result::render(&status::answer_hooks(&*ecs, &at, action).await?)
             }
-            Resolved::Redeploy(_)
-            | Resolved::History { .. }
-            | Resolved::Cleanup(_)
-            | Resolved::Diff(_)
-            | Resolved::DiffRevision(_) => {
+            Resolved::History { at, limit } => {
+                let ecs = self.ecs_for(at.region.as_ref())?;
+                let key = at.lock_key(&self.region);
+                result::render(&crate::revisions::history::read(&*ecs, &*self.history, &at, &key, limit).await?)
+            }
+            Resolved::Redeploy(r) => {
+                let ecs = self.ecs_for(r.at.region.as_ref())?;
+                result::deploy_answer(self.redeploy(&ecs, &r, inv).await?)
+            }
+            Resolved::Diff(t) => {
+                let ecs = self.ecs_for(t.at.region.as_ref())?;
+                result::render(&crate::revisions::diff::answer(self.deploy_target(&ecs, &t, inv).await?))
+            }
+            Resolved::DiffRevision(r) => {
+                let ecs = self.ecs_for(r.at.region.as_ref())?;
+                result::render(&crate::revisions::diff::answer(self.redeploy(&ecs, &r, inv).await?))
+            }
+            Resolved::Cleanup(_) => {
                 Err(DeployError::InvalidRequest { reason: "this action is not available yet".into() })
             }
         }
@@ -288,12 +328,29 @@ impl<E: Ecs> Deployer<E> {
             tracing::info!(status = ?result.status, "deploy finished");
             return Ok(result);
         };
+        let decided =
+            Decided { strategy: facts.strategy, base: facts.base, previous, previous_arn, result, timings, started };
+        self.roll_out(ecs, t, inv, change, decided).await
+    }
+
+    /// Stages 5 to 8 once the change is decided: register (unless the revision exists), start the rollout with
+    /// the service's strategy, record it, follow it and roll back when asked; the history records the deploy
+    /// as it starts (in the same round as the start) and again when it was followed to its end.
+    pub(crate) async fn roll_out(
+        &self,
+        ecs: &E,
+        t: &DeployTarget,
+        inv: &Invocation,
+        change: Change,
+        decided: Decided,
+    ) -> Result<DeployResult, DeployError> {
+        let Decided { strategy, base, previous, previous_arn, mut result, mut timings, started } = decided;
         let step = self.clock.now();
         let started_notice =
             self.tell(DeployEvent::Started, &t.at, t.version.as_str(), Some(&previous), None, None, Some(started));
         let (arn, how) = match change {
             Change::Register(input) => {
-                let (registered, ()) = tokio::join!(apply::register(ecs, *input, &facts.base), started_notice);
+                let (registered, ()) = tokio::join!(apply::register(ecs, *input, &base), started_notice);
                 let arn = registered?
                     .task_definition_arn
                     .ok_or_else(|| contract::AwsError::incomplete("RegisterTaskDefinition", "task definition ARN"))?;
@@ -304,25 +361,44 @@ impl<E: Ecs> Deployer<E> {
                 started_notice.await;
                 (previous_arn.clone(), apply::Start::ForceNewDeployment)
             }
+            Change::Existing(arn) => {
+                started_notice.await;
+                (arn, apply::Start::Existing)
+            }
         };
         let name = family_revision(&arn).to_owned();
         tracing::Span::current().record("task_definition", name.as_str());
         tracing::info!(forced = result.forced_new_deployment, "rolling out {name}");
 
         let step = self.clock.now();
-        let begun = match apply::start(ecs, facts.strategy, &t.at, &arn, how).await {
+        result.task_definition = Some(name.clone());
+        let record = self.history_record(t, inv, &result, started);
+        let (begun, ()) = tokio::join!(apply::start(ecs, strategy, &t.at, &arn, how), self.remember(&record));
+        let begun = match begun {
             Ok(begun) => begun,
             Err(err) => {
                 let reason = Some(err.to_string());
-                self.tell(DeployEvent::Failed, &t.at, t.version.as_str(), Some(&previous), None, reason, Some(started))
-                    .await;
+                let mut failed = record;
+                failed.entry.status = Status::Failed.as_str().to_owned();
+                failed.entry.reason.clone_from(&reason);
+                failed.entry.ended_at = Some(crate::revisions::history::rfc3339(self.clock.unix_millis()));
+                let told = self.tell(
+                    DeployEvent::Failed,
+                    &t.at,
+                    t.version.as_str(),
+                    Some(&previous),
+                    None,
+                    reason,
+                    Some(started),
+                );
+                tokio::join!(told, self.remember(&failed));
                 return Err(err);
             }
         };
         timings.update = Some(millis(self.clock.now() - step));
         result.status = Status::Deployed;
         result.deployment_id = begun.deployment_id;
-        if let Strategy::Native(kind) = facts.strategy {
+        if let Strategy::Native(kind) = strategy {
             result.service_deployment = begun.service_deployment_arn.map(|arn| {
                 Box::new(ServiceDeploymentReport {
                     arn,
@@ -337,18 +413,8 @@ impl<E: Ecs> Deployer<E> {
             let elapsed = self.clock.now() - started;
             let deadline = self.clock.now() + inv.budget.saturating_sub(ANSWER_MARGIN + elapsed);
             let (clock, max_failed) = (&*self.clock, self.config.max_failed_tasks);
-            follow::follow_deploy(
-                ecs,
-                clock,
-                max_failed,
-                facts.strategy,
-                t,
-                &mut result,
-                &arn,
-                &previous_arn,
-                deadline,
-            )
-            .await?;
+            follow::follow_deploy(ecs, clock, max_failed, strategy, t, &mut result, &arn, &previous_arn, deadline)
+                .await?;
             let reason = result.rollout.as_ref().and_then(|r| r.failure.as_ref()).map(|f| f.reason.clone());
             let event = match result.status {
                 Status::Completed => Some(DeployEvent::Succeeded),
@@ -364,13 +430,82 @@ impl<E: Ecs> Deployer<E> {
                     Some(b) if result.status == Status::RolledBack => (b.from.clone(), Some(b.to.clone())),
                     _ => (previous.clone(), result.task_definition.clone()),
                 };
-                self.tell(event, &t.at, t.version.as_str(), Some(&from), to.as_deref(), reason, Some(started)).await;
+                let mut ended = record.clone();
+                ended.entry.status = result.status.as_str().to_owned();
+                ended.entry.reason.clone_from(&reason);
+                ended.entry.deployment_id.clone_from(&result.deployment_id);
+                ended.entry.ended_at = Some(crate::revisions::history::rfc3339(self.clock.unix_millis()));
+                let told =
+                    self.tell(event, &t.at, t.version.as_str(), Some(&from), to.as_deref(), reason, Some(started));
+                tokio::join!(told, self.remember(&ended));
             }
         }
         timings.total = millis(self.clock.now() - started);
         result.timings_ms = timings;
         tracing::info!(status = ?result.status, "deploy finished");
         Ok(result)
+    }
+
+    /// The history record of the deploy `result` describes, begun at `started` on the clock: `deployed`
+    /// (written while the rollout starts, so it costs no round of its own) until its end is seen.
+    fn history_record(
+        &self,
+        t: &DeployTarget,
+        inv: &Invocation,
+        result: &DeployResult,
+        started: Duration,
+    ) -> crate::ports::HistoryRecord {
+        let started_ms = self.clock.unix_millis().saturating_sub(millis(self.clock.now() - started));
+        let entry = contract::result::HistoryEntry {
+            action: "deploy".into(),
+            status: Status::Deployed.as_str().to_owned(),
+            version: Some(t.version.to_string()),
+            digest: result.containers_updated.iter().find_map(|c| c.digest_after.clone()),
+            task_definition: result.task_definition.clone(),
+            previous_task_definition: Some(result.previous_task_definition.clone()),
+            at: crate::revisions::history::rfc3339(started_ms),
+            ended_at: None,
+            by: Some(t.requested_by.clone().unwrap_or_else(|| crate::revisions::history::DIRECT_INVOKE.into())),
+            reason: None,
+            deployment_id: None,
+            source: contract::result::HistorySource::Record,
+        };
+        let key = t.at.lock_key(&self.region);
+        crate::revisions::history::record(&key, &inv.request_id, started_ms, self.config.history_days, entry)
+    }
+
+    /// The history record of an explicit rollback that moved the service.
+    fn rollback_record(
+        &self,
+        r: &request::RollbackTarget,
+        inv: &Invocation,
+        rolled: &contract::result::RollbackResult,
+        started_ms: u64,
+    ) -> crate::ports::HistoryRecord {
+        use crate::revisions::history::{record, rfc3339, DIRECT_INVOKE};
+        let ended = rolled.status != Status::InProgress;
+        let entry = contract::result::HistoryEntry {
+            action: "rollback".into(),
+            status: rolled.status.as_str().to_owned(),
+            version: rolled.version.clone(),
+            digest: None,
+            task_definition: Some(rolled.to.clone()),
+            previous_task_definition: Some(rolled.from.clone()),
+            at: rfc3339(started_ms),
+            ended_at: ended.then(|| rfc3339(self.clock.unix_millis())),
+            by: Some(r.requested_by.clone().unwrap_or_else(|| DIRECT_INVOKE.into())),
+            reason: rolled.rollout.as_ref().and_then(|o| o.failure.as_ref()).map(|f| f.reason.clone()),
+            deployment_id: rolled.deployment_id.clone(),
+            source: contract::result::HistorySource::Record,
+        };
+        record(&r.at.lock_key(&self.region), &inv.request_id, started_ms, self.config.history_days, entry)
+    }
+
+    /// Writes a history record; a failure is logged, never the deploy's.
+    pub(crate) async fn remember(&self, record: &crate::ports::HistoryRecord) {
+        if let Err(e) = self.history.put(record).await {
+            tracing::warn!(code = e.code().as_str(), "the history record was not written: {e}");
+        }
     }
 
     /// Sends one notification, its duration measured from `started` on the clock; it never fails the deploy.

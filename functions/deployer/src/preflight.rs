@@ -153,7 +153,7 @@ fn answers(from: &ImageQuery, answer: &Result<ImageLookup, AwsError>, wanted: &I
 }
 
 /// What one answer means for the deploy: the image, or why it cannot be deployed.
-fn judge(
+pub(crate) fn judge(
     q: &ImageQuery,
     answer: &Result<ImageLookup, AwsError>,
     version: &Version,

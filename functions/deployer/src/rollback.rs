@@ -176,7 +176,9 @@ pub async fn after_failure<E: Ecs>(
     if !t.options.rollback || same_revision(failed_arn, previous_arn) {
         return Ok(None);
     }
-    let r = Rollback { at: &t.at, strategy, from: failed_arn, discard: true, to: previous_arn, deadline };
+    // A revision that existed before the deploy (`task_definition`) is not this deploy's to deregister.
+    let discard = t.revision.is_none();
+    let r = Rollback { at: &t.at, strategy, from: failed_arn, discard, to: previous_arn, deadline };
     Ok(Some(roll_back(ecs, clock, r).await?.0))
 }
 

@@ -4,6 +4,7 @@
 //! Ecs     the ECS and ECR calls of a deploy     sdk/ (SdkEcs, EcrClients)   testing::FakeAws
 //! CodeDeploy  CODE_DEPLOY services' deployments sdk/codedeploy.rs (SdkEcs) testing::FakeAws (a supertrait of Ecs)
 //! Lock    one lease per service                 dynamodb_lock.rs (DynamoLock, NoLock)
+//! History a record per deploy and rollback      dynamodb_history.rs (DynamoHistory, NoHistory) testing::FakeAws
 //! Clock   monotonic time, sleeping, wall time   clock.rs (SystemClock)     testing::FakeAws (virtual)
 //! ```
 //! Notifications have their port in [`crate::notify`]; secrets in [`contract::secrets`].
@@ -11,6 +12,7 @@
 pub mod clock;
 pub mod codedeploy;
 pub mod codepipeline;
+pub mod dynamodb_history;
 pub mod dynamodb_lock;
 pub mod sdk;
 
@@ -29,6 +31,7 @@ use futures_util::future::BoxFuture;
 pub use clock::SystemClock;
 pub use codedeploy::{CodeDeploy, NewDeployment};
 pub use codepipeline::CodePipeline;
+pub use dynamodb_history::{DynamoHistory, NoHistory};
 pub use dynamodb_lock::{DynamoLock, NoLock};
 pub use sdk::{EcrClients, SdkEcs};
 
@@ -220,6 +223,34 @@ pub trait Lock: Send + Sync {
 
     /// Lets go of `key` if `holder` still holds it.
     fn release<'a>(&'a self, key: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), AwsError>>;
+}
+
+/// One deploy or rollback as the history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRecord {
+    /// The service: `<region>/<cluster>/<service>` (its lock key).
+    pub service: String,
+    /// Unique within the service: `<started unix ms>/<request id>`. Writing the same id again replaces the
+    /// record (a deploy's end replaces its start).
+    pub id: String,
+    /// When it started, unix milliseconds.
+    pub at_ms: u64,
+    /// When the record may go, unix seconds.
+    pub expires_at: u64,
+    pub entry: contract::result::HistoryEntry,
+}
+
+/// Where deploys and rollbacks are recorded. A failed write never fails a deploy: the caller logs it.
+pub trait History: Send + Sync {
+    /// Writes `record`, replacing the one with the same service and id.
+    fn put<'a>(&'a self, record: &'a HistoryRecord) -> BoxFuture<'a, Result<(), AwsError>>;
+
+    /// The service's newest `limit` records, newest first.
+    fn recent<'a>(
+        &'a self,
+        service: &'a str,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<contract::result::HistoryEntry>, AwsError>>;
 }
 
 /// Time as the pipeline reads it: following a rollout reads [`Clock::now`] and waits with [`Clock::sleep`],

@@ -133,6 +133,11 @@ pub struct DeployTarget {
     /// Clean up after a deploy that went well, keeping this many revisions (`keep`, else
     /// `DEPLOY_KEEP_REVISIONS`).
     pub keep: Option<u32>,
+    /// Set when the deploy is of an existing revision (`task_definition`): nothing is registered, and the
+    /// revision is never deregistered, even when its rollout fails.
+    pub revision: Option<TaskDefinitionRef>,
+    /// Who asked, as the history records it.
+    pub requested_by: Option<String>,
 }
 
 /// An explicit rollback, resolved.
@@ -143,6 +148,8 @@ pub struct RollbackTarget {
     pub to: Option<TaskDefinitionRef>,
     pub wait: bool,
     pub force: bool,
+    /// Who asked, as the history records it.
+    pub requested_by: Option<String>,
 }
 
 /// A deploy of an existing revision (`task_definition`): nothing is registered.
@@ -156,6 +163,8 @@ pub struct RevisionTarget {
     pub options: Options,
     /// Clean up after the deploy, keeping this many revisions.
     pub keep: Option<u32>,
+    /// Who asked, as the history records it.
+    pub requested_by: Option<String>,
 }
 
 /// A `cleanup`, resolved.
@@ -268,7 +277,13 @@ pub fn resolve(request: DeployRequest, config: &Config, scope: &Scope<'_>) -> Re
             only_service_fields(&request, "rollback", true)?;
             let at = resolve_envelope(&request, config, scope)?;
             let to = request.to.as_deref().map(|to| rollback_target(to, &at, scope)).transpose()?;
-            Ok(Resolved::Rollback(RollbackTarget { at, to, wait: request.wait, force: request.force }))
+            Ok(Resolved::Rollback(RollbackTarget {
+                at,
+                to,
+                wait: request.wait,
+                force: request.force,
+                requested_by: request.requested_by.clone(),
+            }))
         }
         Action::Status => {
             only_service_fields(&request, "status", false)?;
@@ -470,6 +485,7 @@ fn resolve_revision(request: DeployRequest, config: &Config, scope: &Scope<'_>) 
     Ok(RevisionTarget {
         containers: request.containers.clone().unwrap_or_else(|| config.containers.clone()),
         keep: request.keep.or(config.keep_revisions),
+        requested_by: request.requested_by.clone(),
         options: Options {
             dry_run: request.dry_run,
             wait: request.wait,
@@ -522,6 +538,8 @@ fn resolve_deploy(request: DeployRequest, config: &Config, scope: &Scope<'_>) ->
         base: request.base.unwrap_or(config.base),
         pin_digest: request.pin_digest.unwrap_or(config.pin_digest),
         keep: request.keep.or(config.keep_revisions),
+        revision: None,
+        requested_by: request.requested_by.clone(),
         options: Options {
             dry_run: request.dry_run,
             wait: request.wait,

@@ -325,3 +325,70 @@ fn pin_digest_comes_from_the_request_or_the_configuration() {
     assert!(deploy(r#"{"version":"v2"}"#, &pinning).unwrap().pin_digest);
     assert!(!deploy(r#"{"version":"v2","pin_digest":false}"#, &pinning).unwrap().pin_digest);
 }
+
+#[test]
+fn revision_actions_take_their_own_fields_and_refuse_the_others() {
+    let ok = |json: &str| resolve(request(json), &config()).unwrap_or_else(|e| panic!("{json}: {e}"));
+    let refused = |json: &str, config: &Config| {
+        let err = resolve(request(json), config).expect_err(json);
+        (err.code().as_str().to_owned(), err.to_string())
+    };
+    match ok(r#"{"task_definition":"web:41","wait":true,"keep":5,"requested_by":"slack:U1"}"#) {
+        Resolved::Redeploy(r) => {
+            assert_eq!((r.revision.to_string(), r.options.wait, r.keep), ("web:41".into(), true, Some(5)));
+            assert_eq!(r.requested_by.as_deref(), Some("slack:U1"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match ok(r#"{"task_definition":"arn:aws:ecs:eu-west-1:111122223333:task-definition/web:41"}"#) {
+        Resolved::Redeploy(r) => assert_eq!(r.revision.to_string(), "web:41"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(ok(r#"{"action":"history"}"#), Resolved::History { limit: DEFAULT_HISTORY, .. }));
+    assert!(matches!(ok(r#"{"action":"history","limit":100}"#), Resolved::History { limit: 100, .. }));
+    match ok(r#"{"action":"cleanup","keep":20,"dry_run":true,"delete_inactive":true}"#) {
+        Resolved::Cleanup(c) => assert_eq!((c.keep, c.dry_run, c.delete_inactive), (20, true, true)),
+        other => panic!("{other:?}"),
+    }
+    match ok(r#"{"action":"diff","version":"v2"}"#) {
+        Resolved::Diff(t) => assert!(t.options.dry_run, "a diff never changes anything"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(ok(r#"{"action":"diff","task_definition":"web:3"}"#), Resolved::DiffRevision(_)));
+    match ok(r#"{"version":"v2","keep":3}"#) {
+        Resolved::Deploy(t) => assert_eq!((t.keep, t.revision), (Some(3), None)),
+        other => panic!("{other:?}"),
+    }
+    let configured = Config { keep_revisions: Some(7), ..config() };
+    match resolve(request(r#"{"action":"cleanup"}"#), &configured).unwrap() {
+        Resolved::Cleanup(c) => assert_eq!(c.keep, 7, "DEPLOY_KEEP_REVISIONS is cleanup's default"),
+        other => panic!("{other:?}"),
+    }
+
+    for (json, says) in [
+        (r#"{"task_definition":"web:41","version":"v2"}"#, "\"version\" does not go with \"task_definition\""),
+        (r#"{"task_definition":"web:41","base":"service"}"#, "\"base\" does not go with \"task_definition\""),
+        (r#"{"task_definition":"web"}"#, "family:revision"),
+        (r#"{"action":"history","limit":0}"#, "\"limit\" takes 1 to 100"),
+        (r#"{"action":"history","keep":3}"#, "\"keep\" does not go with action history"),
+        (r#"{"action":"status","limit":3}"#, "\"limit\" does not go with action status"),
+        (r#"{"action":"cleanup"}"#, "no \"keep\""),
+        (r#"{"action":"cleanup","keep":0}"#, "\"keep\" takes 1 to 1000"),
+        (r#"{"action":"cleanup","keep":5,"version":"v2"}"#, "\"version\" does not go with action cleanup"),
+        (r#"{"action":"diff","version":"v2","wait":true}"#, "\"wait\" does not go with action diff"),
+        (r#"{"action":"rollback","task_definition":"web:3"}"#, "\"task_definition\" does not go with action rollback"),
+        (r#"{"version":"v2","limit":3}"#, "belong to cleanup and history"),
+        (r#"{"version":"v2","requested_by":""}"#, "\"requested_by\" takes 1 to 512"),
+    ] {
+        let (code, message) = refused(json, &config());
+        assert_eq!(code, "InvalidRequest", "{json}: {message}");
+        assert!(message.contains(says), "{json}: {message}");
+    }
+    let (code, _) =
+        refused(r#"{"task_definition":"arn:aws:ecs:eu-west-1:999999999999:task-definition/web:41"}"#, &config());
+    assert_eq!(code, "NotAllowed", "another account's revision");
+    let (code, _) = refused(r#"{"action":"history","service":"api"}"#, &allowing(&["prod/web"]));
+    assert_eq!(code, "NotAllowed", "history takes the same allow-list as deploys");
+    let (code, _) = refused(r#"{"action":"cleanup","keep":3,"service":"api"}"#, &allowing(&["prod/web"]));
+    assert_eq!(code, "NotAllowed", "cleanup too");
+}

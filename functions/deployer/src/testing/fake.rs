@@ -112,6 +112,8 @@ pub struct State {
     pub stopped_tasks: Vec<Task>,
     /// key → (holder, since, expires)
     pub locks: HashMap<String, (String, Duration, Duration)>,
+    /// The history records, as the lock table keeps them.
+    pub history: Vec<crate::ports::HistoryRecord>,
     /// ECS-native service deployments by ARN: what DescribeServiceDeployments answers now, and the states it
     /// answers next (one per read; the last one stays).
     pub service_deployments: BTreeMap<String, (ServiceDeployment, VecDeque<ServiceDeployment>)>,
@@ -387,7 +389,7 @@ pub type FakeDeployer = Deployer<FakeAws>;
 /// `fake` as every port of a deployer configured with `config`.
 pub fn deployer_on(fake: FakeAws, config: Config) -> FakeDeployer {
     let fake = Arc::new(fake);
-    Deployer::shared(fake.clone(), config, REGION).with_lock(fake.clone()).with_clock(fake)
+    Deployer::shared(fake.clone(), config, REGION).with_lock(fake.clone()).with_history(fake.clone()).with_clock(fake)
 }
 
 /// A deployer on the standard fake world: `web` runs `web:7` with the app at v1; ECR has v1 and v2.
@@ -836,7 +838,7 @@ impl Ecs for FakeAws {
                 .filter(|td| td.family() == Some(family_name) && td.status() == Some(&status))
                 .map(|td| (td.revision(), td.task_definition_arn().unwrap_or_default().to_owned()))
                 .collect();
-            found.sort_by(|a, b| b.0.cmp(&a.0));
+            found.sort_by_key(|f| std::cmp::Reverse(f.0));
             Ok(found.into_iter().map(|(_, arn)| arn).collect())
         })
         .await
@@ -923,6 +925,32 @@ impl Lock for FakeAws {
 
     fn release<'a>(&'a self, key: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), AwsError>> {
         self.let_go(key, holder).boxed()
+    }
+}
+
+/// The history on the fake lock table: PutItem replaces a record, Query reads a service's newest first.
+impl crate::ports::History for FakeAws {
+    fn put<'a>(&'a self, record: &'a crate::ports::HistoryRecord) -> BoxFuture<'a, Result<(), AwsError>> {
+        self.call("PutItem", &record.id, move |s| {
+            s.history.retain(|r| !(r.service == record.service && r.id == record.id));
+            s.history.push(record.clone());
+            Ok(())
+        })
+        .boxed()
+    }
+
+    fn recent<'a>(
+        &'a self,
+        service: &'a str,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<contract::result::HistoryEntry>, AwsError>> {
+        self.call("Query", service, move |s| {
+            let mut mine: Vec<&crate::ports::HistoryRecord> =
+                s.history.iter().filter(|r| r.service == service).collect();
+            mine.sort_by_key(|r| std::cmp::Reverse(r.at_ms));
+            Ok(mine.into_iter().take(limit as usize).map(|r| r.entry.clone()).collect())
+        })
+        .boxed()
     }
 }
 

@@ -17,6 +17,8 @@ mod deploy_tests;
 #[cfg(test)]
 mod native_tests;
 #[cfg(test)]
+mod revision_tests;
+#[cfg(test)]
 mod rollout_tests;
 #[cfg(test)]
 mod trust_tests;

@@ -70,6 +70,10 @@ pub async fn on_build<E: Ecs>(
     let version = build_variable(event, variable).ok_or_else(|| DeployError::InvalidRequest {
         reason: format!("the build of {project} has no {variable} environment variable to deploy"),
     })?;
-    let request = DeployRequest { version: Some(version.to_owned()), ..DeployRequest::default() };
+    let request = DeployRequest {
+        version: Some(version.to_owned()),
+        requested_by: Some(format!("codebuild:{project}")),
+        ..DeployRequest::default()
+    };
     d.execute(request, inv).await
 }

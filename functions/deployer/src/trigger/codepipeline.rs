@@ -108,6 +108,8 @@ async fn start<E: Ecs>(d: &Deployer<E>, job: &PipelineJob, inv: &Invocation) -> 
         return Err(DeployError::InvalidRequest { reason: "UserParameters must be a deploy to one service".into() });
     }
     request.wait = false;
+    // The pipeline's job is who asked, whatever UserParameters says.
+    request.requested_by = Some(format!("codepipeline:{}", job.id));
     let region = request.region.clone();
     let result = d.deploy_with(request, inv).await?;
     let deployed = result.task_definition.clone().unwrap_or_default();

@@ -28,7 +28,7 @@ pub fn invocation(context: &lambda_runtime::Context, clock: &dyn Clock) -> Invoc
 pub async fn handle<E: Ecs>(deployer: &Deployer<E>, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     let inv = invocation(&event.context, deployer.clock());
     let outcome = match route(event.payload) {
-        Ok(Inbound::Request(request)) => deployer.execute(request, &inv).await,
+        Ok(Inbound::Request(request)) => deployer.execute(*request, &inv).await,
         Ok(Inbound::EcsDeployment(e)) => ecs_event::on_deployment_event(deployer, &e, &inv).await,
         Ok(Inbound::CodeBuild { origin, event }) => codebuild::on_build(deployer, &origin, &event, &inv).await,
         Ok(Inbound::CodeDeploy(e)) => codedeploy_event::on_codedeploy_event(deployer, &e, &inv).await,

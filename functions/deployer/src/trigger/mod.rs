@@ -47,7 +47,7 @@ pub struct EcsDeploymentEvent {
 
 #[derive(Debug)]
 pub enum Inbound {
-    Request(DeployRequest),
+    Request(Box<DeployRequest>),
     EcsDeployment(EcsDeploymentEvent),
     CodeBuild {
         origin: Origin,
@@ -94,7 +94,9 @@ pub fn route(payload: Value) -> Result<Inbound, DeployError> {
     }
     let looks_like_event = payload.as_object().is_some_and(|o| EVENT_ONLY_FIELDS.iter().any(|k| o.contains_key(*k)));
     if !looks_like_event {
-        return serde_json::from_value(payload).map(Inbound::Request).map_err(|e| invalid(e.to_string()));
+        return serde_json::from_value(payload)
+            .map(|r| Inbound::Request(Box::new(r)))
+            .map_err(|e| invalid(e.to_string()));
     }
     let envelope =
         Envelope::deserialize(&payload).map_err(|e| invalid(format!("not a well-formed EventBridge event: {e}")))?;

@@ -1,0 +1,209 @@
+//! Issue 15 on the fake: the history of deploys and rollbacks, deploying an existing revision, and diff.
+
+use std::time::Duration;
+
+use aws_sdk_ecs::types::TaskDefinitionStatus;
+use serde_json::{json, Value};
+
+use contract::request::DeployRequest;
+
+use crate::plan::family_revision;
+use crate::request::Invocation;
+use crate::testing::standard_deployer as deployer;
+use crate::testing::*;
+
+fn request(v: Value) -> DeployRequest {
+    serde_json::from_value(v).unwrap()
+}
+
+fn inv(id: &str, budget_secs: u64) -> Invocation {
+    Invocation { request_id: id.into(), budget: Duration::from_secs(budget_secs), home: Some(home()) }
+}
+
+fn running(d: &FakeDeployer) -> String {
+    family_revision(d.ecs().service("web").task_definition().unwrap()).to_owned()
+}
+
+fn pass_time(d: &FakeDeployer, secs: u64) {
+    d.ecs().state.lock().unwrap().now += Duration::from_secs(secs);
+}
+
+/// `(action, status, task_definition, previous, version, by)` of each history entry, newest first.
+fn summary(history: &Value) -> Vec<(String, String, String, String, String, String)> {
+    let s = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                s(&e["action"]),
+                s(&e["status"]),
+                s(&e["task_definition"]),
+                s(&e["previous_task_definition"]),
+                s(&e["version"]),
+                s(&e["by"]),
+            )
+        })
+        .collect()
+}
+
+fn row(a: &str, st: &str, td: &str, prev: &str, v: &str, by: &str) -> (String, String, String, String, String, String) {
+    (a.into(), st.into(), td.into(), prev.into(), v.into(), by.into())
+}
+
+#[tokio::test]
+async fn history_tells_deploys_rollbacks_and_failures_newest_first_with_who_asked() {
+    let d = deployer();
+    d.ecs().push(ACCOUNT, REGION, REPOSITORY, "v3");
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    d.execute(request(json!({"version": "v2", "wait": true, "requested_by": alice})), &inv("r1", 300)).await.unwrap();
+    pass_time(&d, 60);
+    d.execute(request(json!({"action": "rollback", "requested_by": "slack:U123"})), &inv("r2", 60)).await.unwrap();
+    pass_time(&d, 600);
+    d.ecs().rollouts([
+        Rollout::CrashLoop { every: Duration::from_secs(10) },
+        Rollout::Completes { after: Duration::from_secs(20) },
+    ]);
+    let err = d.execute(request(json!({"version": "v3", "wait": true})), &inv("r3", 600)).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "RolledBack");
+    pass_time(&d, 60);
+
+    let history = d.execute(request(json!({"action": "history"})), &inv("r4", 60)).await.unwrap();
+    assert_eq!(
+        summary(&history),
+        [
+            row("deploy", "rolled_back", "web:9", "web:7", "v3", "invoke"),
+            row("rollback", "rolled_back", "web:7", "web:8", "v1", "slack:U123"),
+            row("deploy", "completed", "web:8", "web:7", "v2", alice),
+        ],
+        "{history:#}"
+    );
+    let failed = &history["history"][0];
+    assert_eq!(failed["reason"], "3 tasks of the new revision failed to start or stay running");
+    assert_eq!(failed["source"], "record");
+    assert!(failed["ended_at"].is_string() && history["history"][2]["digest"].as_str().unwrap().starts_with("sha256:"));
+    let limited = d.execute(request(json!({"action": "history", "limit": 1})), &inv("r5", 60)).await.unwrap();
+    assert_eq!(limited["history"].as_array().unwrap().len(), 1);
+    let err = d.execute(request(json!({"action": "history", "limit": 0})), &inv("r6", 60)).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "InvalidRequest");
+}
+
+#[tokio::test]
+async fn history_without_records_reads_the_revisions_tags() {
+    let d = deployer();
+    d.execute(request(json!({"version": "v2"})), &inv("r1", 60)).await.unwrap();
+    d.ecs().state.lock().unwrap().history.clear();
+    let history = d.execute(request(json!({"action": "history"})), &inv("r2", 60)).await.unwrap();
+    // web:7 was registered by someone else (no previous-revision tag): it is no deploy of ours.
+    assert_eq!(summary(&history), [row("deploy", "registered", "web:8", "web:7", "v2", "-")], "{history:#}");
+    assert_eq!(history["history"][0]["source"], "tags");
+}
+
+#[tokio::test]
+async fn deploying_an_existing_revision_registers_nothing_and_checks_its_images() {
+    let d = deployer();
+    d.execute(request(json!({"version": "v2"})), &inv("r1", 60)).await.unwrap();
+    pass_time(&d, 600);
+    d.ecs().state.lock().unwrap().calls.clear();
+    let out = d
+        .execute(request(json!({"task_definition": "web:7", "requested_by": "slack:U1"})), &inv("r2", 60))
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "deployed", "{out:#}");
+    assert_eq!(
+        (out["task_definition"].as_str(), out["previous_task_definition"].as_str()),
+        (Some("web:7"), Some("web:8"))
+    );
+    assert_eq!(out["version"], "v1");
+    assert_eq!(running(&d), "web:7");
+    let ops = d.ecs().ops();
+    assert!(!ops.contains(&"RegisterTaskDefinition"), "{ops:?}");
+    assert!(ops.contains(&"DescribeImages") && ops.contains(&"UpdateService"), "{ops:?}");
+
+    // Again: the service runs it already.
+    let again = d.execute(request(json!({"task_definition": "web:7"})), &inv("r3", 60)).await.unwrap();
+    assert_eq!(again["status"], "already_deployed");
+
+    // An image that is gone from ECR stops it before any change.
+    {
+        let mut s = d.ecs().state.lock().unwrap();
+        s.registries.values_mut().for_each(|images| images.retain(|i| !i.tags.contains(&"v2".to_owned())));
+        s.calls.clear();
+    }
+    let err = d.execute(request(json!({"task_definition": "web:8"})), &inv("r4", 60)).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "ImageNotFound");
+    assert!(!d.ecs().ops().contains(&"UpdateService"));
+
+    // Another family, an unknown or deregistered revision, or a version beside it: refused.
+    for (body, code) in [
+        (json!({"task_definition": "api:1"}), "InvalidRequest"),
+        (json!({"task_definition": "web:99"}), "TaskDefinitionNotFound"),
+        (json!({"task_definition": "web:7", "version": "v2"}), "InvalidRequest"),
+        (json!({"task_definition": "web:7", "pin_digest": true}), "InvalidRequest"),
+    ] {
+        let err = d.execute(request(body.clone()), &inv("r5", 60)).await.unwrap_err();
+        assert_eq!(err.code().as_str(), code, "{body}");
+    }
+    d.ecs().state.lock().unwrap().task_definitions[0].task_definition.status = Some(TaskDefinitionStatus::Inactive);
+    let err = d.execute(request(json!({"task_definition": "web:7"})), &inv("r6", 60)).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "InvalidRequest");
+}
+
+#[tokio::test]
+async fn a_failed_rollout_of_an_existing_revision_goes_back_and_keeps_it() {
+    let d = deployer();
+    d.execute(request(json!({"version": "v2"})), &inv("r1", 60)).await.unwrap();
+    pass_time(&d, 600);
+    d.ecs().rollouts([
+        Rollout::CrashLoop { every: Duration::from_secs(10) },
+        Rollout::Completes { after: Duration::from_secs(20) },
+    ]);
+    let err = d.execute(request(json!({"task_definition": "web:7", "wait": true})), &inv("r2", 600)).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "RolledBack");
+    assert_eq!(running(&d), "web:8");
+    let web7 = d.ecs().revisions("web").into_iter().find(|r| r.task_definition.revision == 7).unwrap();
+    assert_eq!(
+        web7.task_definition.status(),
+        Some(&TaskDefinitionStatus::Active),
+        "the revision named is never deregistered"
+    );
+    assert!(!d.ecs().ops().contains(&"DeregisterTaskDefinition"));
+}
+
+#[tokio::test]
+async fn diff_shows_exactly_the_environment_variable_a_newer_base_changed() {
+    let mut newer = described(8, "v1");
+    let app = &mut newer.task_definition.container_definitions.as_mut().unwrap()[0];
+    let env = app.environment.get_or_insert_with(Vec::new);
+    env.push(kv("FEATURE_FLAG", "on"));
+    let d = deployer_on(FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1"), newer]), defaults());
+    let out = d.execute(request(json!({"action": "diff", "version": "v1"})), &inv("r1", 60)).await.unwrap();
+    assert_eq!(out["status"], "changed", "{out:#}");
+    assert_eq!(
+        out["changed_fields"],
+        json!([{"container": "app", "field": "environment.FEATURE_FLAG", "from": null, "to": "***"}])
+    );
+    assert_eq!(out["text"], "app.environment.FEATURE_FLAG: (unset) → ***");
+    assert_eq!(
+        (out["running_task_definition"].as_str(), out["base_task_definition"].as_str()),
+        (Some("web:7"), Some("web:8"))
+    );
+    let mutated =
+        d.ecs().ops().into_iter().any(|op| ["RegisterTaskDefinition", "UpdateService", "PutItem"].contains(&op));
+    assert!(!mutated, "a diff changes nothing and takes no lock: {:?}", d.ecs().ops());
+
+    let with_image = d.execute(request(json!({"action": "diff", "version": "v2"})), &inv("r2", 60)).await.unwrap();
+    let fields: Vec<&str> =
+        with_image["changed_fields"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["image", "environment.FEATURE_FLAG"]);
+
+    let of_revision =
+        d.execute(request(json!({"action": "diff", "task_definition": "web:8"})), &inv("r3", 60)).await.unwrap();
+    assert_eq!(of_revision["changed_fields"], out["changed_fields"]);
+    let same = d.execute(request(json!({"action": "diff", "task_definition": "web:7"})), &inv("r4", 60)).await.unwrap();
+    assert_eq!((same["status"].as_str(), same["text"].as_str()), (Some("unchanged"), Some("no change")));
+    let err =
+        d.execute(request(json!({"action": "diff", "version": "v2", "wait": true})), &inv("r5", 60)).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "InvalidRequest");
+}
