@@ -212,6 +212,21 @@ impl World {
             .expect("create lock table");
     }
 
+    /// The history records in this world's lock table: `lock_id` and `expires_at` (seconds from now).
+    pub async fn history_items(&self) -> Vec<(String, u64)> {
+        let out = aws_sdk_dynamodb::Client::new(&self.config).scan().table_name(LOCK_TABLE).send().await.expect("scan");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        out.items()
+            .iter()
+            .filter(|item| item.contains_key("history_of"))
+            .map(|item| {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().or_else(|_| v.as_n()).ok()).cloned();
+                let expires: u64 = text("expires_at").and_then(|e| e.parse().ok()).unwrap_or_default();
+                (text("lock_id").unwrap_or_default(), expires.saturating_sub(now))
+            })
+            .collect()
+    }
+
     /// The deployer's lock, on this world's lock table.
     pub fn lock(&self) -> DynamoLock {
         let clock = std::sync::Arc::new(SystemClock::default());
