@@ -501,6 +501,42 @@ impl<E: Ecs> Deployer<E> {
         record(&r.at.lock_key(&self.region), &inv.request_id, started_ms, self.config.history_days, entry)
     }
 
+    /// The newest record of a deploy of `task_definition` (`family:revision`) to `at` that has not ended, when
+    /// the history has one (an unreadable history is logged and answers `None`).
+    pub(crate) async fn open_record(
+        &self,
+        at: &ServiceRef,
+        task_definition: &str,
+    ) -> Option<crate::ports::HistoryRecord> {
+        match self.history.recent(&at.lock_key(&self.region), 10).await {
+            Ok(records) => records.into_iter().find(|r| {
+                r.entry.action == "deploy"
+                    && r.entry.ended_at.is_none()
+                    && r.entry.task_definition.as_deref() == Some(task_definition)
+            }),
+            Err(e) => {
+                tracing::warn!(code = e.code().as_str(), "the history records cannot be read: {e}");
+                None
+            }
+        }
+    }
+
+    /// Records how the deploy of `record` ended, seen after the deploy answered (an EventBridge event).
+    pub(crate) async fn end_record(
+        &self,
+        record: Option<crate::ports::HistoryRecord>,
+        status: Status,
+        reason: Option<String>,
+        deployment_id: &str,
+    ) {
+        let Some(mut record) = record else { return };
+        record.entry.status = status.as_str().to_owned();
+        record.entry.reason = reason;
+        record.entry.deployment_id = Some(deployment_id.to_owned());
+        record.entry.ended_at = Some(crate::revisions::history::rfc3339(self.clock.unix_millis()));
+        self.remember(&record).await;
+    }
+
     /// Writes a history record; a failure is logged, never the deploy's.
     pub(crate) async fn remember(&self, record: &crate::ports::HistoryRecord) {
         if let Err(e) = self.history.put(record).await {

@@ -49,7 +49,7 @@ impl DynamoHistory {
         Ok(())
     }
 
-    async fn query(&self, service: &str, limit: u32) -> Result<Vec<HistoryEntry>, AwsError> {
+    async fn query(&self, service: &str, limit: u32) -> Result<Vec<HistoryRecord>, AwsError> {
         let out = self
             .client
             .query()
@@ -62,13 +62,21 @@ impl DynamoHistory {
             .send()
             .await
             .map_err(|e| aws_error("Query", &e))?;
-        Ok(out
-            .items()
-            .iter()
-            .filter_map(|item| item.get("entry").and_then(|v| v.as_s().ok()))
+        let prefix = format!("history/{service}/");
+        let read = |item: &std::collections::HashMap<String, AttributeValue>| -> Option<HistoryRecord> {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+            let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u64>().ok());
             // A record this version cannot read (written by a newer one) is left out, not an error.
-            .filter_map(|json| serde_json::from_str::<HistoryEntry>(json).ok())
-            .collect())
+            let entry = serde_json::from_str::<HistoryEntry>(text("entry")?).ok()?;
+            Some(HistoryRecord {
+                service: service.to_owned(),
+                id: text("lock_id")?.strip_prefix(&prefix)?.to_owned(),
+                at_ms: number("at")?,
+                expires_at: number("expires_at").unwrap_or_default(),
+                entry,
+            })
+        };
+        Ok(out.items().iter().filter_map(read).collect())
     }
 }
 
@@ -77,7 +85,7 @@ impl History for DynamoHistory {
         DynamoHistory::put(self, record).boxed()
     }
 
-    fn recent<'a>(&'a self, service: &'a str, limit: u32) -> BoxFuture<'a, Result<Vec<HistoryEntry>, AwsError>> {
+    fn recent<'a>(&'a self, service: &'a str, limit: u32) -> BoxFuture<'a, Result<Vec<HistoryRecord>, AwsError>> {
         self.query(service, limit).boxed()
     }
 }
@@ -91,7 +99,7 @@ impl History for NoHistory {
         futures_util::future::ready(Ok(())).boxed()
     }
 
-    fn recent<'a>(&'a self, _: &'a str, _: u32) -> BoxFuture<'a, Result<Vec<HistoryEntry>, AwsError>> {
+    fn recent<'a>(&'a self, _: &'a str, _: u32) -> BoxFuture<'a, Result<Vec<HistoryRecord>, AwsError>> {
         futures_util::future::ready(Ok(Vec::new())).boxed()
     }
 }

@@ -246,11 +246,7 @@ pub trait History: Send + Sync {
     fn put<'a>(&'a self, record: &'a HistoryRecord) -> BoxFuture<'a, Result<(), AwsError>>;
 
     /// The service's newest `limit` records, newest first.
-    fn recent<'a>(
-        &'a self,
-        service: &'a str,
-        limit: u32,
-    ) -> BoxFuture<'a, Result<Vec<contract::result::HistoryEntry>, AwsError>>;
+    fn recent<'a>(&'a self, service: &'a str, limit: u32) -> BoxFuture<'a, Result<Vec<HistoryRecord>, AwsError>>;
 }
 
 /// Time as the pipeline reads it: following a rollout reads [`Clock::now`] and waits with [`Clock::sleep`],

@@ -85,7 +85,7 @@ pub async fn read<E: Ecs>(
 ) -> Result<HistoryResult, DeployError> {
     let (service, records) = tokio::join!(crate::rollback::read_service(ecs, at), history.recent(key, limit));
     let service = service?;
-    let records = records.unwrap_or_else(|e| {
+    let records: Vec<HistoryEntry> = records.map(|r| r.into_iter().map(|r| r.entry).collect()).unwrap_or_else(|e| {
         tracing::warn!(code = e.code().as_str(), "the history records cannot be read; answering from tags: {e}");
         Vec::new()
     });

@@ -943,12 +943,12 @@ impl crate::ports::History for FakeAws {
         &'a self,
         service: &'a str,
         limit: u32,
-    ) -> BoxFuture<'a, Result<Vec<contract::result::HistoryEntry>, AwsError>> {
+    ) -> BoxFuture<'a, Result<Vec<crate::ports::HistoryRecord>, AwsError>> {
         self.call("Query", service, move |s| {
             let mut mine: Vec<&crate::ports::HistoryRecord> =
                 s.history.iter().filter(|r| r.service == service).collect();
             mine.sort_by_key(|r| std::cmp::Reverse(r.at_ms));
-            Ok(mine.into_iter().take(limit as usize).map(|r| r.entry.clone()).collect())
+            Ok(mine.into_iter().take(limit as usize).cloned().collect())
         })
         .boxed()
     }

@@ -207,3 +207,71 @@ async fn diff_shows_exactly_the_environment_variable_a_newer_base_changed() {
         d.execute(request(json!({"action": "diff", "version": "v2", "wait": true})), &inv("r5", 60)).await.unwrap_err();
     assert_eq!(err.code().as_str(), "InvalidRequest");
 }
+
+fn deployment_event(name: &str, id: &str) -> crate::trigger::EcsDeploymentEvent {
+    crate::trigger::EcsDeploymentEvent {
+        origin: crate::trigger::Origin { account: ACCOUNT.into(), region: REGION.into() },
+        service_arn: "arn:aws:ecs:eu-west-1:111122223333:service/prod/web".into(),
+        detail: crate::trigger::EcsDeploymentDetail {
+            event_name: name.into(),
+            deployment_id: id.into(),
+            reason: Some("tasks failed".into()),
+        },
+    }
+}
+
+/// Marks the service's PRIMARY deployment FAILED, created `secs` after the fixtures' revisions were registered.
+fn fail_primary(d: &FakeDeployer, secs: i64) {
+    let mut s = d.ecs().state.lock().unwrap();
+    let svc = s.services.get_mut("web").unwrap();
+    let mut deployments = svc.deployments().to_vec();
+    deployments[0].rollout_state = Some(aws_sdk_ecs::types::DeploymentRolloutState::Failed);
+    deployments[0].created_at = Some(aws_smithy_types::DateTime::from_secs(1_760_000_000 + secs));
+    svc.deployments = Some(deployments);
+}
+
+#[tokio::test]
+async fn events_record_how_an_unfollowed_deploy_ended() {
+    let d = deployer();
+    let out = d.execute(request(json!({"version": "v2"})), &inv("r1", 60)).await.unwrap();
+    let id = out["deployment_id"].as_str().unwrap().to_owned();
+    pass_time(&d, 30);
+    let before = d.execute(request(json!({"action": "history"})), &inv("r2", 60)).await.unwrap();
+    assert_eq!(before["history"][0]["status"], "deployed", "not followed: its end is not known yet");
+    let event = deployment_event("SERVICE_DEPLOYMENT_COMPLETED", &id);
+    crate::trigger::ecs_event::on_deployment_event(&d, &event, &inv("r3", 60)).await.unwrap();
+    let after = d.execute(request(json!({"action": "history"})), &inv("r4", 60)).await.unwrap();
+    assert_eq!(summary(&after), [row("deploy", "completed", "web:8", "web:7", "v2", "invoke")], "{after:#}");
+    assert_eq!(after["history"][0]["deployment_id"], json!(id));
+}
+
+#[tokio::test]
+async fn a_failed_event_of_a_redeployed_revision_goes_back_to_what_ran_before_and_keeps_it() {
+    let d = deployer();
+    d.execute(request(json!({"version": "v2"})), &inv("r1", 60)).await.unwrap();
+    pass_time(&d, 600);
+    let out = d.execute(request(json!({"task_definition": "web:7"})), &inv("r2", 60)).await.unwrap();
+    let id = out["deployment_id"].as_str().unwrap().to_owned();
+    // web:7 was registered an hour before this deployment began.
+    fail_primary(&d, 3600);
+    let event = deployment_event("SERVICE_DEPLOYMENT_FAILED", &id);
+    let rolled = crate::trigger::ecs_event::on_deployment_event(&d, &event, &inv("r3", 60)).await.unwrap();
+    assert_eq!(rolled["status"], "rolled_back", "{rolled:#}");
+    assert_eq!(rolled["rollback"]["to"], "web:8", "the record, not web:7's own tag, says what ran before");
+    assert_eq!(running(&d), "web:8");
+    let web7 = d.ecs().revisions("web").into_iter().find(|r| r.task_definition.revision == 7).unwrap();
+    assert_eq!(web7.task_definition.status(), Some(&TaskDefinitionStatus::Active), "never deregistered");
+    let history = d.execute(request(json!({"action": "history"})), &inv("r4", 60)).await.unwrap();
+    assert_eq!(history["history"][0]["status"], "rolled_back", "{history:#}");
+
+    // Without a record, an event cannot tell what ran before a redeployed revision: it leaves it alone.
+    d.ecs().state.lock().unwrap().history.clear();
+    d.execute(request(json!({"task_definition": "web:7", "force": true})), &inv("r5", 60)).await.unwrap();
+    let id = d.ecs().service("web").deployments()[0].id().unwrap().to_owned();
+    d.ecs().state.lock().unwrap().history.clear();
+    fail_primary(&d, 7200);
+    let event = deployment_event("SERVICE_DEPLOYMENT_FAILED", &id);
+    let left = crate::trigger::ecs_event::on_deployment_event(&d, &event, &inv("r6", 60)).await.unwrap();
+    assert_eq!(left["status"], "ignored", "{left:#}");
+    assert_eq!(running(&d), "web:7", "nothing was rolled back");
+}

@@ -11,7 +11,7 @@
 
 use aws_sdk_ecs::types::DeploymentRolloutState;
 use contract::names::{EcsArn, EcsResource};
-use contract::result::RolledBackBy;
+use contract::result::{RolledBackBy, Status};
 use serde_json::{json, Value};
 
 use super::{check_origin, EcsDeploymentEvent};
@@ -25,6 +25,21 @@ use crate::request::{resolve_service, Invocation};
 use crate::rollback::{self, read_service, Rollback};
 use crate::strategy::{native, Strategy};
 use crate::verdict::{admit_rollback_target, ecs_rollback_by, primary, RollbackRefusal};
+
+/// How long before its deployment a revision registered by the deploy itself can have been registered: the
+/// deployer registers and updates within seconds; a revision older than this was deployed again.
+const REGISTERED_WITH_ITS_DEPLOY: i64 = 15 * 60;
+
+/// True when `td` was registered well before `deployment` began (both times known): it existed before.
+fn registered_long_before(
+    td: &aws_sdk_ecs::types::TaskDefinition,
+    deployment: &aws_sdk_ecs::types::Deployment,
+) -> bool {
+    match (td.registered_at(), deployment.created_at()) {
+        (Some(registered), Some(created)) => created.secs() - registered.secs() > REGISTERED_WITH_ITS_DEPLOY,
+        _ => false,
+    }
+}
 
 pub(crate) fn ignored(reason: impl Into<String>) -> Value {
     json!({"status": "ignored", "reason": reason.into()})
@@ -72,14 +87,35 @@ pub async fn on_deployment_event<E: Ecs>(
         )));
     }
     let failed_arn = deployment.task_definition().unwrap_or_default().to_owned();
-    let described = ecs.describe_task_definition(&failed_arn).await?;
+    let revision = family_revision(&failed_arn).to_owned();
+    let ended = state != "in_progress";
+    let (described, record) = tokio::join!(ecs.describe_task_definition(&failed_arn), async {
+        if ended {
+            d.open_record(&at, &revision).await
+        } else {
+            None
+        }
+    });
+    let described = described?;
     let tags = described.as_ref().map(|x| x.tags.as_slice()).unwrap_or_default();
     let tag = |key: &str| tag_value(tags, key).map(str::to_owned);
-    let Some(previous) = tag(PREVIOUS_TAG) else {
-        return Ok(ignored(format!("{} was not deployed by ecs-deployer", family_revision(&failed_arn))));
+    // A revision deployed again (`task_definition`) existed long before its deployment: it is not this
+    // rollout's to deregister, and its tag names what ran before it was first deployed, not now.
+    let existing = described.as_ref().is_some_and(|x| registered_long_before(&x.task_definition, deployment));
+    // The history's record of this deploy knows what the service ran right before it.
+    let recorded_previous = record.as_ref().and_then(|r| r.entry.previous_task_definition.clone());
+    let previous = match (recorded_previous, tag(PREVIOUS_TAG)) {
+        (Some(recorded), _) => recorded,
+        (None, Some(tagged)) if !existing => tagged,
+        (None, Some(_)) => {
+            return Ok(ignored(format!(
+                "{revision} existed before this deployment and no history record says what ran before it: roll back \
+                 with action rollback and \"to\""
+            )))
+        }
+        (None, None) => return Ok(ignored(format!("{revision} was not deployed by ecs-deployer"))),
     };
     let version = tag(VERSION_TAG).unwrap_or_else(|| "unknown".into());
-    let revision = family_revision(&failed_arn).to_owned();
     if family(&previous) != family(&failed_arn) {
         let family = family(&failed_arn).to_owned();
         return Err(rollback::refused(&at, &previous, RollbackRefusal::OtherFamily { family }));
@@ -113,7 +149,11 @@ pub async fn on_deployment_event<E: Ecs>(
             }
             outcome["service_deployment"] = serde_json::to_value(&sd).unwrap_or_default();
         }
-        d.send(&n).await;
+        if event == DeployEvent::Succeeded {
+            tokio::join!(d.send(&n), d.end_record(record, Status::Completed, None, &detail.deployment_id));
+        } else {
+            d.send(&n).await;
+        }
         return Ok(outcome);
     }
     let failure = deployment.rollout_state_reason().or(detail.reason.as_deref()).unwrap_or("the rollout failed");
@@ -147,7 +187,16 @@ pub async fn on_deployment_event<E: Ecs>(
             _ => "ECS rolls back",
         };
         let reason = format!("{} ({who}{progress})", detail.reason.as_deref().unwrap_or("the rollout failed"));
-        d.tell(DeployEvent::RolledBack, &at, &version, Some(&revision), Some(&previous), Some(reason), None).await;
+        let told = d.tell(
+            DeployEvent::RolledBack,
+            &at,
+            &version,
+            Some(&revision),
+            Some(&previous),
+            Some(reason.clone()),
+            None,
+        );
+        tokio::join!(told, d.end_record(record, Status::RolledBack, Some(reason), &detail.deployment_id));
         return Ok(outcome);
     }
     let primary = primary(&svc);
@@ -174,7 +223,7 @@ pub async fn on_deployment_event<E: Ecs>(
             at: &at,
             strategy,
             from: &failed_arn,
-            discard: true,
+            discard: !existing,
             to: &previous_arn,
             deadline: d.clock().now(),
         };
@@ -184,7 +233,9 @@ pub async fn on_deployment_event<E: Ecs>(
     let (rolled, _) =
         lock::with_lock(d.lock(), true, key, &inv.request_id, lock::lease(inv.budget), &at.service, work).await?;
     let reason = detail.reason.clone().unwrap_or_else(|| "the rollout failed".into());
-    d.tell(DeployEvent::RolledBack, &at, &version, Some(&revision), Some(&rolled.to), Some(reason), None).await;
+    let told =
+        d.tell(DeployEvent::RolledBack, &at, &version, Some(&revision), Some(&rolled.to), Some(reason.clone()), None);
+    tokio::join!(told, d.end_record(record, Status::RolledBack, Some(reason), &detail.deployment_id));
     outcome["status"] = json!("rolled_back");
     outcome["rollback"] = serde_json::to_value(rolled).unwrap_or_default();
     Ok(outcome)
