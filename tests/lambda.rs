@@ -25,6 +25,15 @@ async fn the_function_deploys_through_the_lambda_runtime() {
     assert_eq!(answer(&dry)["status"], "dry_run");
     assert_eq!(world.revisions().await, ["web:1"]);
 
+    // What v2 would change: the image of the app container, and nothing is registered.
+    let diff = answer(&lambda.invoke(&events.join("diff.json")));
+    assert_eq!(diff["status"], "changed", "{diff}");
+    let fields: Vec<&str> =
+        diff["changed_fields"].as_array().unwrap().iter().filter_map(|c| c["field"].as_str()).collect();
+    assert_eq!(fields, ["image"], "{diff}");
+    assert!(diff["text"].as_str().unwrap().starts_with("app.image: "), "{diff}");
+    assert_eq!(world.revisions().await, ["web:1"]);
+
     let deploy = lambda.invoke(&events.join("deploy.json"));
     assert!(deploy.status.success(), "deploy failed: {}", String::from_utf8_lossy(&deploy.stderr));
     let result = answer(&deploy);
@@ -53,6 +62,24 @@ async fn the_function_deploys_through_the_lambda_runtime() {
     assert_eq!(world.settle("web").await.1, "web:2");
     let (failed, _) = world.task_definition("web:3").await;
     assert_eq!(failed.status().map(|s| s.as_str()), Some("INACTIVE"), "the failed revision is deregistered");
+
+    // The history, from the records in the lock table: the failed deploy first, then v2.
+    let history = answer(&lambda.invoke(&events.join("history.json")));
+    let entries: Vec<(&str, &str)> = history["history"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{history}"))
+        .iter()
+        .map(|e| (e["task_definition"].as_str().unwrap_or("-"), e["status"].as_str().unwrap_or("-")))
+        .collect();
+    assert_eq!(entries, [("web:3", "rolled_back"), ("web:2", "deployed")], "{history}");
+
+    // Deploying the revision the service runs registers nothing and changes nothing.
+    let redeploy = answer(&lambda.invoke(&events.join("deploy-revision.json")));
+    assert_eq!(
+        (redeploy["status"].as_str(), redeploy["task_definition"].as_str()),
+        (Some("already_deployed"), Some("web:2"))
+    );
+    assert_eq!(world.revisions().await, ["web:1", "web:2"], "ACTIVE revisions: web:3 was deregistered");
 }
 
 #[tokio::test]
