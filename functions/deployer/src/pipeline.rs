@@ -157,14 +157,29 @@ impl<E: Ecs> Deployer<E> {
                 let ecs = self.ecs_for(at.region.as_ref())?;
                 result::render(&status::answer_hooks(&*ecs, &at, action).await?)
             }
-            Resolved::Redeploy(_)
-            | Resolved::History { .. }
-            | Resolved::Cleanup(_)
-            | Resolved::Diff(_)
-            | Resolved::DiffRevision(_) => {
+            Resolved::Cleanup(c) => result::render(&self.cleanup(&c, inv).await?),
+            Resolved::Redeploy(_) | Resolved::History { .. } | Resolved::Diff(_) | Resolved::DiffRevision(_) => {
                 Err(DeployError::InvalidRequest { reason: "this action is not available yet".into() })
             }
         }
+    }
+
+    /// The `cleanup` action. It takes the service's lock as a deploy does (not for a dry run, which changes
+    /// nothing): a deploy racing a cleanup could register a revision and move the service onto it between the
+    /// cleanup's reading of what is in use and its deregistrations, or the cleanup could deregister the
+    /// revision a deploy is about to roll back to. A deploy that cleans up after itself holds the lock
+    /// already and calls [`crate::revisions::cleanup::after_deploy`].
+    pub async fn cleanup(
+        &self,
+        c: &request::CleanupTarget,
+        inv: &Invocation,
+    ) -> Result<contract::result::CleanupResult, DeployError> {
+        let ecs = self.ecs_for(c.at.region.as_ref())?;
+        let deadline = self.clock.now() + inv.budget.saturating_sub(ANSWER_MARGIN);
+        let work = crate::revisions::cleanup::run(&*ecs, &*self.clock, c, deadline);
+        let key = c.at.lock_key(&self.region);
+        let lease = lock::lease(inv.budget);
+        lock::with_lock(&*self.lock, !c.dry_run, key, &inv.request_id, lease, c.at.service.name(), work).await
     }
 
     /// Ships `request.version` to one service and answers its result, whatever its status. The invocation
