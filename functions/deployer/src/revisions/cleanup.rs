@@ -7,7 +7,8 @@
 //! A revision stays when any of these uses it ([`KeepReason`]):
 //! - one of the newest `keep` ACTIVE revisions (`newest`);
 //! - a deployment of the service (`deployments[].taskDefinition`: PRIMARY and ACTIVE, which during an
-//!   ECS-native blue/green, linear or canary deployment are the green and the blue revision) (`deployment`);
+//!   ECS-native blue/green, linear or canary deployment are the green and the blue revision), or a task set of
+//!   a CODE_DEPLOY service (`taskSets[].taskDefinition`: blue and green) (`deployment`);
 //! - a task of the cluster of the family whose desired status is RUNNING (ListTasks with `family`: RUNNING
 //!   and PENDING tasks, whoever started them) (`task`);
 //! - an EventBridge rule of the default bus whose ECS target is the cluster; a target naming the family
@@ -137,16 +138,18 @@ pub fn decide_inactive(family_name: &str, inactive: &[String], uses: &[Use]) -> 
     (delete, kept)
 }
 
-/// The service's deployments: each revision a deployment names, held by the deployment's id.
+/// The service's deployments: each revision a deployment names, held by the deployment's id; for a
+/// CODE_DEPLOY (or EXTERNAL) service, each task set's (blue and green), held by the task set's id.
 pub fn deployment_uses(service: &Service) -> Vec<Use> {
-    let mut uses: Vec<Use> = service
-        .deployments()
-        .iter()
-        .filter_map(|d| {
-            let td = d.task_definition()?;
-            Some(Use::new(td, KeepReason::Deployment, d.id().unwrap_or("deployment")))
-        })
-        .collect();
+    let deployments = service.deployments().iter().filter_map(|d| {
+        let td = d.task_definition()?;
+        Some(Use::new(td, KeepReason::Deployment, d.id().unwrap_or("deployment")))
+    });
+    let task_sets = service.task_sets().iter().filter_map(|t| {
+        let td = t.task_definition()?;
+        Some(Use::new(td, KeepReason::Deployment, t.id().unwrap_or("task set")))
+    });
+    let mut uses: Vec<Use> = deployments.chain(task_sets).collect();
     if let Some(td) = service.task_definition() {
         if uses.is_empty() {
             uses.push(Use::new(td, KeepReason::Deployment, service.service_name().unwrap_or("service")));

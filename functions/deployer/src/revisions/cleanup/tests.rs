@@ -154,6 +154,19 @@ fn the_facts_become_uses() {
             Use::new(arn("web:6"), KeepReason::Deployment, "ecs-svc/1"),
         ]
     );
+    let blue_green = Service::builder()
+        .service_name("web")
+        .task_definition(arn("web:7"))
+        .task_sets(aws_sdk_ecs::types::TaskSet::builder().id("ecs-svc/blue").task_definition(arn("web:6")).build())
+        .task_sets(aws_sdk_ecs::types::TaskSet::builder().id("ecs-svc/green").task_definition(arn("web:7")).build())
+        .build();
+    assert_eq!(
+        deployment_uses(&blue_green),
+        [
+            Use::new(arn("web:6"), KeepReason::Deployment, "ecs-svc/blue"),
+            Use::new(arn("web:7"), KeepReason::Deployment, "ecs-svc/green"),
+        ]
+    );
     let tasks = vec![
         Task::builder()
             .task_arn("arn:aws:ecs:eu-west-1:1:task/prod/abc")
