@@ -842,7 +842,7 @@ impl Ecs for FakeAws {
                 .filter(|td| td.family() == Some(family_name) && td.status() == Some(&status))
                 .map(|td| (td.revision(), td.task_definition_arn().unwrap_or_default().to_owned()))
                 .collect();
-            found.sort_by(|a, b| b.0.cmp(&a.0));
+            found.sort_by_key(|f| std::cmp::Reverse(f.0));
             Ok(found.into_iter().map(|(_, arn)| arn).collect())
         })
         .await
