@@ -62,6 +62,9 @@ SERVICE_ARN = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:service/${ClusterN
 CLUSTER_ARN = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:cluster/${ClusterName}"
 TASK_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:task/${ClusterName}/*"
 TASK_DEFINITION_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*"
+# cleanup reads (never updates) every service of the stack's cluster, and the account's EventBridge rules.
+CLUSTER_SERVICE_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:service/${ClusterName}/*"
+RULE_ARNS = PREFIX + ":events:${AWS::Region}:${AWS::AccountId}:rule/*"
 # The stack's service's ECS-native service deployments and service revisions, and none of another service.
 SERVICE_DEPLOYMENT_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:service-deployment/${ClusterName}/${ServiceName}/*"
 SERVICE_REVISION_ARNS = PREFIX + ":ecs:${AWS::Region}:${AWS::AccountId}:service-revision/${ClusterName}/${ServiceName}/*"
@@ -138,7 +141,7 @@ def rule(*resources: str, conditions: tuple[tuple[str, str, str], ...] = ()) -> 
 # resources it may be granted on and the conditions that must come with it. Every one is also required.
 DEPLOYER_ALLOWED: dict[str, Rule] = {
     "ecs:updateservice": rule(SERVICE_ARN),
-    "ecs:describeservices": rule(SERVICE_ARN),
+    "ecs:describeservices": rule(SERVICE_ARN, CLUSTER_SERVICE_ARNS),
     "ecs:describeclusters": rule(CLUSTER_ARN),
     # ECS has no resource-level permissions for these three: "*" is the only resource IAM accepts.
     "ecs:registertaskdefinition": rule("*"),
@@ -151,6 +154,14 @@ DEPLOYER_ALLOWED: dict[str, Rule] = {
     # cluster by the ecs:cluster condition key.
     "ecs:listtasks": rule("*", conditions=(("ArnEquals", "ecs:cluster", CLUSTER_ARN),)),
     "ecs:describetasks": rule(TASK_ARNS),
+    # cleanup: the family's revisions (no resource-level permission: "*"), deleting INACTIVE ones, the
+    # cluster's other services (ListServices: "*" narrowed to the cluster), and the EventBridge rules whose
+    # target is the cluster (ListRuleNamesByTarget names no rule: "*").
+    "ecs:listtaskdefinitions": rule("*"),
+    "ecs:deletetaskdefinitions": rule(TASK_DEFINITION_ARNS),
+    "ecs:listservices": rule("*", conditions=(("ArnEquals", "ecs:cluster", CLUSTER_ARN),)),
+    "events:listrulenamesbytarget": rule("*"),
+    "events:listtargetsbyrule": rule(RULE_ARNS),
     "ecs:listservicedeployments": rule(SERVICE_ARN),
     "ecs:describeservicedeployments": rule(SERVICE_DEPLOYMENT_ARNS),
     "ecs:stopservicedeployment": rule(SERVICE_DEPLOYMENT_ARNS),

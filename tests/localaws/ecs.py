@@ -1376,6 +1376,24 @@ class EcsEngine:
         sd.touch()
         return {"serviceDeploymentArn": sd.arn}
 
+    # ---- ListTaskDefinitions as ECS answers it ----
+
+    def list_task_definitions(self, p: dict) -> list[str]:
+        """``familyPrefix`` matches families that start with it (moto: only the family itself), ``status``
+        (default ACTIVE), ``sort`` ASC (default) or DESC by family, then revision (moto: registration order,
+        unsorted). One page: the local AWS never has more than fits."""
+        prefix = p.get("familyPrefix") or ""
+        status = p.get("status") or "ACTIVE"
+        found = [
+            (family, revision, td.arn)
+            for family, revisions in self.backend.task_definitions.items()
+            if family.startswith(prefix)
+            for revision, td in revisions.items()
+            if td.status == status
+        ]
+        found.sort(key=lambda f: (f[0], f[1]), reverse=(p.get("sort") or "ASC") == "DESC")
+        return [arn for _, _, arn in found]
+
     # ---- ListTasks that knows services ----
 
     def list_tasks(self, p: dict) -> list[str]:

@@ -94,6 +94,9 @@ def install() -> None:
     def list_tasks(self: EC2ContainerServiceResponse) -> ActionResult:
         return ActionResult({"taskArns": _ecs(self).list_tasks(_params(self))})
 
+    def list_task_definitions(self: EC2ContainerServiceResponse) -> ActionResult:
+        return ActionResult({"taskDefinitionArns": _ecs(self).list_task_definitions(_params(self))})
+
     # DescribeTaskDefinition of a bare family answers its newest ACTIVE revision, as ECS documents; moto
     # answers the newest of any status, so a deregistered revision would come back.
     backend = EC2ContainerServiceBackend
@@ -111,6 +114,7 @@ def install() -> None:
     ecs.create_service = create_service  # type: ignore[method-assign]
     ecs.update_service = update_service  # type: ignore[method-assign]
     ecs.list_tasks = list_tasks  # type: ignore[method-assign]
+    ecs.list_task_definitions = list_task_definitions  # type: ignore[method-assign]
     for name in (
         "list_service_deployments",
         "describe_service_deployments",

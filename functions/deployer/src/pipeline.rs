@@ -201,10 +201,26 @@ impl<E: Ecs> Deployer<E> {
                 let ecs = self.ecs_for(r.at.region.as_ref())?;
                 result::render(&crate::revisions::diff::answer(self.redeploy(&ecs, &r, inv).await?))
             }
-            Resolved::Cleanup(_) => {
-                Err(DeployError::InvalidRequest { reason: "this action is not available yet".into() })
-            }
+            Resolved::Cleanup(c) => result::render(&self.cleanup(&c, inv).await?),
         }
+    }
+
+    /// The `cleanup` action. It takes the service's lock as a deploy does (not for a dry run, which changes
+    /// nothing): a deploy racing a cleanup could register a revision and move the service onto it between the
+    /// cleanup's reading of what is in use and its deregistrations, or the cleanup could deregister the
+    /// revision a deploy is about to roll back to. A deploy that cleans up after itself holds the lock
+    /// already and calls [`crate::revisions::cleanup::after_deploy`].
+    pub async fn cleanup(
+        &self,
+        c: &request::CleanupTarget,
+        inv: &Invocation,
+    ) -> Result<contract::result::CleanupResult, DeployError> {
+        let ecs = self.ecs_for(c.at.region.as_ref())?;
+        let deadline = self.clock.now() + inv.budget.saturating_sub(ANSWER_MARGIN);
+        let work = crate::revisions::cleanup::run(&*ecs, &*self.clock, c, deadline);
+        let key = c.at.lock_key(&self.region);
+        let lease = lock::lease(inv.budget);
+        lock::with_lock(&*self.lock, !c.dry_run, key, &inv.request_id, lease, c.at.service.name(), work).await
     }
 
     /// Ships `request.version` to one service and answers its result, whatever its status. The invocation
@@ -438,6 +454,14 @@ impl<E: Ecs> Deployer<E> {
                 let told =
                     self.tell(event, &t.at, t.version.as_str(), Some(&from), to.as_deref(), reason, Some(started));
                 tokio::join!(told, self.remember(&ended));
+            }
+        }
+        if let Some(keep) = t.keep.filter(|_| matches!(result.status, Status::Deployed | Status::Completed)) {
+            // Still under the deploy's lock; a cleanup that fails is reported in the log, the deploy stands.
+            let deadline = started + inv.budget.saturating_sub(ANSWER_MARGIN);
+            match crate::revisions::cleanup::after_deploy(ecs, &*self.clock, &t.at, keep, deadline).await {
+                Ok(cleaned) => result.cleanup = Some(Box::new(cleaned)),
+                Err(e) => tracing::warn!(code = e.code().as_str(), "the cleanup after the deploy failed: {e}"),
             }
         }
         timings.total = millis(self.clock.now() - started);

@@ -341,3 +341,14 @@ def test_a_bare_family_describes_its_newest_active_revision(world):
     described = world.ecs.describe_task_definition(taskDefinition="web")["taskDefinition"]
     assert described["taskDefinitionArn"] == first, "moto alone answers the deregistered web:2"
     assert world.ecs.describe_task_definition(taskDefinition="web:2")["taskDefinition"]["status"] == "INACTIVE"
+
+
+def test_list_task_definitions_filters_by_prefix_and_status_and_sorts_as_ecs_does(world):
+    for tag in ("v1", "v2", "v3"):
+        world.task_definition(tag)
+    world.task_definition("v1", family="web-worker")
+    world.ecs.deregister_task_definition(taskDefinition="web:2")
+    names = lambda **kw: [rev(a) for a in world.ecs.list_task_definitions(**kw)["taskDefinitionArns"]]  # noqa: E731
+    assert names(familyPrefix="web") == ["web:1", "web:3", "web-worker:1"], "ASC by family, then revision"
+    assert names(familyPrefix="web", sort="DESC") == ["web-worker:1", "web:3", "web:1"]
+    assert names(familyPrefix="web", status="INACTIVE") == ["web:2"]

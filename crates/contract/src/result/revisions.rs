@@ -114,7 +114,8 @@ pub enum CleanupStatus {
     Cleaned,
     /// Nothing was changed: `deregistered` and `deleted` say what would go.
     DryRun,
-    /// Some revisions could not be deregistered or deleted: `failures`.
+    /// Some revisions could not be deregistered or deleted (`failures`), or time ran short before all of
+    /// them were (`remaining`).
     Partial,
 }
 
@@ -133,8 +134,20 @@ pub struct CleanupResult {
     pub deleted: Vec<String>,
     /// ACTIVE revisions kept, newest first, with every reason.
     pub kept: Vec<KeptRevision>,
+    /// With `delete_inactive`: INACTIVE revisions not deleted because something still uses them, newest
+    /// first, with every reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept_inactive: Vec<KeptRevision>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<CleanupFailure>,
+    /// Revisions that were to go but were left because the call's time ran short (status `partial`); the
+    /// next cleanup takes them. Absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub remaining: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The answer to `diff`: what a deploy would register, against what the service runs.

@@ -3,6 +3,7 @@
 //! ```text
 //! Ecs     the ECS and ECR calls of a deploy     sdk/ (SdkEcs, EcrClients)   testing::FakeAws
 //! CodeDeploy  CODE_DEPLOY services' deployments sdk/codedeploy.rs (SdkEcs) testing::FakeAws (a supertrait of Ecs)
+//! Events  EventBridge rules' ECS targets (cleanup) sdk/events.rs (SdkEcs)  testing::FakeAws (a supertrait of Ecs)
 //! Lock    one lease per service                 dynamodb_lock.rs (DynamoLock, NoLock)
 //! History a record per deploy and rollback      dynamodb_history.rs (DynamoHistory, NoHistory) testing::FakeAws
 //! Clock   monotonic time, sleeping, wall time   clock.rs (SystemClock)     testing::FakeAws (virtual)
@@ -14,6 +15,7 @@ pub mod codedeploy;
 pub mod codepipeline;
 pub mod dynamodb_history;
 pub mod dynamodb_lock;
+pub mod events;
 pub mod sdk;
 
 use std::future::Future;
@@ -33,6 +35,7 @@ pub use codedeploy::{CodeDeploy, NewDeployment};
 pub use codepipeline::CodePipeline;
 pub use dynamodb_history::{DynamoHistory, NoHistory};
 pub use dynamodb_lock::{DynamoLock, NoLock};
+pub use events::{Events, RuleTarget};
 pub use sdk::{EcrClients, SdkEcs};
 
 /// Where to look for an image: a repository of one ECR registry in one region.
@@ -79,7 +82,7 @@ pub struct DescribedTaskDefinition {
 
 /// The ECS calls the deployer makes, in the region of the services it deploys, and the ECR calls, in the
 /// region of each registry an image comes from. Lookups turn "not found" into a value; every other failure is an [`AwsError`] that says whether it may have taken effect.
-pub trait Ecs: CodeDeploy + CodePipeline + Send + Sync {
+pub trait Ecs: CodeDeploy + CodePipeline + Events + Send + Sync {
     /// [DescribeImages](https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html) of one
     /// tag or digest in `at.repository` of registry `at.registry_id` (`registryId`), through an ECR client of
     /// `at.region` (built once per region and reused). A missing repository or image is a value, not an error.
@@ -146,6 +149,34 @@ pub trait Ecs: CodeDeploy + CodePipeline + Send + Sync {
         desired: DesiredStatus,
     ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
 
+    /// [ListTasks](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html) of the cluster
+    /// with `family` and `desiredStatus` RUNNING (which includes PENDING tasks), every page: task ARNs of any
+    /// revision of the family, whoever started them (services, schedules, RunTask).
+    fn list_family_tasks(
+        &self,
+        cluster: &str,
+        family: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// [ListServices](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServices.html) of the
+    /// cluster, every page: service ARNs.
+    fn list_services(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+
+    /// [DescribeServices](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServices.html) of
+    /// any number of services (the adapter asks for 10 at a time, ECS's most); missing ones are left out.
+    fn describe_services(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> impl Future<Output = Result<Vec<Service>, AwsError>> + Send;
+
+    /// [DeleteTaskDefinitions](https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteTaskDefinitions.html)
+    /// of at most 10 INACTIVE revisions (ECS's most per call): which went, and which ECS refused and why.
+    fn delete_task_definitions(
+        &self,
+        task_definition_arns: &[String],
+    ) -> impl Future<Output = Result<Deleted, AwsError>> + Send;
+
     /// The tasks named (any number: the adapter batches DescribeTasks by 100).
     fn describe_tasks(
         &self,
@@ -188,6 +219,15 @@ pub trait Ecs: CodeDeploy + CodePipeline + Send + Sync {
         hook_id: &str,
         action: DeploymentLifecycleHookAction,
     ) -> impl Future<Output = Result<DeploymentAnswer, AwsError>> + Send;
+}
+
+/// What one DeleteTaskDefinitions answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// The revisions now DELETE_IN_PROGRESS, as ECS named them (ARNs).
+    pub deleted: Vec<String>,
+    /// The revisions ECS refused (`failures[]`): ARN, reason and detail.
+    pub failures: Vec<(String, String)>,
 }
 
 /// How ECS took a request that acts on a service deployment (StopServiceDeployment,

@@ -26,7 +26,8 @@ use crate::pipeline::Deployer;
 use crate::plan::family_revision;
 use crate::plan::image::ImageRef;
 use crate::ports::{
-    Clock, DeploymentAnswer, DescribedTaskDefinition, Ecs, ImageLookup, ImageQuery, Lock, LockState, ServiceLookup,
+    Clock, Deleted, DeploymentAnswer, DescribedTaskDefinition, Ecs, Events, ImageLookup, ImageQuery, Lock, LockState,
+    RuleTarget, ServiceLookup,
 };
 
 fn repo_key(account: &str, region: &str, repository: &str) -> RepositoryKey {
@@ -124,6 +125,8 @@ pub struct State {
     pub service_revisions: BTreeMap<String, ServiceRevision>,
     /// CodeDeploy: groups, configurations and deployments.
     pub codedeploy: super::fake_codedeploy::CdState,
+    /// EventBridge: the targets of each rule of the default bus, by rule name.
+    pub rules: BTreeMap<String, Vec<RuleTarget>>,
 }
 
 /// One state of a scripted ECS-native service deployment.
@@ -409,7 +412,10 @@ impl FakeAws {
             for t in tags {
                 s.push(repo_key(ACCOUNT, REGION, repository), t);
             }
-            s.clusters.insert("prod".into(), Cluster::builder().cluster_name("prod").status("ACTIVE").build());
+            s.clusters.insert(
+                "prod".into(),
+                Cluster::builder().cluster_name("prod").cluster_arn(CLUSTER_ARN).status("ACTIVE").build(),
+            );
             let running = revisions[0].task_definition.task_definition_arn.clone().unwrap();
             s.task_definitions = revisions;
             let digests = s.resolve_digests(&running);
@@ -857,6 +863,64 @@ impl Ecs for FakeAws {
         .await
     }
 
+    async fn list_family_tasks(&self, _cluster: &str, family_name: &str) -> Result<Vec<String>, AwsError> {
+        self.call("ListTasks", &format!("family={family_name}"), |s| {
+            Ok(s.running_tasks
+                .iter()
+                .filter(|t| crate::plan::family(t.task_definition_arn().unwrap_or_default()) == family_name)
+                .filter_map(|t| t.task_arn.clone())
+                .collect())
+        })
+        .await
+    }
+
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
+        self.call("ListServices", cluster, |s| Ok(s.services.keys().map(|name| service_arn(name)).collect())).await
+    }
+
+    async fn describe_services(&self, _cluster: &str, services: &[String]) -> Result<Vec<Service>, AwsError> {
+        let mut found = Vec::new();
+        // Ten at a time, as ECS takes them.
+        for batch in services.chunks(10) {
+            let batch_found = self
+                .call("DescribeServices", &batch.len().to_string(), |s| {
+                    Ok(batch
+                        .iter()
+                        .filter_map(|name| s.services.get(name.rsplit('/').next().unwrap_or_default()).cloned())
+                        .collect::<Vec<_>>())
+                })
+                .await?;
+            found.extend(batch_found);
+        }
+        Ok(found)
+    }
+
+    async fn delete_task_definitions(&self, task_definition_arns: &[String]) -> Result<Deleted, AwsError> {
+        let names: Vec<&str> = task_definition_arns.iter().map(|a| family_revision(a)).collect();
+        self.call("DeleteTaskDefinitions", &names.join(","), |s| {
+            if task_definition_arns.len() > 10 {
+                return Err(error("DeleteTaskDefinitions", AwsErrorKind::Rejected));
+            }
+            let mut answer = Deleted::default();
+            for wanted in task_definition_arns {
+                let found = s.task_definitions.iter_mut().find(|d| {
+                    family_revision(d.task_definition.task_definition_arn().unwrap_or_default())
+                        == family_revision(wanted)
+                });
+                match found {
+                    Some(d) if d.task_definition.status() == Some(&TaskDefinitionStatus::Inactive) => {
+                        d.task_definition.status = Some(TaskDefinitionStatus::DeleteInProgress);
+                        answer.deleted.push(d.task_definition.task_definition_arn().unwrap_or_default().to_owned());
+                    }
+                    Some(_) => answer.failures.push((wanted.clone(), "The task definition must be INACTIVE".into())),
+                    None => answer.failures.push((wanted.clone(), "MISSING".into())),
+                }
+            }
+            Ok(answer)
+        })
+        .await
+    }
+
     async fn describe_tasks(&self, _cluster: &str, task_arns: &[String]) -> Result<Vec<Task>, AwsError> {
         self.call("DescribeTasks", &task_arns.len().to_string(), |s| {
             Ok(s.running_tasks
@@ -984,6 +1048,75 @@ impl crate::notify::Notifier for Recorder {
 impl Recorder {
     pub fn events(&self) -> Vec<(&'static str, Option<String>, Option<String>)> {
         self.0.lock().unwrap().iter().map(|n| (n.event.as_str(), n.from.clone(), n.to.clone())).collect()
+    }
+}
+
+/// The ARN of the fake world's cluster `prod`.
+pub const CLUSTER_ARN: &str = "arn:aws:ecs:eu-west-1:111122223333:cluster/prod";
+
+/// The ARN of service `name` of the fake world's cluster.
+pub fn service_arn(name: &str) -> String {
+    format!("arn:aws:ecs:eu-west-1:111122223333:service/prod/{name}")
+}
+
+impl FakeAws {
+    /// Another service of the cluster, running `family_revision` in one task.
+    pub fn add_service(&self, name: &str, family_revision: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.running_tasks.push(service_task(family_revision, 0, None, name, &[]));
+        s.services.insert(
+            name.into(),
+            Service::builder()
+                .service_name(name)
+                .service_arn(service_arn(name))
+                .status("ACTIVE")
+                .task_definition(arn(family_revision))
+                .deployments(
+                    Deployment::builder()
+                        .id("ecs-svc/other")
+                        .status("PRIMARY")
+                        .task_definition(arn(family_revision))
+                        .build(),
+                )
+                .build(),
+        );
+    }
+
+    /// A task started outside any service (RunTask, a schedule), running `family_revision`.
+    pub fn run_task(&self, family_revision: &str, n: usize) {
+        let mut t = task(family_revision, n, None);
+        t.group = Some("family:web".into());
+        t.started_by = Some("events-rule/nightly".into());
+        t.last_status = Some("PENDING".into());
+        self.state.lock().unwrap().running_tasks.push(t);
+    }
+
+    /// An EventBridge rule `rule` whose ECS target (the cluster) starts `task_definition`: a revision ARN, or
+    /// a family ARN without revision.
+    pub fn add_rule(&self, rule: &str, task_definition: &str) {
+        let target = RuleTarget {
+            rule: rule.to_owned(),
+            arn: CLUSTER_ARN.to_owned(),
+            task_definition: Some(task_definition.to_owned()),
+        };
+        self.state.lock().unwrap().rules.entry(rule.to_owned()).or_default().push(target);
+    }
+}
+
+impl Events for FakeAws {
+    async fn list_rule_names_by_target(&self, target_arn: &str) -> Result<Vec<String>, AwsError> {
+        self.call("ListRuleNamesByTarget", target_arn, |s| {
+            Ok(s.rules
+                .iter()
+                .filter(|(_, ts)| ts.iter().any(|t| t.arn == target_arn))
+                .map(|(r, _)| r.clone())
+                .collect())
+        })
+        .await
+    }
+
+    async fn list_targets_by_rule(&self, rule: &str) -> Result<Vec<RuleTarget>, AwsError> {
+        self.call("ListTargetsByRule", rule, |s| Ok(s.rules.get(rule).cloned().unwrap_or_default())).await
     }
 }
 

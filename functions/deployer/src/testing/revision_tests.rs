@@ -275,3 +275,39 @@ async fn a_failed_event_of_a_redeployed_revision_goes_back_to_what_ran_before_an
     assert_eq!(left["status"], "ignored", "{left:#}");
     assert_eq!(running(&d), "web:7", "nothing was rolled back");
 }
+
+#[tokio::test]
+async fn a_deploy_with_keep_cleans_up_after_itself_and_keeps_its_rollback_target() {
+    let revisions = vec![described(7, "v1"), described(5, "v1"), described(6, "v1")];
+    let d = deployer_on(FakeAws::world(REPOSITORY, &["v1", "v2"], revisions), defaults());
+    let out = d.execute(request(json!({"version": "v2", "wait": true, "keep": 1})), &inv("r1", 300)).await.unwrap();
+    assert_eq!(out["status"], "completed", "{out:#}");
+    let cleanup = &out["cleanup"];
+    assert_eq!(cleanup["status"], "cleaned", "{cleanup:#}");
+    assert_eq!(cleanup["deregistered"], json!(["web:5", "web:6"]), "{cleanup:#}");
+    let kept: Vec<&str> =
+        cleanup["kept"].as_array().unwrap().iter().map(|k| k["task_definition"].as_str().unwrap()).collect();
+    assert_eq!(kept, ["web:8", "web:7"], "the new revision, and the one it would roll back to");
+    let active: Vec<i32> = d
+        .ecs()
+        .revisions("web")
+        .iter()
+        .filter(|r| r.task_definition.status() == Some(&TaskDefinitionStatus::Active))
+        .map(|r| r.task_definition.revision)
+        .collect();
+    assert_eq!(active, [7, 8]);
+
+    // A failed deploy cleans nothing up.
+    d.ecs().push(ACCOUNT, REGION, REPOSITORY, "v3");
+    d.ecs().rollouts([
+        Rollout::CrashLoop { every: Duration::from_secs(10) },
+        Rollout::Completes { after: Duration::from_secs(20) },
+    ]);
+    let err = d.execute(request(json!({"version": "v3", "wait": true, "keep": 1})), &inv("r2", 600)).await.unwrap_err();
+    assert!(err.details().get("cleanup").is_none(), "{}", err.details());
+    assert!(d
+        .ecs()
+        .revisions("web")
+        .iter()
+        .any(|r| r.task_definition.revision == 7 && r.task_definition.status() == Some(&TaskDefinitionStatus::Active)));
+}

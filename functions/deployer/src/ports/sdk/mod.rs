@@ -2,6 +2,7 @@
 
 mod codedeploy;
 mod codepipeline;
+mod events;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,7 @@ use contract::aws_error::aws_error;
 use contract::names::Version;
 use contract::AwsError;
 
-use super::{DeploymentAnswer, DescribedTaskDefinition, Ecs, ImageLookup, ImageQuery, ServiceLookup};
+use super::{Deleted, DeploymentAnswer, DescribedTaskDefinition, Ecs, ImageLookup, ImageQuery, ServiceLookup};
 
 /// ECR clients by region, built the first time a region is asked for and reused while the function stays
 /// warm; clones share them. ECR is regional: an image in `us-west-2` is only seen by a `us-west-2` client.
@@ -60,13 +61,14 @@ impl EcrClients {
     }
 }
 
-/// ECS and CodeDeploy in one region, and ECR wherever the images are.
+/// ECS, CodeDeploy, CodePipeline and EventBridge in one region, and ECR wherever the images are.
 #[derive(Clone, Debug)]
 pub struct SdkEcs {
     ecs: aws_sdk_ecs::Client,
     ecr: EcrClients,
     codedeploy: aws_sdk_codedeploy::Client,
     codepipeline: aws_sdk_codepipeline::Client,
+    events: aws_sdk_eventbridge::Client,
 }
 
 impl SdkEcs {
@@ -82,6 +84,7 @@ impl SdkEcs {
             ecr,
             codedeploy: aws_sdk_codedeploy::Client::new(config),
             codepipeline: aws_sdk_codepipeline::Client::new(config),
+            events: aws_sdk_eventbridge::Client::new(config),
         }
     }
 
@@ -259,6 +262,61 @@ impl Ecs for SdkEcs {
             arns.extend(page.task_arns.unwrap_or_default());
         }
         Ok(arns)
+    }
+
+    async fn list_family_tasks(&self, cluster: &str, family: &str) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut pages = self
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .family(family)
+            .desired_status(DesiredStatus::Running)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ListTasks", &e))?;
+            arns.extend(page.task_arns.unwrap_or_default());
+        }
+        Ok(arns)
+    }
+
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut pages = self.ecs.list_services().cluster(cluster).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ListServices", &e))?;
+            arns.extend(page.service_arns.unwrap_or_default());
+        }
+        Ok(arns)
+    }
+
+    async fn describe_services(&self, cluster: &str, services: &[String]) -> Result<Vec<Service>, AwsError> {
+        let mut found = Vec::with_capacity(services.len());
+        for batch in services.chunks(10) {
+            let out = self.ecs.describe_services().cluster(cluster).set_services(Some(batch.to_vec())).send().await;
+            let out = out.map_err(|e| aws_error("DescribeServices", &e))?;
+            // Services deleted since they were listed come back in failures[].
+            found.extend(out.services.unwrap_or_default());
+        }
+        Ok(found)
+    }
+
+    async fn delete_task_definitions(&self, task_definition_arns: &[String]) -> Result<Deleted, AwsError> {
+        let batch = Some(task_definition_arns.to_vec());
+        let out = self.ecs.delete_task_definitions().set_task_definitions(batch).send().await;
+        let out = out.map_err(|e| aws_error("DeleteTaskDefinitions", &e))?;
+        Ok(Deleted {
+            deleted: out.task_definitions().iter().filter_map(|td| td.task_definition_arn.clone()).collect(),
+            failures: out
+                .failures()
+                .iter()
+                .map(|f| {
+                    let reason = [f.reason(), f.detail()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+                    (f.arn().unwrap_or_default().to_owned(), reason)
+                })
+                .collect(),
+        })
     }
 
     async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> Result<Vec<Task>, AwsError> {
