@@ -190,8 +190,6 @@ DEPLOYER_ALLOWED: dict[str, Rule] = {
     "dynamodb:deleteitem": rule(LOCK_TABLE_ARN),
     # The deploy history: read through the lock table's `history` index, and only there.
     "dynamodb:query": rule(LOCK_TABLE_ARN + "/index/history"),
-    # No resource-level permissions: "*" is the only resource IAM accepts (history and cleanup list a family).
-    "ecs:listtaskdefinitions": rule("*"),
     "sns:publish": rule(TOPIC_ARN),
     "secretsmanager:getsecretvalue": rule("${SlackWebhookSecretArn}"),
     "logs:createlogstream": rule(LOG_GROUP_ARN),
