@@ -53,6 +53,11 @@ impl SlashCommand {
     }
 }
 
+/// Who asked, as the deployer's history records a Slack command: `slack:<user id>`.
+pub fn requested_by(user_id: &str) -> String {
+    crate::auth::requested_by(&format!("slack:{user_id}"), "slack")
+}
+
 /// Slack's certificate check (`ssl_check=1`), sent when a command's URL is saved: it wants only a 200.
 pub fn is_ssl_check(body: &[u8]) -> bool {
     form_urlencoded::parse(body).any(|(k, v)| k == "ssl_check" && v == "1")
