@@ -699,3 +699,80 @@ async fn history_diff_and_cleanup_refusals_cost_no_invoke() {
     }
     assert!(f.invoker.calls().is_empty(), "a refusal costs no invoke");
 }
+
+#[tokio::test]
+async fn slack_history_diff_and_cleanup_run_in_the_continuation_as_the_slack_user() {
+    let history = json!({"status": "ok", "cluster": "demo", "service": "web", "history": [
+        {"action": "deploy", "status": "deployed", "version": "v2", "task_definition": "web:41",
+         "at": "2026-12-03T11:40:05Z", "by": "slack:U1", "source": "record"}]});
+    let f = front(FakeLambda::default().answer("deployer", Ok(Invoked::Answer(history))));
+    let (url, slack) = one_shot_http(200, "/commands/T1/1/x").await;
+    let (status, ack) = call(&f, slack_request(&slack_body("U1", "history web 5", &url), NOW, SIGNING)).await;
+    assert_eq!(status, 200);
+    assert_eq!(ack["text"], ":scroll: Looking up the history of `demo/web`…");
+    let sealed = f.invoker.calls()[0].1.clone();
+    let summary = invoke(&f, &sealed).await.unwrap();
+    assert_eq!((summary["status"].as_str(), summary["posted"].as_bool()), (Some("ok"), Some(true)));
+    assert_eq!(
+        f.invoker.calls()[1],
+        (
+            "deployer".into(),
+            json!({"action": "history", "cluster": "demo", "service": "web", "limit": 5, "requested_by": "slack:U1"}),
+            Mode::WaitLong
+        )
+    );
+    let message = json_body(&slack.await.unwrap());
+    assert_eq!(message["response_type"], "ephemeral");
+    assert!(message["blocks"][2]["text"]["text"].as_str().unwrap().contains("by <@U1>"), "{message}");
+
+    // A diff of a revision ARN travels as the revision it was resolved to; a cleanup as asked.
+    let f = front(FakeLambda::default());
+    let cases = [
+        (
+            "diff web arn:aws:ecs:us-east-1:123456789012:task-definition/web:41",
+            Job::Diff {
+                cluster: "demo".into(),
+                service: "web".into(),
+                version: None,
+                task_definition: Some("web:41".into()),
+            },
+        ),
+        (
+            "diff web v2",
+            Job::Diff {
+                cluster: "demo".into(),
+                service: "web".into(),
+                version: Some("v2".into()),
+                task_definition: None,
+            },
+        ),
+        (
+            "cleanup api keep 20 dry-run",
+            Job::Cleanup { cluster: "demo".into(), service: "api".into(), keep: 20, dry_run: true },
+        ),
+    ];
+    for (i, (text, job)) in cases.into_iter().enumerate() {
+        let body = slack_body("U1", text, "http://127.0.0.1:9/x");
+        assert_eq!(call(&f, slack_request(&body, NOW - i as u64, SIGNING)).await.0, 200);
+        let sealed = &f.invoker.calls()[i].1;
+        let opened = continuation::open(&Envelope::from_event(sealed).unwrap(), SIGNING.as_bytes(), NOW).unwrap();
+        assert_eq!(opened.job, job, "{text}");
+    }
+
+    // Refused in the acknowledgement, with nothing invoked.
+    let f = front(FakeLambda::default());
+    let cases = [
+        ("history db", "not one of the services"),
+        ("history web 500", "\"limit\" takes 1 to 100"),
+        ("cleanup web keep 0", "\"keep\" takes 1 to 1000"),
+        ("cleanup web keep 20 please", "`cleanup` takes a service"),
+        ("diff web v2:latest", "family:revision"),
+        ("diff web arn:aws:ecs:us-east-1:999999999999:task-definition/web:3", "account and region"),
+    ];
+    for (i, (text, expected)) in cases.into_iter().enumerate() {
+        let body = slack_body("U1", text, "http://127.0.0.1:9/x");
+        let (_, answer) = call(&f, slack_request(&body, NOW - i as u64, SIGNING)).await;
+        assert!(answer["text"].as_str().unwrap().contains(expected), "{text}: {answer}");
+    }
+    assert!(f.invoker.calls().is_empty());
+}
