@@ -1,8 +1,9 @@
 #![no_main]
 //! The front's routing and request checks on any input: method, path, query and body through
 //! `route::route`, and requests built field by field (names, ARNs of this and other accounts, versions,
-//! targets) through `check::check`. A request that passes names only allowed services, by name, with the
-//! version exactly as sent; one that names another account's ARN never passes. Any panic is a crash.
+//! targets, revisions, every action) through `check::check`. A request that passes names only allowed
+//! services, by name, with the version exactly as sent and every revision as `family:revision`; one that
+//! names another account's ARN never passes. Any panic is a crash.
 
 use arbitrary::Arbitrary;
 use contract::identity::Home;
@@ -56,7 +57,11 @@ struct Fields<'a> {
     repository: Option<&'a str>,
     containers: Option<Vec<&'a str>>,
     to: Option<Name<'a>>,
+    task_definition: Option<Name<'a>>,
     targets: Option<Vec<Target<'a>>>,
+    keep: Option<u16>,
+    limit: Option<u8>,
+    requested_by: Option<&'a str>,
     flags: u8,
 }
 
@@ -89,12 +94,18 @@ fn checked_well(request: DeployRequest, config: &Config, home: Option<&Home>, fo
         assert!(config.allowed.allows(cluster, service), "{cluster}/{service} is not allowed");
         assert!(!cluster.starts_with("arn:") && !service.starts_with("arn:"));
     }
-    if action == Action::Deploy {
+    if matches!(action, Action::Deploy | Action::Diff) {
         assert_eq!(checked.request.version, version, "the version was changed");
-        assert!(Version::parse(version.as_deref().unwrap_or_default()).is_ok());
+        match &checked.request.task_definition {
+            None => assert!(Version::parse(version.as_deref().unwrap_or_default()).is_ok()),
+            Some(_) => assert!(version.is_none(), "a version beside a task_definition passed"),
+        }
     }
-    if let Some(to) = &checked.request.to {
-        assert!(!to.starts_with("arn:") && contract::names::TaskDefinitionRef::parse(to).is_ok());
+    for revision in [&checked.request.to, &checked.request.task_definition].into_iter().flatten() {
+        assert!(!revision.starts_with("arn:") && contract::names::TaskDefinitionRef::parse(revision).is_ok());
+    }
+    if let Some(by) = &checked.request.requested_by {
+        assert!(!by.is_empty() && by.len() <= 512 && !by.chars().any(char::is_control));
     }
     // What is sent serialises and reads back as itself.
     let wire = serde_json::to_value(&checked.request).expect("serialise");
@@ -107,11 +118,20 @@ fuzz_target!(|input: Input| {
     let method = [Method::GET, Method::POST, Method::PUT, Method::DELETE][usize::from(input.method % 4)].clone();
     let _ = route::door(input.path);
     match route::route(&method, input.path, input.query, input.body) {
-        Ok(Command::Deploy(request) | Command::Rollback(request)) => {
-            checked_well(request, &config, home.as_ref(), false)
-        }
+        Ok(
+            Command::Deploy(request)
+            | Command::Rollback(request)
+            | Command::Answer(request)
+            | Command::Diff(request)
+            | Command::Cleanup(request),
+        ) => checked_well(request, &config, home.as_ref(), false),
         Ok(Command::Status { cluster, service }) => {
             let request = DeployRequest { action: Action::Status, cluster, service, ..DeployRequest::default() };
+            checked_well(request, &config, home.as_ref(), false);
+        }
+        Ok(Command::History { cluster, service, limit }) => {
+            let request =
+                DeployRequest { action: Action::History, cluster, service, limit, ..DeployRequest::default() };
             checked_well(request, &config, home.as_ref(), false);
         }
         Ok(Command::Slack) | Err(_) => {}
@@ -121,9 +141,19 @@ fuzz_target!(|input: Input| {
     let foreign = f.cluster.as_ref().is_some_and(Name::foreign)
         || f.service.as_ref().is_some_and(Name::foreign)
         || f.to.as_ref().is_some_and(Name::foreign)
+        || f.task_definition.as_ref().is_some_and(Name::foreign)
         || f.targets.iter().flatten().any(|t| t.cluster.foreign() || t.service.foreign());
     let request = DeployRequest {
-        action: [Action::Deploy, Action::Rollback, Action::Status][usize::from(f.action % 3)],
+        action: [
+            Action::Deploy,
+            Action::Rollback,
+            Action::Status,
+            Action::Continue,
+            Action::Reject,
+            Action::History,
+            Action::Cleanup,
+            Action::Diff,
+        ][usize::from(f.action % 8)],
         version: f.version.map(str::to_owned),
         cluster: f.cluster.as_ref().map(Name::render),
         service: f.service.as_ref().map(Name::render),
@@ -148,6 +178,11 @@ fuzz_target!(|input: Input| {
         force: f.flags & 32 != 0,
         to: f.to.as_ref().map(Name::render),
         pin_digest: (f.flags & 64 != 0).then_some(true),
+        delete_inactive: f.flags & 128 != 0,
+        task_definition: f.task_definition.as_ref().map(Name::render),
+        keep: f.keep.map(u32::from),
+        limit: f.limit.map(u32::from),
+        requested_by: f.requested_by.map(str::to_owned),
         ..DeployRequest::default()
     };
     checked_well(request, &config, home.as_ref(), foreign);

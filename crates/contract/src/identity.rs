@@ -151,9 +151,21 @@ pub fn service_name(
 /// The `family:revision` that `value` (that, or a task-definition ARN) means, in `region`. Errors:
 /// [`IdentityError`].
 pub fn task_definition(value: &str, home: Option<&Home>, region: &str) -> Result<TaskDefinitionRef, IdentityError> {
+    revision("to", value, home, region)
+}
+
+/// The same for the request field `field` (`to`, `task_definition`), which errors name.
+pub fn revision(
+    field: &str,
+    value: &str,
+    home: Option<&Home>,
+    region: &str,
+) -> Result<TaskDefinitionRef, IdentityError> {
+    let what = format!("\"{field}\"");
     let revision =
-        if value.starts_with("arn:") { ecs_resource("\"to\"", value, "task-definition", home, region)? } else { value };
-    TaskDefinitionRef::parse(revision).map_err(|_| malformed(format!("\"to\" is {value:?}; it takes family:revision")))
+        if value.starts_with("arn:") { ecs_resource(&what, value, "task-definition", home, region)? } else { value };
+    TaskDefinitionRef::parse(revision)
+        .map_err(|_| malformed(format!("{what} is {value:?}; it takes family:revision or a task-definition ARN")))
 }
 
 fn reason(err: crate::names::InputError) -> String {

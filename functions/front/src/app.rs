@@ -195,9 +195,17 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
         let caller = self.authenticate(request).await?;
         let command = route::route(request.method(), path, request.uri().query(), request.body().as_ref())?;
         tracing::info!(caller = caller.describe(), %path, "authenticated");
+        // Who asked is who this door authenticated, whatever the body said.
+        let requested_by = Some(caller.requested_by());
         match command {
-            Command::Deploy(request) | Command::Rollback(request) | Command::Answer(request) => {
-                // Everything the deployer would refuse is refused here, before it costs an invoke.
+            Command::Deploy(request)
+            | Command::Rollback(request)
+            | Command::Answer(request)
+            | Command::Diff(request)
+            | Command::Cleanup(request) => {
+                let request = DeployRequest { requested_by, ..request };
+                // Everything the deployer would refuse is refused here, before it costs an invoke. A diff or a
+                // cleanup never takes `wait` (refused there), so it is always answered synchronously.
                 let Checked { request, services } = check::check(request, &self.config, home)?;
                 let action = request.action.as_str();
                 let payload = request_payload(&request);
@@ -225,14 +233,39 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
                 Ok(json_response(200, &result))
             }
             Command::Status { cluster, service } => {
-                let request = DeployRequest { action: Action::Status, cluster, service, ..DeployRequest::default() };
-                let Checked { request, .. } = check::check(request, &self.config, home)?;
-                let payload = request_payload(&request);
-                let invoked = self.invoker.invoke(&self.config.deployer_function, &payload, Mode::Wait).await?;
-                Ok(json_response(200, &deployer_outcome(invoked)?))
+                let request = DeployRequest {
+                    action: Action::Status,
+                    cluster,
+                    service,
+                    requested_by,
+                    ..DeployRequest::default()
+                };
+                self.ask(request, home).await
+            }
+            Command::History { cluster, service, limit } => {
+                let request = DeployRequest {
+                    action: Action::History,
+                    cluster,
+                    service,
+                    limit,
+                    requested_by,
+                    ..DeployRequest::default()
+                };
+                self.ask(request, home).await
             }
             Command::Slack => Err(FrontError::NotFound { path: path.to_owned() }),
         }
+    }
+
+    /// A request that changes nothing (status, history), from a query: checked, then answered with the
+    /// deployer's JSON.
+    async fn ask(&self, request: DeployRequest, home: Option<&Home>) -> Result<Response<Body>, FrontError> {
+        let Checked { request, .. } = check::check(request, &self.config, home)?;
+        let payload = request_payload(&request);
+        let invoked = self.invoker.invoke(&self.config.deployer_function, &payload, Mode::Wait).await?;
+        let result = deployer_outcome(invoked)?;
+        tracing::info!(action = request.action.as_str(), status = answer_status(&result), "done");
+        Ok(json_response(200, &result))
     }
 
     /// A Slack slash command: verified, checked for a replay, checked in full, answered within Slack's 3 s
@@ -290,7 +323,11 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
             Err(problem) => return answer(&format!(":warning: {problem}")),
         };
         // The same checks as an HTTP request's: a bad version or name costs no invoke and no "Deploying…".
-        let checked = match check::check(job.request(self.config.slack_wait), &self.config, home) {
+        let request = DeployRequest {
+            requested_by: Some(slack::requested_by(&command.user_id)),
+            ..job.request(self.config.slack_wait)
+        };
+        let checked = match check::check(request, &self.config, home) {
             Ok(checked) => checked,
             Err(err) => {
                 let (cluster, service) = (job.cluster(), job.service());
@@ -341,7 +378,11 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
         if !c.response_url.starts_with(&self.config.response_url_prefix) {
             return Err(FrontError::Forbidden { reason: "response_url outside SLACK_RESPONSE_URL_PREFIX".into() });
         }
-        let request = request_payload(&c.job.request(self.config.slack_wait));
+        let request = DeployRequest {
+            requested_by: Some(slack::requested_by(&c.user_id)),
+            ..c.job.request(self.config.slack_wait)
+        };
+        let request = request_payload(&request);
         let outcome = match self.invoker.invoke(&self.config.deployer_function, &request, Mode::WaitLong).await {
             Ok(invoked) => deployer_outcome(invoked),
             Err(e) => Err(FrontError::from(e)),

@@ -37,6 +37,30 @@ impl Caller {
             Caller::Token => "bearer-token",
         }
     }
+
+    /// Who asked, as the deployer's history records it (`requested_by`): the IAM principal's ARN (or the
+    /// caller id API Gateway gave when it gave no ARN), or `bearer-token` for anyone who showed the token;
+    /// never the token itself. Made fit for the deployer's rule ([`requested_by`]).
+    pub fn requested_by(&self) -> String {
+        requested_by(self.describe(), "iam-caller")
+    }
+}
+
+/// `who` as a `requested_by` the deployer takes: control characters dropped, cut to
+/// [`crate::check::MAX_REQUESTED_BY`] bytes on a character boundary, `fallback` when nothing is left.
+pub fn requested_by(who: &str, fallback: &str) -> String {
+    let mut out = String::with_capacity(who.len().min(crate::check::MAX_REQUESTED_BY));
+    for c in who.chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > crate::check::MAX_REQUESTED_BY {
+            break;
+        }
+        out.push(c);
+    }
+    if out.is_empty() {
+        fallback.to_owned()
+    } else {
+        out
+    }
 }
 
 /// The IAM identity API Gateway or a Function URL verified, if any: REST APIs put it in
@@ -203,6 +227,21 @@ mod tests {
                 other => panic!("unexpected code {other}"),
             },
         }
+    }
+
+    #[test]
+    fn callers_are_named_for_the_history_without_any_secret() {
+        let arn = "arn:aws:iam::123456789012:user/ci";
+        assert_eq!(Caller::Iam { arn: arn.into() }.requested_by(), arn);
+        assert_eq!(Caller::Token.requested_by(), "bearer-token");
+        assert_eq!(Caller::Iam { arn: String::new() }.requested_by(), "iam-caller");
+        assert_eq!(requested_by("a\nb\u{7}c", "x"), "abc");
+        assert_eq!(requested_by("\n", "x"), "x");
+        let long = format!("arn:aws:sts::123456789012:assumed-role/{}/é", "r".repeat(600));
+        let cut = requested_by(&long, "x");
+        assert!(cut.len() <= crate::check::MAX_REQUESTED_BY && long.starts_with(&cut), "{}", cut.len());
+        let accents = "é".repeat(300);
+        assert_eq!(requested_by(&accents, "x").len(), 512);
     }
 
     #[test]

@@ -6,9 +6,19 @@
 //!   resource of this function's partition and account, in the region the request works in
 //!   ([`contract::identity`]), and the name it resolves to is what is sent on: `InvalidRequest` for what is
 //!   malformed, `NotAllowed` for a resource elsewhere;
-//! - the fields that belong to the action (the deployer's rules): `InvalidRequest`;
+//! - the fields that belong to the action (the deployer's rules, `functions/deployer/src/request`): a deploy
+//!   names a `version` or an existing revision (`task_definition`, checked and resolved as `to` is); `diff`
+//!   takes what a deploy takes but never `wait`, `force`, `rollback`, `keep` or `targets`; `history` takes the
+//!   envelope and `limit` (1 to [`MAX_HISTORY`]); `cleanup` the envelope, `keep` (1 to [`MAX_KEEP`]),
+//!   `delete_inactive` and `dry_run`: `InvalidRequest`;
 //! - `targets[]`: 1 to [`MAX_TARGETS`], each checked as above, none twice: `InvalidRequest`;
+//! - `requested_by`, as the deployer takes it (1 to [`MAX_REQUESTED_BY`] bytes, no control character). The
+//!   door sets it itself from the caller it authenticated before checking ([`crate::auth::Caller::requested_by`],
+//!   [`crate::slack::requested_by`]): whatever a client sent is replaced, never passed on;
 //! - `ALLOWED_TARGETS`, on the resolved names: `NotAllowed`.
+//!
+//! A `cleanup` without `keep` is passed on: the deployer's `DEPLOY_KEEP_REVISIONS`, which this door does not
+//! know, may supply it (else the deployer answers `InvalidRequest`).
 
 use contract::identity::{self, Home, IdentityError};
 use contract::names::{Region, RepositoryName, Version};
@@ -47,26 +57,54 @@ fn refused(err: IdentityError, cluster: Option<&str>, service: Option<&str>) -> 
 /// `InvalidVersion`, `NotAllowed`, as listed in the module documentation.
 pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -> Result<Checked, FrontError> {
     let region = home.map_or(config.region.as_str(), |h| h.region.as_str()).to_owned();
+    if let Some(by) = &request.requested_by {
+        if by.is_empty() || by.len() > MAX_REQUESTED_BY || by.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "\"requested_by\" takes 1 to {MAX_REQUESTED_BY} characters, none of them control characters"
+            )));
+        }
+    }
     match request.action {
-        Action::Deploy => {
-            if request.to.is_some() {
-                return Err(invalid("\"to\" belongs to a rollback; a deploy names a \"version\""));
+        Action::Deploy if request.task_definition.is_some() => revision_fields(&request)?,
+        Action::Deploy => deploy_fields(&request)?,
+        Action::Diff => {
+            let stray = [
+                ("wait", request.wait),
+                ("force", request.force),
+                ("rollback", request.rollback.is_some()),
+                ("targets", request.targets.is_some()),
+                ("keep", request.keep.is_some()),
+            ];
+            refuse_stray(&stray, "does not go with action diff")?;
+            if request.task_definition.is_some() {
+                revision_fields(&request)?
+            } else {
+                deploy_fields(&request)?
             }
-            let version = request.version.as_deref().ok_or_else(|| invalid("a deploy request needs \"version\""))?;
-            Version::parse(version)?;
-            if let Some(repository) = &request.repository {
-                RepositoryName::parse(repository)?;
+        }
+        Action::History => {
+            only_service_fields(&request, "history", false)?;
+            let limit = request.limit.unwrap_or(DEFAULT_HISTORY);
+            if !(1..=MAX_HISTORY).contains(&limit) {
+                return Err(invalid(format!("\"limit\" takes 1 to {MAX_HISTORY}, not {limit}")));
             }
-            containers(request.containers.as_deref())?;
+        }
+        Action::Cleanup => {
+            let plain = DeployRequest { dry_run: false, keep: None, delete_inactive: false, ..request.clone() };
+            only_service_fields(&plain, "cleanup", false)?;
+            if let Some(keep) = request.keep {
+                check_keep(keep)?;
+            }
         }
         Action::Rollback => only_service_fields(&request, "rollback", true)?,
         Action::Status => only_service_fields(&request, "status", false)?,
         Action::Continue => only_service_fields(&request, "continue", false)?,
         Action::Reject => only_service_fields(&request, "reject", false)?,
-        Action::History | Action::Cleanup | Action::Diff => {
-            return Err(invalid(format!("action {} is not taken through this door yet", request.action.as_str())))
-        }
     }
+    if let Some(repository) = &request.repository {
+        RepositoryName::parse(repository)?;
+    }
+    containers(request.containers.as_deref())?;
     let services = match request.targets.take() {
         Some(targets) => {
             if request.cluster.is_some() || request.service.is_some() {
@@ -111,6 +149,13 @@ pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -
             services.first().map(|(c, s)| (Some(c.as_str()), Some(s.as_str()))).unwrap_or_default();
         let to = identity::task_definition(&to, home, &region).map_err(|e| refused(e, cluster, service))?;
         request.to = Some(to.to_string());
+    }
+    if let Some(revision) = request.task_definition.take() {
+        let (cluster, service) =
+            services.first().map(|(c, s)| (Some(c.as_str()), Some(s.as_str()))).unwrap_or_default();
+        let revision = identity::revision("task_definition", &revision, home, &region)
+            .map_err(|e| refused(e, cluster, service))?;
+        request.task_definition = Some(revision.to_string());
     }
     if let Some((c, s)) = services.iter().find(|(c, s)| !config.allowed.allows(c, s)) {
         return Err(not_allowed(
@@ -176,13 +221,74 @@ fn containers(names: Option<&[String]>) -> Result<(), FrontError> {
     }
 }
 
+/// The deployer's limits on `keep`, `limit` and `requested_by`.
+pub const MAX_KEEP: u32 = 1000;
+pub const MAX_HISTORY: u32 = 100;
+pub const DEFAULT_HISTORY: u32 = 20;
+pub const MAX_REQUESTED_BY: usize = 512;
+
+fn check_keep(keep: u32) -> Result<(), FrontError> {
+    if (1..=MAX_KEEP).contains(&keep) {
+        Ok(())
+    } else {
+        Err(invalid(format!("\"keep\" takes 1 to {MAX_KEEP} revisions, not {keep}")))
+    }
+}
+
+/// The first field of `stray` that is set, refused with `why` (`does not go with action diff`).
+fn refuse_stray(stray: &[(&str, bool)], why: &str) -> Result<(), FrontError> {
+    match stray.iter().find(|(_, set)| *set) {
+        Some((field, _)) => Err(invalid(format!("\"{field}\" {why}"))),
+        None => Ok(()),
+    }
+}
+
+/// A deploy (or diff) of a `version`: the fields that shape a new revision, and nothing of another action's.
+fn deploy_fields(request: &DeployRequest) -> Result<(), FrontError> {
+    if request.delete_inactive || request.limit.is_some() {
+        return Err(invalid("\"delete_inactive\" and \"limit\" belong to cleanup and history"));
+    }
+    if let Some(keep) = request.keep {
+        check_keep(keep)?;
+    }
+    if request.to.is_some() {
+        return Err(invalid("\"to\" belongs to a rollback; a deploy names a \"version\""));
+    }
+    let version = request
+        .version
+        .as_deref()
+        .ok_or_else(|| invalid("a deploy request needs \"version\" (or \"task_definition\", an existing revision)"))?;
+    Version::parse(version)?;
+    Ok(())
+}
+
+/// A deploy (or diff) of an existing revision (`task_definition`): nothing that shapes a new revision. A
+/// deployer given `targets` beside it deploys the targets and ignores the revision: refused here instead.
+fn revision_fields(request: &DeployRequest) -> Result<(), FrontError> {
+    let stray = [
+        ("version", request.version.is_some()),
+        ("base", request.base.is_some()),
+        ("pin_digest", request.pin_digest.is_some()),
+        ("targets", request.targets.is_some()),
+        ("all_or_nothing", request.all_or_nothing),
+        ("to", request.to.is_some()),
+        ("delete_inactive", request.delete_inactive),
+        ("limit", request.limit.is_some()),
+    ];
+    refuse_stray(&stray, "does not go with \"task_definition\": an existing revision is deployed as it is")?;
+    if let Some(keep) = request.keep {
+        check_keep(keep)?;
+    }
+    Ok(())
+}
+
 /// Refuses fields that belong to another action, so that a request means one thing (the deployer's rule).
+/// The envelope (`region`, `cluster`, `service`, `repository`, `containers`) belongs to every action.
 fn only_service_fields(request: &DeployRequest, action: &str, rollback: bool) -> Result<(), FrontError> {
     let stray = [
         ("version", request.version.is_some()),
-        ("repository", request.repository.is_some()),
-        ("containers", request.containers.is_some()),
         ("base", request.base.is_some()),
+        ("pin_digest", request.pin_digest.is_some()),
         ("dry_run", request.dry_run),
         ("targets", request.targets.is_some()),
         ("all_or_nothing", request.all_or_nothing),
@@ -190,11 +296,12 @@ fn only_service_fields(request: &DeployRequest, action: &str, rollback: bool) ->
         ("wait", request.wait && !rollback),
         ("force", request.force && !rollback),
         ("to", request.to.is_some() && !rollback),
+        ("task_definition", request.task_definition.is_some()),
+        ("keep", request.keep.is_some()),
+        ("delete_inactive", request.delete_inactive),
+        ("limit", request.limit.is_some() && action != "history"),
     ];
-    match stray.iter().find(|(_, set)| *set) {
-        Some((field, _)) => Err(invalid(format!("\"{field}\" does not go with action {action}"))),
-        None => Ok(()),
-    }
+    refuse_stray(&stray, &format!("does not go with action {action}"))
 }
 
 #[cfg(test)]

@@ -3,12 +3,18 @@
 //!
 //! | method | path | command |
 //! |---|---|---|
-//! | POST | `/deploy` | the JSON body, a deploy request |
+//! | POST | `/deploy` | the JSON body, a deploy request: a `version`, or an existing revision (`task_definition`) |
 //! | POST | `/rollback` | the JSON body (may be empty), a rollback request |
 //! | POST | `/continue` | the JSON body (may be empty), a `continue` request: hooks awaiting action, or a CodeDeploy deployment waiting to reroute |
 //! | POST | `/reject` | the JSON body (may be empty), a `reject` request: the same, answered with a rollback |
 //! | GET | `/status?cluster=&service=` | a status request |
+//! | GET | `/history?cluster=&service=&limit=` | a `history` request: the service's last deploys and rollbacks, and who asked |
+//! | POST | `/diff` | the JSON body, as a deploy's (`version` or `task_definition`): a `diff` request, nothing changed |
+//! | POST | `/cleanup` | the JSON body (may be empty): a `cleanup` request (`keep`, `delete_inactive`, `dry_run`, the envelope) |
 //! | POST | `/slack` | a Slack slash command (form-urlencoded, verified and parsed by [`crate::slack`]) |
+//!
+//! A body's `requested_by` is read like any field but never trusted: the handler replaces it with the caller
+//! it authenticated ([`crate::auth::Caller::requested_by`]) before the request is checked and sent on.
 
 use contract::request::{Action, DeployRequest};
 use lambda_http::http::Method;
@@ -19,7 +25,8 @@ use crate::error::FrontError;
 /// What a request asks for, once its shape is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// A deploy request as the deployer takes it: `action` is `deploy` and `version` is set.
+    /// A deploy request as the deployer takes it: `action` is `deploy` and `version` or `task_definition` is
+    /// set.
     Deploy(DeployRequest),
     /// A rollback request: `action` is `rollback`.
     Rollback(DeployRequest),
@@ -27,6 +34,12 @@ pub enum Command {
     Answer(DeployRequest),
     /// `GET /status`: the service to report on, when the query names it.
     Status { cluster: Option<String>, service: Option<String> },
+    /// `GET /history`: the service, when the query names it, and how many entries.
+    History { cluster: Option<String>, service: Option<String>, limit: Option<u32> },
+    /// `POST /diff`: `action` is `diff`.
+    Diff(DeployRequest),
+    /// `POST /cleanup`: `action` is `cleanup`.
+    Cleanup(DeployRequest),
     /// `POST /slack`: the body is a slash command, read once its signature is verified.
     Slack,
 }
@@ -59,8 +72,8 @@ fn normalise(path: &str) -> &str {
 pub fn route(method: &Method, path: &str, query: Option<&str>, body: &[u8]) -> Result<Command, FrontError> {
     let path = normalise(path);
     let allow = match path {
-        "/deploy" | "/rollback" | "/continue" | "/reject" | "/slack" => "POST",
-        "/status" => "GET",
+        "/deploy" | "/rollback" | "/continue" | "/reject" | "/diff" | "/cleanup" | "/slack" => "POST",
+        "/status" | "/history" => "GET",
         _ => return Err(FrontError::NotFound { path: path.to_owned() }),
     };
     if method.as_str() != allow {
@@ -75,10 +88,41 @@ pub fn route(method: &Method, path: &str, query: Option<&str>, body: &[u8]) -> R
                     request.action.as_str()
                 )));
             }
-            if request.version.is_none() {
-                return Err(invalid("a deploy request needs \"version\"".into()));
+            if request.version.is_none() && request.task_definition.is_none() {
+                return Err(invalid(
+                    "a deploy request needs \"version\" (or \"task_definition\", an existing revision)".into(),
+                ));
             }
             Ok(Command::Deploy(request))
+        }
+        "/diff" => {
+            let (mut request, action_given) = deploy_request(body, false)?;
+            if !action_given {
+                request.action = Action::Diff;
+            }
+            if request.action != Action::Diff {
+                return Err(invalid(format!(
+                    "POST /diff takes diff requests, not \"action\": \"{}\"",
+                    request.action.as_str()
+                )));
+            }
+            if request.version.is_none() && request.task_definition.is_none() {
+                return Err(invalid("a diff request needs \"version\" or \"task_definition\"".into()));
+            }
+            Ok(Command::Diff(request))
+        }
+        "/cleanup" => {
+            let (mut request, action_given) = deploy_request(body, true)?;
+            if !action_given {
+                request.action = Action::Cleanup;
+            }
+            if request.action != Action::Cleanup {
+                return Err(invalid(format!(
+                    "POST /cleanup takes cleanup requests, not \"action\": \"{}\"",
+                    request.action.as_str()
+                )));
+            }
+            Ok(Command::Cleanup(request))
         }
         "/rollback" => {
             let (mut request, action_given) = deploy_request(body, true)?;
@@ -111,22 +155,48 @@ pub fn route(method: &Method, path: &str, query: Option<&str>, body: &[u8]) -> R
             Ok(Command::Answer(request))
         }
         "/status" => {
-            let (mut cluster, mut service) = (None, None);
-            for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-                let slot = match key.as_ref() {
-                    "cluster" => &mut cluster,
-                    "service" => &mut service,
-                    other => return Err(invalid(format!("GET /status takes cluster and service, not {other:?}"))),
-                };
-                if slot.is_some() {
-                    return Err(invalid(format!("{key} is given twice")));
-                }
-                *slot = Some(value.into_owned()).filter(|v| !v.is_empty());
-            }
+            let ServiceQuery { cluster, service, .. } = service_query(path, query, false)?;
             Ok(Command::Status { cluster, service })
+        }
+        "/history" => {
+            let ServiceQuery { cluster, service, limit } = service_query(path, query, true)?;
+            let limit = limit
+                .map(|l| l.parse::<u32>().map_err(|_| invalid(format!("limit is {l:?}; it takes a number"))))
+                .transpose()?;
+            Ok(Command::History { cluster, service, limit })
         }
         _ => Ok(Command::Slack),
     }
+}
+
+/// What a `GET` query names: `cluster`, `service` and, where taken, `limit` (as written).
+#[derive(Debug, Default)]
+struct ServiceQuery {
+    cluster: Option<String>,
+    service: Option<String>,
+    limit: Option<String>,
+}
+
+/// `cluster`, `service` and (where `limit` is taken) `limit` from a query, each at most once; an empty value
+/// is left out.
+fn service_query(path: &str, query: Option<&str>, takes_limit: bool) -> Result<ServiceQuery, FrontError> {
+    let mut q = ServiceQuery::default();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        let slot = match key.as_ref() {
+            "cluster" => &mut q.cluster,
+            "service" => &mut q.service,
+            "limit" if takes_limit => &mut q.limit,
+            other => {
+                let takes = if takes_limit { "cluster, service and limit" } else { "cluster and service" };
+                return Err(invalid(format!("GET {path} takes {takes}, not {other:?}")));
+            }
+        };
+        if slot.is_some() {
+            return Err(invalid(format!("{key} is given twice")));
+        }
+        *slot = Some(value.into_owned()).filter(|v| !v.is_empty());
+    }
+    Ok(q)
 }
 
 fn invalid(reason: String) -> FrontError {
@@ -210,6 +280,44 @@ mod tests {
                 Command::Status { cluster: None, service: Some("my-web".into()) },
             ),
             ("POST", "/slack", None, "token=x&text=help", Command::Slack),
+            (
+                "POST",
+                "/deploy",
+                None,
+                r#"{"task_definition":"web:41"}"#,
+                Command::Deploy(request(json!({"task_definition": "web:41"}))),
+            ),
+            (
+                "GET",
+                "/history",
+                Some("cluster=prod&service=web&limit=5"),
+                "",
+                Command::History { cluster: Some("prod".into()), service: Some("web".into()), limit: Some(5) },
+            ),
+            ("GET", "/history/", None, "", Command::History { cluster: None, service: None, limit: None }),
+            (
+                "POST",
+                "/diff",
+                None,
+                r#"{"service":"web","version":"v2"}"#,
+                Command::Diff(request(json!({"action": "diff", "service": "web", "version": "v2"}))),
+            ),
+            (
+                "POST",
+                "/diff",
+                None,
+                r#"{"action":"diff","task_definition":"web:41"}"#,
+                Command::Diff(request(json!({"action": "diff", "task_definition": "web:41"}))),
+            ),
+            ("POST", "/cleanup", None, "", Command::Cleanup(request(json!({"action": "cleanup"})))),
+            (
+                "POST",
+                "/cleanup",
+                None,
+                r#"{"keep":20,"delete_inactive":true,"dry_run":true,"requested_by":"someone"}"#,
+                Command::Cleanup(request(json!({"action": "cleanup", "keep": 20, "delete_inactive": true,
+                    "dry_run": true, "requested_by": "someone"}))),
+            ),
             ("POST", "/continue", None, "", Command::Answer(request(json!({"action": "continue"})))),
             (
                 "POST",
@@ -261,6 +369,20 @@ mod tests {
             ("POST", "/reject", None, r#"{"hooks":["h1"]}"#, "InvalidRequest"),
             ("GET", "/status", Some("cluster=a&cluster=b"), "", "InvalidRequest"),
             ("GET", "/status", Some("cluster=a&verbose=1"), "", "InvalidRequest"),
+            ("GET", "/status", Some("limit=5"), "", "InvalidRequest"),
+            ("GET", "/history", Some("limit=five"), "", "InvalidRequest"),
+            ("GET", "/history", Some("limit=-1"), "", "InvalidRequest"),
+            ("GET", "/history", Some("limit=1&limit=2"), "", "InvalidRequest"),
+            ("GET", "/history", Some("keep=1"), "", "InvalidRequest"),
+            ("POST", "/history", None, "", "MethodNotAllowed"),
+            ("GET", "/diff", None, "", "MethodNotAllowed"),
+            ("GET", "/cleanup", None, "", "MethodNotAllowed"),
+            ("POST", "/diff", None, "", "InvalidRequest"),
+            ("POST", "/diff", None, r#"{"service":"web"}"#, "InvalidRequest"),
+            ("POST", "/diff", None, r#"{"action":"deploy","version":"v2"}"#, "InvalidRequest"),
+            ("POST", "/cleanup", None, r#"{"action":"history"}"#, "InvalidRequest"),
+            ("POST", "/cleanup", None, r#"{"keep":"20"}"#, "InvalidRequest"),
+            ("POST", "/deploy", None, r#"{"action":"diff","version":"v2"}"#, "InvalidRequest"),
         ];
         for (method, path, query, body, code) in cases {
             let method = Method::from_bytes(method.as_bytes()).unwrap();

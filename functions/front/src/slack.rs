@@ -1,10 +1,20 @@
 //! The Slack slash command: `/deploy <service> <version>`, `/deploy rollback <service> [<family:revision>]`,
-//! `/deploy continue <service>`, `/deploy reject <service>`,
-//! `/deploy status <service>`, `/deploy help`. A service is `service` (in the default cluster) or
-//! `cluster/service`. Parsing and every message are pure; [`crate::app`] does the I/O.
+//! `/deploy continue <service>`, `/deploy reject <service>`, `/deploy status <service>`,
+//! `/deploy history <service> [<N>]`, `/deploy diff <service> <version | family:revision>`,
+//! `/deploy cleanup <service> keep <N> [dry-run]`, `/deploy help`. A service is `service` (in the default
+//! cluster) or `cluster/service`. Parsing and every message are pure; [`crate::app`] does the I/O.
+//!
+//! - `diff` tells a version from a revision by its `:`: an image tag never has one, a digest starts with
+//!   `sha256:`, so anything else with a `:` (`web:41`, a task-definition ARN) is a revision.
+//! - `cleanup` deregisters at once, as the issue asks; `dry-run` at the end shows what would go and changes
+//!   nothing, and its answer is shown to the caller only. A real cleanup is posted to the channel.
+//! - `history`, `diff` and `status` change nothing: their answers are shown to the caller only.
+//! - Every request the door sends for a Slack command says who asked: `slack:<user id>` ([`requested_by`]).
 
 use contract::request::{Action, DeployRequest};
-use contract::result::{Answer, ServiceDeploymentReport};
+use contract::result::{
+    Answer, CleanupResult, CleanupStatus, DiffResult, HistoryResult, KeepReason, ServiceDeploymentReport,
+};
 use contract::text::{console_url, duration_text, mrkdwn_escape, resource_name, revision_change, truncate};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -53,6 +63,11 @@ impl SlashCommand {
     }
 }
 
+/// Who asked, as the deployer's history records a Slack command: `slack:<user id>`.
+pub fn requested_by(user_id: &str) -> String {
+    crate::auth::requested_by(&format!("slack:{user_id}"), "slack")
+}
+
 /// Slack's certificate check (`ssl_check=1`), sent when a command's URL is saved: it wants only a 200.
 pub fn is_ssl_check(body: &[u8]) -> bool {
     form_urlencoded::parse(body).any(|(k, v)| k == "ssl_check" && v == "1")
@@ -77,7 +92,29 @@ pub enum Ask {
         target: String,
         go: bool,
     },
+    History {
+        target: String,
+        limit: Option<u32>,
+    },
+    /// `of`: a version, or a revision (`family:revision`, a task-definition ARN).
+    Diff {
+        target: String,
+        of: String,
+    },
+    Cleanup {
+        target: String,
+        keep: u32,
+        dry_run: bool,
+    },
     Help,
+}
+
+/// A count as a command writes it: ASCII digits only (no sign, no space).
+fn count(word: &str, what: &str) -> Result<u32, String> {
+    match word.parse::<u32>() {
+        Ok(n) if word.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(format!("`{}` is not a number of {what}.", mrkdwn_escape(word))),
+    }
 }
 
 /// The words after the command, split on ASCII whitespace only: a version or a name with any other
@@ -92,7 +129,21 @@ pub fn parse_text(text: &str) -> Result<Ask, String> {
         ["status", target] => Ok(Ask::Status { target: (*target).into() }),
         ["continue", target] => Ok(Ask::Answer { target: (*target).into(), go: true }),
         ["reject", target] => Ok(Ask::Answer { target: (*target).into(), go: false }),
-        ["rollback" | "status" | "continue" | "reject"] => Err(format!("`{}` needs a service.", words[0])),
+        ["history", target] => Ok(Ask::History { target: (*target).into(), limit: None }),
+        ["history", target, n] => Ok(Ask::History { target: (*target).into(), limit: Some(count(n, "entries")?) }),
+        ["diff", target, of] => Ok(Ask::Diff { target: (*target).into(), of: (*of).into() }),
+        ["cleanup", target, "keep", n] => {
+            Ok(Ask::Cleanup { target: (*target).into(), keep: count(n, "revisions")?, dry_run: false })
+        }
+        ["cleanup", target, "keep", n, "dry-run" | "dry_run"] => {
+            Ok(Ask::Cleanup { target: (*target).into(), keep: count(n, "revisions")?, dry_run: true })
+        }
+        ["rollback" | "status" | "continue" | "reject" | "history" | "diff" | "cleanup"] => {
+            Err(format!("`{}` needs a service.", words[0]))
+        }
+        ["diff", ..] => Err("`diff` takes a service and a version (or a `family:revision`).".into()),
+        ["cleanup", ..] => Err("`cleanup` takes a service, `keep` and a number, then `dry-run` if you like.".into()),
+        ["history", ..] => Err("`history` takes a service and, if you like, how many entries.".into()),
         [target, version] => Ok(Ask::Deploy { target: (*target).into(), version: (*version).into() }),
         [_] => Err("name a service and a version.".into()),
         _ => Err("too many words.".into()),
@@ -103,11 +154,49 @@ pub fn parse_text(text: &str) -> Result<Ask, String> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Job {
-    Deploy { cluster: String, service: String, version: String },
-    Rollback { cluster: String, service: String, to: Option<String> },
-    Status { cluster: String, service: String },
-    Continue { cluster: String, service: String },
-    Reject { cluster: String, service: String },
+    Deploy {
+        cluster: String,
+        service: String,
+        version: String,
+    },
+    Rollback {
+        cluster: String,
+        service: String,
+        to: Option<String>,
+    },
+    Status {
+        cluster: String,
+        service: String,
+    },
+    Continue {
+        cluster: String,
+        service: String,
+    },
+    Reject {
+        cluster: String,
+        service: String,
+    },
+    History {
+        cluster: String,
+        service: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Exactly one of `version` and `task_definition`.
+    Diff {
+        cluster: String,
+        service: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_definition: Option<String>,
+    },
+    Cleanup {
+        cluster: String,
+        service: String,
+        keep: u32,
+        dry_run: bool,
+    },
 }
 
 impl Job {
@@ -156,27 +245,51 @@ impl Job {
                     Job::Reject { cluster, service }
                 }
             }
+            Ask::History { target, limit } => {
+                let (cluster, service) = split(&target)?;
+                Job::History { cluster, service, limit }
+            }
+            Ask::Diff { target, of } => {
+                let (cluster, service) = split(&target)?;
+                // A tag has no `:` and a digest starts with `sha256:`: anything else with a `:` is a revision.
+                if of.contains(':') && !of.starts_with("sha256:") {
+                    Job::Diff { cluster, service, version: None, task_definition: Some(of) }
+                } else {
+                    Job::Diff { cluster, service, version: Some(of), task_definition: None }
+                }
+            }
+            Ask::Cleanup { target, keep, dry_run } => {
+                let (cluster, service) = split(&target)?;
+                Job::Cleanup { cluster, service, keep, dry_run }
+            }
         }))
     }
 
-    pub fn cluster(&self) -> &str {
+    fn at(&self) -> (&str, &str) {
         match self {
-            Job::Deploy { cluster, .. }
-            | Job::Rollback { cluster, .. }
-            | Job::Status { cluster, .. }
-            | Job::Continue { cluster, .. }
-            | Job::Reject { cluster, .. } => cluster,
+            Job::Deploy { cluster, service, .. }
+            | Job::Rollback { cluster, service, .. }
+            | Job::Status { cluster, service }
+            | Job::Continue { cluster, service }
+            | Job::Reject { cluster, service }
+            | Job::History { cluster, service, .. }
+            | Job::Diff { cluster, service, .. }
+            | Job::Cleanup { cluster, service, .. } => (cluster, service),
         }
     }
 
+    pub fn cluster(&self) -> &str {
+        self.at().0
+    }
+
     pub fn service(&self) -> &str {
-        match self {
-            Job::Deploy { service, .. }
-            | Job::Rollback { service, .. }
-            | Job::Status { service, .. }
-            | Job::Continue { service, .. }
-            | Job::Reject { service, .. } => service,
-        }
+        self.at().1
+    }
+
+    /// Whether the outcome is shown to the caller only: what changes nothing (status, history, diff, a
+    /// cleanup's dry run).
+    fn private(&self) -> bool {
+        matches!(self, Job::Status { .. } | Job::History { .. } | Job::Diff { .. } | Job::Cleanup { dry_run: true, .. })
     }
 
     /// The deployer's request for this job; `wait` asks deploys and rollbacks to follow the rollout.
@@ -203,13 +316,36 @@ impl Job {
             Job::Reject { .. } => {
                 DeployRequest { action: Action::Reject, cluster, service, ..DeployRequest::default() }
             }
+            Job::History { limit, .. } => {
+                DeployRequest { action: Action::History, cluster, service, limit: *limit, ..DeployRequest::default() }
+            }
+            Job::Diff { version, task_definition, .. } => DeployRequest {
+                action: Action::Diff,
+                cluster,
+                service,
+                version: version.clone(),
+                task_definition: task_definition.clone(),
+                ..DeployRequest::default()
+            },
+            Job::Cleanup { keep, dry_run, .. } => DeployRequest {
+                action: Action::Cleanup,
+                cluster,
+                service,
+                keep: Some(*keep),
+                dry_run: *dry_run,
+                ..DeployRequest::default()
+            },
         }
     }
 
-    /// The job as checked ([`crate::check`]): a rollback's `to` as the `family:revision` it was resolved to.
+    /// The job as checked ([`crate::check`]): a rollback's `to` and a diff's `task_definition` as the
+    /// `family:revision` they were resolved to.
     pub fn checked(self, request: &DeployRequest) -> Job {
         match self {
             Job::Rollback { cluster, service, .. } => Job::Rollback { cluster, service, to: request.to.clone() },
+            Job::Diff { cluster, service, version, .. } => {
+                Job::Diff { cluster, service, version, task_definition: request.task_definition.clone() }
+            }
             other => other,
         }
     }
@@ -234,6 +370,17 @@ impl Job {
             Job::Reject { cluster, service } => {
                 format!(":leftwards_arrow_with_hook: Rejecting the rollout of `{cluster}/{service}`… the outcome will be posted here.")
             }
+            Job::History { cluster, service, .. } => format!(":scroll: Looking up the history of `{cluster}/{service}`…"),
+            Job::Diff { cluster, service, version, task_definition } => format!(
+                ":mag: Comparing `{}` with what `{cluster}/{service}` runs…",
+                mrkdwn_escape(version.as_deref().or(task_definition.as_deref()).unwrap_or("?"))
+            ),
+            Job::Cleanup { cluster, service, keep, dry_run: false } => format!(
+                ":broom: Cleaning up the revisions of `{cluster}/{service}`, keeping the newest {keep} and any in use… the outcome will be posted here."
+            ),
+            Job::Cleanup { cluster, service, keep, dry_run: true } => format!(
+                ":memo: Dry run: which revisions of `{cluster}/{service}` would go, keeping the newest {keep} and any in use…"
+            ),
         }
     }
 }
@@ -260,6 +407,9 @@ pub fn usage() -> String {
         "`/deploy status <service>`: what runs now and how the rollout goes",
         "`/deploy continue <service>`: let a rollout waiting for an answer go on (ECS PAUSE hooks, a CodeDeploy reroute)",
         "`/deploy reject <service>`: answer such a rollout with a rollback",
+        "`/deploy history <service> [<N>]`: the last N deploys and rollbacks (default 20), and who asked",
+        "`/deploy diff <service> <version>`: what a deploy of the version would change (or `<family:revision>`)",
+        "`/deploy cleanup <service> keep <N> [dry-run]`: deregister the revisions beyond the newest N, except those in use; `dry-run` shows what would go",
         "`/deploy help`: this text",
         "A service is `service` (in the default cluster) or `cluster/service`.",
     ]
@@ -272,10 +422,13 @@ pub fn ephemeral(text: &str) -> Value {
 }
 
 /// The follow-up message for a job's outcome, as Slack's `response_url` takes it (`response_type`, a
-/// plain-text `text` and Block Kit `blocks`): deploys and rollbacks are posted to the channel, status
-/// reports to the caller only. `outcome` is the deployer's JSON answer, read as the contract's
-/// [`Answer`] (an answer of another shape shows as status `unknown`), or the error; `elapsed_ms` is shown
-/// when the answer carries no `timings_ms.total`; `region` is for the console link.
+/// plain-text `text` and Block Kit `blocks`): deploys, rollbacks and cleanups are posted to the channel;
+/// status, history, diff and a cleanup's dry run to the caller only. A history is a short list (when,
+/// version, revision, by whom, status), a diff the deployer's `text` (at most [`DIFF_LINES`] lines), a
+/// cleanup its counts, the kept revisions with their reasons and, for a dry run, what would go. `outcome` is
+/// the deployer's JSON answer, read as the contract's [`Answer`] (an answer of another shape shows as status
+/// `unknown`), or the error; `elapsed_ms` is shown when the answer carries no `timings_ms.total`; `region`
+/// is for the console link.
 pub fn outcome_message(
     job: &Job,
     outcome: &Result<Value, FrontError>,
@@ -289,34 +442,86 @@ pub fn outcome_message(
     let mut fields = Vec::new();
     let field =
         |name: &str, value: String| json!({"type": "mrkdwn", "text": truncate(&format!("*{name}*\n{value}"), 1900)});
+    // What the answers to history, diff and cleanup list, below the fields.
+    let mut listing = None;
     let (headline, reason) = match outcome {
         Ok(result) => {
             let answer = read_answer(result);
-            let facts = Facts::of(answer.as_ref());
-            let status = answer.as_ref().map_or("unknown", Answer::status);
-            let version = facts.version.or(match job {
-                Job::Deploy { version, .. } => Some(version.as_str()),
-                _ => None,
-            });
-            if let Some(v) = version {
-                fields.push(field("Version", code(v)));
-            }
-            if let Job::Status { .. } = job {
-                if let Some(td) = facts.to {
-                    fields.push(field("Task definition", code(td)));
+            let duration = |ms: u64| field("Duration", duration_text(ms));
+            match (job, answer.as_ref()) {
+                (Job::History { .. }, Some(Answer::History(h))) => {
+                    fields.push(field("Entries", h.history.len().to_string()));
+                    fields.push(duration(elapsed_ms));
+                    listing = Some(history_listing(h));
+                    (format!(":scroll: *History* of {target}"), None)
                 }
-                if let Some(state) = facts.rollout_state {
-                    fields.push(field("Rollout", code(state)));
+                (Job::Diff { .. }, Some(Answer::Diff(d))) => {
+                    fields.push(field("Diff of", code(&d.version)));
+                    fields.push(field(
+                        "Revision",
+                        mrkdwn_escape(&format!("runs {}, base {}", d.running_task_definition, d.base_task_definition)),
+                    ));
+                    fields.push(field("Changes", d.changed_fields.len().to_string()));
+                    fields.push(duration(elapsed_ms));
+                    listing = diff_listing(d);
+                    let headline = if d.status == "unchanged" {
+                        ":ballot_box_with_check: *No change* for"
+                    } else {
+                        ":mag: *Diff* for"
+                    };
+                    (format!("{headline} {target}"), None)
                 }
-            } else if let Some(change) = revision_change(facts.from, facts.to) {
-                fields.push(field("Revision", mrkdwn_escape(&change)));
+                (Job::Cleanup { .. }, Some(Answer::Cleanup(c))) => {
+                    let dry = c.status == CleanupStatus::DryRun;
+                    fields.push(field("Family", code(&c.family)));
+                    fields.push(field("Kept", format!("{} (newest {} and those in use)", c.kept.len(), c.keep)));
+                    let (gone, deleted) =
+                        if dry { ("Would deregister", "Would delete") } else { ("Deregistered", "Deleted") };
+                    fields.push(field(gone, c.deregistered.len().to_string()));
+                    if !c.deleted.is_empty() {
+                        fields.push(field(deleted, c.deleted.len().to_string()));
+                    }
+                    if !c.failures.is_empty() {
+                        fields.push(field("Failed", c.failures.len().to_string()));
+                    }
+                    fields.push(duration(elapsed_ms));
+                    listing = Some(cleanup_listing(c));
+                    let headline = match c.status {
+                        CleanupStatus::Cleaned => ":broom: *Cleaned up* the revisions of",
+                        CleanupStatus::DryRun => ":memo: *Cleanup dry run* for",
+                        CleanupStatus::Partial => ":warning: *Cleanup partly failed* on",
+                    };
+                    (format!("{headline} {target}"), None)
+                }
+                _ => {
+                    let facts = Facts::of(answer.as_ref());
+                    let status = answer.as_ref().map_or("unknown", Answer::status);
+                    let version = facts.version.or(match job {
+                        Job::Deploy { version, .. } => Some(version.as_str()),
+                        Job::Diff { version, task_definition, .. } => version.as_deref().or(task_definition.as_deref()),
+                        _ => None,
+                    });
+                    if let Some(v) = version {
+                        fields.push(field("Version", code(v)));
+                    }
+                    if let Job::Status { .. } = job {
+                        if let Some(td) = facts.to {
+                            fields.push(field("Task definition", code(td)));
+                        }
+                        if let Some(state) = facts.rollout_state {
+                            fields.push(field("Rollout", code(state)));
+                        }
+                    } else if let Some(change) = revision_change(facts.from, facts.to) {
+                        fields.push(field("Revision", mrkdwn_escape(&change)));
+                    }
+                    if let Some(progress) = &facts.progress {
+                        fields.push(field("Progress", code(progress)));
+                    }
+                    fields.push(field("Status", code(status)));
+                    fields.push(field("Duration", duration_text(facts.total_ms.unwrap_or(elapsed_ms))));
+                    (format!("{} {target}", headline(job, status)), None)
+                }
             }
-            if let Some(progress) = &facts.progress {
-                fields.push(field("Progress", code(progress)));
-            }
-            fields.push(field("Status", code(status)));
-            fields.push(field("Duration", duration_text(facts.total_ms.unwrap_or(elapsed_ms))));
-            (format!("{} {target}", headline(job, status)), None)
         }
         Err(e) => {
             if let Job::Deploy { version, .. } = job {
@@ -331,6 +536,9 @@ pub fn outcome_message(
         json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&headline, TEXT_LIMIT)}}),
         json!({"type": "section", "fields": fields}),
     ];
+    if let Some(listing) = listing {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&listing, TEXT_LIMIT)}}));
+    }
     if let Some(reason) = reason {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
             "text": truncate(&format!("*Reason*\n{}", mrkdwn_escape(&reason)), TEXT_LIMIT)}}));
@@ -338,7 +546,7 @@ pub fn outcome_message(
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
         "Asked by <@{}> · <{}|Open in the ECS console>", mrkdwn_escape(user_id), console_url(region, cluster, service)
     )}]}));
-    let response_type = if matches!(job, Job::Status { .. }) { "ephemeral" } else { "in_channel" };
+    let response_type = if job.private() { "ephemeral" } else { "in_channel" };
     json!({
         "response_type": response_type,
         "replace_original": false,
@@ -436,7 +644,139 @@ fn failure_headline(job: &Job) -> &'static str {
         Job::Status { .. } => ":x: *Status failed* for",
         Job::Continue { .. } => ":x: *Continue failed* on",
         Job::Reject { .. } => ":x: *Reject failed* on",
+        Job::History { .. } => ":x: *History failed* for",
+        Job::Diff { .. } => ":x: *Diff failed* for",
+        Job::Cleanup { .. } => ":x: *Cleanup failed* on",
     }
+}
+
+/// How long a listing (history, diff, cleanup) may be: the section's text, less room for its last line.
+const LISTING_LIMIT: usize = 2700;
+/// The most lines of a diff shown; the whole diff is in `POST /diff`'s answer.
+const DIFF_LINES: usize = 30;
+
+/// `lines` under `title`, one a line, as many as fit in [`LISTING_LIMIT`]; then how many were left out.
+fn listing(title: &str, lines: &[String], more: &str) -> String {
+    let mut text = title.to_owned();
+    for (shown, line) in lines.iter().enumerate() {
+        if text.chars().count() + line.chars().count() + 1 > LISTING_LIMIT {
+            text.push_str(&format!("\n… and {} more {more}", lines.len() - shown));
+            return text;
+        }
+        text.push('\n');
+        text.push_str(line);
+    }
+    text
+}
+
+/// `2026-12-03T11:40:05Z` as `2026-12-03 11:40`; anything else as it came.
+fn short_time(at: &str) -> String {
+    let b = at.as_bytes();
+    if at.len() >= 16 && b[10] == b'T' && at.is_char_boundary(16) {
+        format!("{} {}", &at[..10], &at[11..16])
+    } else {
+        at.to_owned()
+    }
+}
+
+/// Who asked, for people: a Slack user as a mention, an IAM ARN as its resource (`user/ci`,
+/// `assumed-role/deployer/session`), anything else as it is.
+fn who(by: Option<&str>) -> String {
+    match by {
+        None => "?".into(),
+        Some(by) => match by.strip_prefix("slack:") {
+            Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) => format!("<@{id}>"),
+            _ if by.starts_with("arn:") => mrkdwn_escape(by.splitn(6, ':').nth(5).unwrap_or(by)),
+            _ => mrkdwn_escape(by),
+        },
+    }
+}
+
+/// The history, newest first: when (UTC), what, which revision, by whom, how it ended.
+fn history_listing(h: &HistoryResult) -> String {
+    if h.history.is_empty() {
+        return "No deploy or rollback recorded.".into();
+    }
+    let lines: Vec<String> = h
+        .history
+        .iter()
+        .map(|e| {
+            format!(
+                "• {} · {} `{}` · {} · by {} · `{}`",
+                mrkdwn_escape(&short_time(&e.at)),
+                mrkdwn_escape(&e.action),
+                mrkdwn_escape(e.version.as_deref().unwrap_or("?")),
+                mrkdwn_escape(e.task_definition.as_deref().unwrap_or("?")),
+                who(e.by.as_deref()),
+                mrkdwn_escape(&e.status),
+            )
+        })
+        .collect();
+    listing("*Newest first* (UTC)", &lines, "(GET /history has them all)")
+}
+
+/// The diff's own text, at most [`DIFF_LINES`] lines, in a code block; `None` when it has none.
+fn diff_listing(d: &DiffResult) -> Option<String> {
+    let lines: Vec<&str> = d.text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return None;
+    }
+    // A code block ends at three backquotes: none may come from the text.
+    let shown: Vec<String> =
+        lines.iter().take(DIFF_LINES).map(|l| truncate(&mrkdwn_escape(l).replace('`', "'"), 300)).collect();
+    let mut text = format!("```\n{}", shown.join("\n"));
+    if text.chars().count() > LISTING_LIMIT {
+        text = truncate(&text, LISTING_LIMIT);
+    }
+    text.push_str("\n```");
+    if lines.len() > DIFF_LINES {
+        text.push_str(&format!("\n… and {} more lines (POST /diff has them all)", lines.len() - DIFF_LINES));
+    }
+    Some(text)
+}
+
+fn keep_reason(reason: KeepReason) -> &'static str {
+    match reason {
+        KeepReason::Newest => "newest",
+        KeepReason::Deployment => "deployment",
+        KeepReason::Task => "running task",
+        KeepReason::ScheduledTask => "scheduled task",
+        KeepReason::OtherService => "another service",
+        KeepReason::RollbackTarget => "rollback target",
+    }
+}
+
+/// The revisions kept and why; for a dry run, those that would go; any that could not go.
+fn cleanup_listing(c: &CleanupResult) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    if c.status == CleanupStatus::DryRun {
+        let gone: Vec<String> =
+            c.deregistered.iter().chain(&c.deleted).map(|r| format!("`{}`", mrkdwn_escape(r))).collect();
+        let gone = if gone.is_empty() { "nothing".to_owned() } else { gone.join(", ") };
+        lines.push(format!("*Would go:* {}", truncate(&gone, 1200)));
+    }
+    for f in &c.failures {
+        lines.push(format!(
+            "• could not remove `{}`: `{}` {}",
+            mrkdwn_escape(&f.task_definition),
+            mrkdwn_escape(&f.code),
+            truncate(&mrkdwn_escape(&f.message), 200)
+        ));
+    }
+    lines.push("*Kept*".into());
+    for k in &c.kept {
+        let reasons: Vec<String> = k
+            .reasons
+            .iter()
+            .map(|r| match &r.by {
+                Some(by) => format!("{} ({})", keep_reason(r.reason), mrkdwn_escape(by)),
+                None => keep_reason(r.reason).to_owned(),
+            })
+            .collect();
+        lines.push(format!("• `{}` · {}", mrkdwn_escape(&k.task_definition), reasons.join(", ")));
+    }
+    let first = lines.remove(0);
+    listing(&first, &lines, "(POST /cleanup has them all)")
 }
 
 /// The plain-text fallback of a mrkdwn headline: no emoji codes, no emphasis.
@@ -523,6 +863,191 @@ mod tests {
             let text = serde_json::to_string(&job).unwrap();
             assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), job);
         }
+    }
+
+    #[test]
+    fn history_diff_and_cleanup_commands_become_asks_jobs_and_requests() {
+        let cases: Vec<(&str, Result<Ask, ()>)> = vec![
+            ("history web", Ok(Ask::History { target: "web".into(), limit: None })),
+            ("history prod/web 5", Ok(Ask::History { target: "prod/web".into(), limit: Some(5) })),
+            ("history web five", Err(())),
+            ("history web +5", Err(())),
+            ("history web 5 6", Err(())),
+            ("history", Err(())),
+            ("diff web v2", Ok(Ask::Diff { target: "web".into(), of: "v2".into() })),
+            ("diff web web:41", Ok(Ask::Diff { target: "web".into(), of: "web:41".into() })),
+            ("diff web", Err(())),
+            ("diff web v2 v3", Err(())),
+            ("cleanup web keep 20", Ok(Ask::Cleanup { target: "web".into(), keep: 20, dry_run: false })),
+            ("cleanup web keep 20 dry-run", Ok(Ask::Cleanup { target: "web".into(), keep: 20, dry_run: true })),
+            ("cleanup web keep 20 dry_run", Ok(Ask::Cleanup { target: "web".into(), keep: 20, dry_run: true })),
+            ("cleanup web 20", Err(())),
+            ("cleanup web keep", Err(())),
+            ("cleanup web keep twenty", Err(())),
+            ("cleanup web keep 20 now", Err(())),
+            ("cleanup web", Err(())),
+            ("cleanup", Err(())),
+            // Another cluster's service called `history` is still deployed by its full name.
+            ("prod/history v2", Ok(Ask::Deploy { target: "prod/history".into(), version: "v2".into() })),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_text(text).map_err(|_| ()), expected, "{text:?}");
+        }
+        assert!(parse_text("history web 5x").unwrap_err().contains("`5x` is not a number"));
+
+        let resolve = |ask| Job::resolve(ask, Some("prod")).unwrap().unwrap();
+        let history = resolve(Ask::History { target: "web".into(), limit: Some(5) });
+        assert_eq!(history, Job::History { cluster: "prod".into(), service: "web".into(), limit: Some(5) });
+        let diff = |of: &str| resolve(Ask::Diff { target: "web".into(), of: of.into() });
+        let version = diff("v2");
+        let (cluster, service) = ("prod".to_owned(), "web".to_owned());
+        assert_eq!(version, Job::Diff { cluster, service, version: Some("v2".into()), task_definition: None });
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert!(matches!(diff(&digest), Job::Diff { version: Some(v), task_definition: None, .. } if v == digest));
+        let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:41";
+        assert!(matches!(diff(arn), Job::Diff { version: None, task_definition: Some(t), .. } if t == arn));
+        let revision = diff("web:41");
+        let cleanup = resolve(Ask::Cleanup { target: "staging/api".into(), keep: 20, dry_run: true });
+        assert_eq!(cleanup, Job::Cleanup { cluster: "staging".into(), service: "api".into(), keep: 20, dry_run: true });
+        assert!(Job::resolve(Ask::History { target: "we b".into(), limit: None }, Some("prod")).is_err());
+
+        let wire = |job: &Job| serde_json::to_value(job.request(true)).unwrap();
+        assert_eq!(wire(&history), json!({"action": "history", "cluster": "prod", "service": "web", "limit": 5}));
+        assert_eq!(wire(&version), json!({"action": "diff", "cluster": "prod", "service": "web", "version": "v2"}));
+        assert_eq!(
+            wire(&revision),
+            json!({"action": "diff", "cluster": "prod", "service": "web", "task_definition": "web:41"})
+        );
+        assert_eq!(
+            wire(&cleanup),
+            json!({"action": "cleanup", "cluster": "staging", "service": "api", "keep": 20, "dry_run": true})
+        );
+        // A diff's ARN is carried on as the revision it was resolved to.
+        let checked = DeployRequest { task_definition: Some("web:41".into()), ..diff(arn).request(false) };
+        assert_eq!(diff(arn).checked(&checked), revision);
+        // Jobs travel in the continuation: they come back as they went, and old ones still read.
+        for job in [&history, &version, &revision, &cleanup] {
+            let text = serde_json::to_string(job).unwrap();
+            assert_eq!(&serde_json::from_str::<Job>(&text).unwrap(), job, "{text}");
+        }
+        let plain: Job = serde_json::from_value(json!({"action": "history", "cluster": "c", "service": "s"})).unwrap();
+        assert_eq!(plain, Job::History { cluster: "c".into(), service: "s".into(), limit: None });
+        assert_eq!(requested_by("U1"), "slack:U1");
+    }
+
+    fn fields_of(message: &Value) -> Vec<String> {
+        let fields = message["blocks"][1]["fields"].as_array().unwrap();
+        fields.iter().map(|f| f["text"].as_str().unwrap().to_owned()).collect()
+    }
+
+    #[test]
+    fn history_outcomes_are_short_lists() {
+        let history = Job::History { cluster: "demo".into(), service: "web".into(), limit: None };
+        let result = json!({"status": "ok", "cluster": "demo", "service": "web", "history": [
+            {"action": "deploy", "status": "deployed", "version": "v2", "task_definition": "web:41",
+             "at": "2026-12-03T11:40:05Z", "by": "slack:U1", "source": "record"},
+            {"action": "rollback", "status": "rolled_back", "version": "v1", "task_definition": "web:40",
+             "at": "2026-12-02T09:05:00Z", "by": "arn:aws:iam::123456789012:user/ci<x>", "source": "record"},
+            {"action": "deploy", "status": "registered", "at": "yesterday", "source": "tags"}]});
+        let message = outcome_message(&history, &Ok(result), "U1", 300, "us-east-1");
+        assert_eq!(message["response_type"], "ephemeral");
+        assert_eq!(message["blocks"][0]["text"]["text"], ":scroll: *History* of `demo/web`");
+        assert_eq!(fields_of(&message), ["*Entries*\n3", "*Duration*\n300 ms"]);
+        assert_eq!(
+            message["blocks"][2]["text"]["text"],
+            "*Newest first* (UTC)\n\
+             • 2026-12-03 11:40 · deploy `v2` · web:41 · by <@U1> · `deployed`\n\
+             • 2026-12-02 09:05 · rollback `v1` · web:40 · by user/ci&lt;x&gt; · `rolled_back`\n\
+             • yesterday · deploy `?` · ? · by ? · `registered`"
+        );
+        assert!(message["blocks"][3]["elements"][0]["text"].as_str().unwrap().contains("<@U1>"));
+        let empty = json!({"status": "ok", "cluster": "demo", "service": "web", "history": []});
+        let message = outcome_message(&history, &Ok(empty), "U1", 300, "us-east-1");
+        assert_eq!(message["blocks"][2]["text"]["text"], "No deploy or rollback recorded.");
+        // A long history is cut, and says how much was left out.
+        let entry = json!({"action": "deploy", "status": "deployed", "version": "v".repeat(100),
+            "task_definition": "web:41", "at": "2026-12-03T11:40:05Z", "by": "slack:U1", "source": "record"});
+        let long = json!({"status": "ok", "cluster": "demo", "service": "web", "history": vec![entry; 100]});
+        let message = outcome_message(&history, &Ok(long), "U1", 300, "us-east-1");
+        let text = message["blocks"][2]["text"]["text"].as_str().unwrap();
+        assert!(text.chars().count() <= TEXT_LIMIT && text.ends_with("more (GET /history has them all)"), "{text}");
+    }
+
+    #[test]
+    fn diff_outcomes_show_the_deployers_text_capped() {
+        let diff = Job::Diff {
+            cluster: "demo".into(),
+            service: "web".into(),
+            version: Some("v2".into()),
+            task_definition: None,
+        };
+        let changed = |text: String| {
+            json!({"status": "changed", "cluster": "demo", "service": "web", "version": "v2",
+                "running_task_definition": "web:40", "base_task_definition": "web:41",
+                "changed_fields": [{"container": "app", "field": "image", "from": "web:v1", "to": "web:v2"}],
+                "text": text})
+        };
+        let message = outcome_message(&diff, &Ok(changed("app image: web:v1 → web:v2 <&>\n".into())), "U1", 300, "r");
+        assert_eq!(message["response_type"], "ephemeral");
+        assert_eq!(message["blocks"][0]["text"]["text"], ":mag: *Diff* for `demo/web`");
+        assert_eq!(
+            fields_of(&message),
+            ["*Diff of*\n`v2`", "*Revision*\nruns web:40, base web:41", "*Changes*\n1", "*Duration*\n300 ms"]
+        );
+        assert_eq!(message["blocks"][2]["text"]["text"], "```\napp image: web:v1 → web:v2 &lt;&amp;&gt;\n```");
+        let many: String = (0..50).map(|i| format!("app env.K{i}: a → b ```\n")).collect();
+        let message = outcome_message(&diff, &Ok(changed(many)), "U1", 300, "r");
+        let text = message["blocks"][2]["text"]["text"].as_str().unwrap();
+        assert_eq!(text.matches("```").count(), 2, "{text}");
+        assert!(text.ends_with("```\n… and 20 more lines (POST /diff has them all)"), "{text}");
+        let unchanged = json!({"status": "unchanged", "cluster": "demo", "service": "web", "version": "v2",
+            "running_task_definition": "web:41", "base_task_definition": "web:41", "changed_fields": [], "text": ""});
+        let message = outcome_message(&diff, &Ok(unchanged), "U1", 300, "r");
+        assert_eq!(message["blocks"][0]["text"]["text"], ":ballot_box_with_check: *No change* for `demo/web`");
+        assert_eq!(message["blocks"].as_array().unwrap().len(), 3, "no listing for an empty diff");
+        // An answer of another shape still reads, as `unknown`.
+        let message = outcome_message(&diff, &Ok(json!({"status": "odd"})), "U1", 300, "r");
+        assert_eq!(fields_of(&message), ["*Version*\n`v2`", "*Status*\n`unknown`", "*Duration*\n300 ms"]);
+    }
+
+    #[test]
+    fn cleanup_outcomes_count_and_say_what_stays_and_why() {
+        let cleanup = |dry_run| Job::Cleanup { cluster: "demo".into(), service: "web".into(), keep: 2, dry_run };
+        let result = |status: &str| {
+            json!({"status": status, "cluster": "demo", "service": "web", "family": "web",
+                "keep": 2, "deregistered": ["web:1", "web:2"], "kept": [
+                    {"task_definition": "web:5", "reasons": [{"reason": "newest"}]},
+                    {"task_definition": "web:4", "reasons": [{"reason": "newest"}]},
+                    {"task_definition": "web:3", "reasons": [{"reason": "deployment", "by": "ecs-svc/1"},
+                                                             {"reason": "scheduled_task", "by": "nightly"}]}]})
+        };
+        let message = outcome_message(&cleanup(true), &Ok(result("dry_run")), "U1", 300, "r");
+        assert_eq!(message["response_type"], "ephemeral");
+        assert_eq!(message["blocks"][0]["text"]["text"], ":memo: *Cleanup dry run* for `demo/web`");
+        assert_eq!(
+            fields_of(&message),
+            ["*Family*\n`web`", "*Kept*\n3 (newest 2 and those in use)", "*Would deregister*\n2", "*Duration*\n300 ms"]
+        );
+        assert_eq!(
+            message["blocks"][2]["text"]["text"],
+            "*Would go:* `web:1`, `web:2`\n*Kept*\n• `web:5` · newest\n• `web:4` · newest\n\
+             • `web:3` · deployment (ecs-svc/1), scheduled task (nightly)"
+        );
+        let message = outcome_message(&cleanup(false), &Ok(result("cleaned")), "U1", 300, "r");
+        assert_eq!(message["response_type"], "in_channel");
+        assert_eq!(message["blocks"][0]["text"]["text"], ":broom: *Cleaned up* the revisions of `demo/web`");
+        assert!(!message["blocks"][2]["text"]["text"].as_str().unwrap().contains("Would go"));
+        let mut partial = result("partial");
+        partial["failures"] = json!([{"task_definition": "web:2", "code": "ClientException", "message": "in use"}]);
+        let message = outcome_message(&cleanup(false), &Ok(partial), "U1", 300, "r");
+        assert_eq!(message["blocks"][0]["text"]["text"], ":warning: *Cleanup partly failed* on `demo/web`");
+        assert!(fields_of(&message).contains(&"*Failed*\n1".to_owned()));
+        let listing = message["blocks"][2]["text"]["text"].as_str().unwrap();
+        assert!(listing.starts_with("• could not remove `web:2`: `ClientException` in use\n*Kept*"), "{listing}");
+
+        let err = FrontError::Deployer { code: "InvalidRequest".into(), message: "no keep".into(), body: json!({}) };
+        let message = outcome_message(&cleanup(false), &Err(err), "U1", 300, "r");
+        assert_eq!(message["blocks"][0]["text"]["text"], ":x: *Cleanup failed* on `demo/web`");
     }
 
     #[test]
@@ -657,5 +1182,29 @@ mod tests {
         let answer = ephemeral(&usage());
         assert_eq!(answer["response_type"], "ephemeral");
         assert!(answer["text"].as_str().unwrap().contains("/deploy rollback <service>"));
+        for command in ["/deploy history <service>", "/deploy diff <service>", "/deploy cleanup <service> keep <N>"] {
+            assert!(usage().contains(command), "{command}");
+        }
+        let acks = [
+            (
+                Job::History { cluster: "prod".into(), service: "web".into(), limit: None },
+                ":scroll: Looking up the history of `prod/web`…",
+            ),
+            (
+                Job::Diff { cluster: "prod".into(), service: "web".into(), version: None, task_definition: Some("web:41".into()) },
+                ":mag: Comparing `web:41` with what `prod/web` runs…",
+            ),
+            (
+                Job::Cleanup { cluster: "prod".into(), service: "web".into(), keep: 20, dry_run: false },
+                ":broom: Cleaning up the revisions of `prod/web`, keeping the newest 20 and any in use… the outcome will be posted here.",
+            ),
+            (
+                Job::Cleanup { cluster: "prod".into(), service: "web".into(), keep: 20, dry_run: true },
+                ":memo: Dry run: which revisions of `prod/web` would go, keeping the newest 20 and any in use…",
+            ),
+        ];
+        for (job, ack) in acks {
+            assert_eq!(job.acknowledgement(), ack);
+        }
     }
 }

@@ -170,7 +170,11 @@ async fn a_bearer_deploy_invokes_the_deployer_and_answers_its_result() {
     assert_eq!((status, body), (200, result));
     assert_eq!(
         f.invoker.calls(),
-        [("deployer".to_owned(), json!({"version": "v2", "cluster": "demo", "service": "web"}), Mode::Wait)]
+        [(
+            "deployer".to_owned(),
+            json!({"version": "v2", "cluster": "demo", "service": "web", "requested_by": "bearer-token"}),
+            Mode::Wait
+        )]
     );
 }
 
@@ -247,7 +251,7 @@ async fn waiting_deploys_are_started_asynchronously_and_answer_202() {
     assert_eq!((status, body["action"].as_str()), (202, Some("rollback")));
     assert_eq!(
         f.invoker.calls()[1].1,
-        json!({"action": "rollback", "wait": true, "cluster": "demo", "service": "web"})
+        json!({"action": "rollback", "wait": true, "cluster": "demo", "service": "web", "requested_by": "bearer-token"})
     );
 }
 
@@ -274,7 +278,10 @@ async fn deployer_errors_keep_their_code_body_and_status() {
 async fn status_asks_the_deployer_with_the_defaults() {
     let f = front(FakeLambda::default().answer("deployer", Ok(Invoked::Answer(json!({"status": "ok"})))));
     assert_eq!(call(&f, v2("GET", "/status", "", bearer(TOKEN), "")).await, (200, json!({"status": "ok"})));
-    assert_eq!(f.invoker.calls()[0].1, json!({"action": "status", "cluster": "demo", "service": "web"}));
+    assert_eq!(
+        f.invoker.calls()[0].1,
+        json!({"action": "status", "cluster": "demo", "service": "web", "requested_by": "bearer-token"})
+    );
 }
 
 #[tokio::test]
@@ -406,7 +413,11 @@ async fn the_continuation_runs_the_job_and_posts_the_outcome() {
     let calls = f.invoker.calls();
     assert_eq!(
         calls[1],
-        ("deployer".into(), json!({"version": "v2", "cluster": "demo", "service": "web"}), Mode::WaitLong)
+        (
+            "deployer".into(),
+            json!({"version": "v2", "cluster": "demo", "service": "web", "requested_by": "slack:U1"}),
+            Mode::WaitLong
+        )
     );
 
     let message = json_body(&slack.await.unwrap());
@@ -467,7 +478,10 @@ async fn versions_and_names_are_checked_before_any_invoke() {
     let own = r#"{"version":"v2","cluster":"arn:aws:ecs:us-east-1:123456789012:cluster/demo",
                   "service":"arn:aws:ecs:us-east-1:123456789012:service/demo/api"}"#;
     assert_eq!(call(&f, v2("POST", "/deploy", "", bearer(TOKEN), own)).await.0, 200);
-    assert_eq!(f.invoker.calls()[0].1, json!({"version": "v2", "cluster": "demo", "service": "api"}));
+    assert_eq!(
+        f.invoker.calls()[0].1,
+        json!({"version": "v2", "cluster": "demo", "service": "api", "requested_by": "bearer-token"})
+    );
 }
 
 #[tokio::test]
@@ -599,4 +613,166 @@ async fn a_panic_while_answering_is_a_500_and_the_door_goes_on() {
         let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
         assert_eq!(body["error"]["code"], "Internal");
     }
+}
+
+#[tokio::test]
+async fn history_diff_cleanup_and_revision_deploys_are_sent_checked_with_who_asked() {
+    let answer = json!({"status": "ok", "cluster": "demo", "service": "web", "history": []});
+    let f = front(FakeLambda::default().answer("deployer", Ok(Invoked::Answer(answer.clone()))));
+    let cases = [
+        (
+            v2("GET", "/history", "service=api&limit=5", bearer(TOKEN), ""),
+            json!({"action": "history", "cluster": "demo", "service": "api", "limit": 5,
+                   "requested_by": "bearer-token"}),
+        ),
+        (
+            v2("POST", "/diff", "", bearer(TOKEN), r#"{"version":"v2","requested_by":"someone-else"}"#),
+            json!({"action": "diff", "version": "v2", "cluster": "demo", "service": "web",
+                   "requested_by": "bearer-token"}),
+        ),
+        (
+            v2(
+                "POST",
+                "/diff",
+                "",
+                bearer(TOKEN),
+                r#"{"task_definition":"arn:aws:ecs:us-east-1:123456789012:task-definition/web:41"}"#,
+            ),
+            json!({"action": "diff", "cluster": "demo", "service": "web", "task_definition": "web:41",
+                   "requested_by": "bearer-token"}),
+        ),
+        (
+            v2("POST", "/cleanup", "", bearer(TOKEN), r#"{"keep":20,"delete_inactive":true,"dry_run":true}"#),
+            json!({"action": "cleanup", "cluster": "demo", "service": "web", "keep": 20, "delete_inactive": true,
+                   "dry_run": true, "requested_by": "bearer-token"}),
+        ),
+        (
+            v2("POST", "/deploy", "", bearer(TOKEN), r#"{"task_definition":"web:41"}"#),
+            json!({"cluster": "demo", "service": "web", "task_definition": "web:41", "requested_by": "bearer-token"}),
+        ),
+    ];
+    for (i, (request, sent)) in cases.into_iter().enumerate() {
+        // The deployer's JSON goes back as it came, synchronously.
+        assert_eq!(call(&f, request).await, (200, answer.clone()), "{sent}");
+        assert_eq!(f.invoker.calls()[i], ("deployer".to_owned(), sent, Mode::Wait));
+    }
+
+    // An IAM caller is named by its ARN.
+    let event = json!({
+        "version": "2.0", "routeKey": "POST /cleanup", "rawPath": "/cleanup", "rawQueryString": "",
+        "headers": {}, "body": "{\"keep\":3,\"requested_by\":\"forged\"}", "isBase64Encoded": false,
+        "requestContext": {"stage": "$default", "http": {"method": "POST", "path": "/cleanup"},
+                           "authorizer": {"iam": {"userArn": "arn:aws:iam::123456789012:user/ci",
+                                                  "accessKey": "AKIAEXAMPLE"}}},
+    });
+    assert_eq!(call(&f, lambda_http::request::from_str(&event.to_string()).unwrap()).await.0, 200);
+    assert_eq!(f.invoker.calls()[5].1["requested_by"], "arn:aws:iam::123456789012:user/ci");
+}
+
+#[tokio::test]
+async fn history_diff_and_cleanup_refusals_cost_no_invoke() {
+    let f = front(FakeLambda::default());
+    let cases = [
+        ("GET", "/history", "limit=0", "", 400, "InvalidRequest"),
+        ("GET", "/history", "limit=101", "", 400, "InvalidRequest"),
+        ("GET", "/history", "service=db", "", 403, "NotAllowed"),
+        ("POST", "/diff", "", r#"{"version":"v2","wait":true}"#, 400, "InvalidRequest"),
+        ("POST", "/diff", "", r#"{"version":"v 2"}"#, 400, "InvalidVersion"),
+        ("POST", "/diff", "", r#"{"version":"v2","task_definition":"web:4"}"#, 400, "InvalidRequest"),
+        ("POST", "/cleanup", "", r#"{"keep":0}"#, 400, "InvalidRequest"),
+        ("POST", "/cleanup", "", r#"{"keep":5,"wait":true}"#, 400, "InvalidRequest"),
+        ("POST", "/cleanup", "", r#"{"keep":5,"service":"db"}"#, 403, "NotAllowed"),
+        (
+            "POST",
+            "/deploy",
+            "",
+            r#"{"task_definition":"arn:aws:ecs:us-east-1:999999999999:task-definition/web:41"}"#,
+            403,
+            "NotAllowed",
+        ),
+        ("POST", "/deploy", "", r#"{"task_definition":"web"}"#, 400, "InvalidRequest"),
+        ("POST", "/deploy", "", r#"{"task_definition":"web:41","pin_digest":true}"#, 400, "InvalidRequest"),
+    ];
+    for (method, path, query, body, status, code) in cases {
+        let (got, answer) = call(&f, v2(method, path, query, bearer(TOKEN), body)).await;
+        assert_eq!((got, answer["error"]["code"].as_str()), (status, Some(code)), "{path} {query} {body}: {answer}");
+    }
+    assert!(f.invoker.calls().is_empty(), "a refusal costs no invoke");
+}
+
+#[tokio::test]
+async fn slack_history_diff_and_cleanup_run_in_the_continuation_as_the_slack_user() {
+    let history = json!({"status": "ok", "cluster": "demo", "service": "web", "history": [
+        {"action": "deploy", "status": "deployed", "version": "v2", "task_definition": "web:41",
+         "at": "2026-12-03T11:40:05Z", "by": "slack:U1", "source": "record"}]});
+    let f = front(FakeLambda::default().answer("deployer", Ok(Invoked::Answer(history))));
+    let (url, slack) = one_shot_http(200, "/commands/T1/1/x").await;
+    let (status, ack) = call(&f, slack_request(&slack_body("U1", "history web 5", &url), NOW, SIGNING)).await;
+    assert_eq!(status, 200);
+    assert_eq!(ack["text"], ":scroll: Looking up the history of `demo/web`…");
+    let sealed = f.invoker.calls()[0].1.clone();
+    let summary = invoke(&f, &sealed).await.unwrap();
+    assert_eq!((summary["status"].as_str(), summary["posted"].as_bool()), (Some("ok"), Some(true)));
+    assert_eq!(
+        f.invoker.calls()[1],
+        (
+            "deployer".into(),
+            json!({"action": "history", "cluster": "demo", "service": "web", "limit": 5, "requested_by": "slack:U1"}),
+            Mode::WaitLong
+        )
+    );
+    let message = json_body(&slack.await.unwrap());
+    assert_eq!(message["response_type"], "ephemeral");
+    assert!(message["blocks"][2]["text"]["text"].as_str().unwrap().contains("by <@U1>"), "{message}");
+
+    // A diff of a revision ARN travels as the revision it was resolved to; a cleanup as asked.
+    let f = front(FakeLambda::default());
+    let cases = [
+        (
+            "diff web arn:aws:ecs:us-east-1:123456789012:task-definition/web:41",
+            Job::Diff {
+                cluster: "demo".into(),
+                service: "web".into(),
+                version: None,
+                task_definition: Some("web:41".into()),
+            },
+        ),
+        (
+            "diff web v2",
+            Job::Diff {
+                cluster: "demo".into(),
+                service: "web".into(),
+                version: Some("v2".into()),
+                task_definition: None,
+            },
+        ),
+        (
+            "cleanup api keep 20 dry-run",
+            Job::Cleanup { cluster: "demo".into(), service: "api".into(), keep: 20, dry_run: true },
+        ),
+    ];
+    for (i, (text, job)) in cases.into_iter().enumerate() {
+        let body = slack_body("U1", text, "http://127.0.0.1:9/x");
+        assert_eq!(call(&f, slack_request(&body, NOW - i as u64, SIGNING)).await.0, 200);
+        let sealed = &f.invoker.calls()[i].1;
+        let opened = continuation::open(&Envelope::from_event(sealed).unwrap(), SIGNING.as_bytes(), NOW).unwrap();
+        assert_eq!(opened.job, job, "{text}");
+    }
+
+    // Refused in the acknowledgement, with nothing invoked.
+    let f = front(FakeLambda::default());
+    let cases = [
+        ("history db", "not one of the services"),
+        ("history web 500", "\"limit\" takes 1 to 100"),
+        ("cleanup web keep 0", "\"keep\" takes 1 to 1000"),
+        ("cleanup web keep 20 please", "`cleanup` takes a service"),
+        ("diff web v2:latest", "family:revision"),
+        ("diff web arn:aws:ecs:us-east-1:999999999999:task-definition/web:3", "account and region"),
+    ];
+    for (i, (text, expected)) in cases.into_iter().enumerate() {
+        let body = slack_body("U1", text, "http://127.0.0.1:9/x");
+        let (_, answer) = call(&f, slack_request(&body, NOW - i as u64, SIGNING)).await;
+        assert!(answer["text"].as_str().unwrap().contains(expected), "{text}: {answer}");
+    }
+    assert!(f.invoker.calls().is_empty());
 }

@@ -183,3 +183,124 @@ fn an_open_door_still_checks_and_a_closed_one_needs_names() {
         check(request(json!({"version": "v2", "cluster": "demo", "service": "web"})), &closed, Some(&h)).unwrap();
     assert_eq!(checked.services, [("demo".to_owned(), "web".to_owned())]);
 }
+
+#[test]
+fn an_existing_revision_is_deployed_by_name_and_resolved_like_to() {
+    let c = config("demo/web");
+    let h = home();
+    let cases = [
+        (
+            json!({"task_definition": "web:41"}),
+            json!({"cluster": "demo", "service": "web", "task_definition": "web:41"}),
+        ),
+        (
+            json!({"task_definition": format!("{ARN}:task-definition/web:41"), "wait": true, "keep": 20}),
+            json!({"cluster": "demo", "service": "web", "task_definition": "web:41", "wait": true, "keep": 20}),
+        ),
+        (json!({"task_definition": "arn:aws:ecs:us-east-1:999999999999:task-definition/web:41"}), json!("NotAllowed")),
+        (json!({"task_definition": "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:41"}), json!("NotAllowed")),
+        (json!({"task_definition": format!("{ARN}:task-definition/web")}), json!("InvalidRequest")),
+        (json!({"task_definition": "web"}), json!("InvalidRequest")),
+        (json!({"task_definition": "web:41", "version": "v2"}), json!("InvalidRequest")),
+        (json!({"task_definition": "web:41", "base": "service"}), json!("InvalidRequest")),
+        (json!({"task_definition": "web:41", "pin_digest": true}), json!("InvalidRequest")),
+        (json!({"task_definition": "web:41", "limit": 3}), json!("InvalidRequest")),
+        (json!({"task_definition": "web:41", "keep": 0}), json!("InvalidRequest")),
+        (json!({"task_definition": "web:41", "service": "db"}), json!("NotAllowed")),
+        // The deployer would deploy the targets and ignore the revision: refused here.
+        (
+            json!({"task_definition": "web:41", "targets": [{"cluster": "demo", "service": "web"}]}),
+            json!("InvalidRequest"),
+        ),
+        (json!({"version": "v2", "keep": 1001}), json!("InvalidRequest")),
+        (json!({"version": "v2", "limit": 5}), json!("InvalidRequest")),
+        (json!({"version": "v2", "delete_inactive": true}), json!("InvalidRequest")),
+        (
+            json!({"version": "v2", "keep": 1000}),
+            json!({"version": "v2", "cluster": "demo", "service": "web", "keep": 1000}),
+        ),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(outcome(&c, Some(&h), input.clone()), expected, "{input}");
+    }
+    let err = check(request(json!({"task_definition": "web"})), &c, Some(&h)).unwrap_err();
+    assert!(err.to_string().contains("\"task_definition\" is \"web\""), "{err}");
+}
+
+#[test]
+fn history_diff_and_cleanup_take_what_the_deployer_takes() {
+    let c = config("demo/web");
+    let h = home();
+    let cases = [
+        (json!({"action": "history"}), json!({"action": "history", "cluster": "demo", "service": "web"})),
+        (
+            json!({"action": "history", "limit": 100, "repository": "web", "containers": ["app"]}),
+            json!({"action": "history", "cluster": "demo", "service": "web", "limit": 100, "repository": "web",
+                   "containers": ["app"]}),
+        ),
+        (json!({"action": "history", "limit": 0}), json!("InvalidRequest")),
+        (json!({"action": "history", "limit": 101}), json!("InvalidRequest")),
+        (json!({"action": "history", "dry_run": true}), json!("InvalidRequest")),
+        (json!({"action": "history", "keep": 3}), json!("InvalidRequest")),
+        (json!({"action": "history", "task_definition": "web:1"}), json!("InvalidRequest")),
+        (json!({"action": "history", "service": "db"}), json!("NotAllowed")),
+        (
+            json!({"action": "diff", "version": "v2"}),
+            json!({"action": "diff", "version": "v2", "cluster": "demo", "service": "web"}),
+        ),
+        (
+            json!({"action": "diff", "task_definition": format!("{ARN}:task-definition/web:41")}),
+            json!({"action": "diff", "cluster": "demo", "service": "web", "task_definition": "web:41"}),
+        ),
+        (json!({"action": "diff"}), json!("InvalidRequest")),
+        (json!({"action": "diff", "version": " v2"}), json!("InvalidVersion")),
+        (json!({"action": "diff", "version": "v2", "wait": true}), json!("InvalidRequest")),
+        (json!({"action": "diff", "version": "v2", "force": true}), json!("InvalidRequest")),
+        (json!({"action": "diff", "version": "v2", "rollback": false}), json!("InvalidRequest")),
+        (json!({"action": "diff", "version": "v2", "keep": 3}), json!("InvalidRequest")),
+        (json!({"action": "diff", "version": "v2", "task_definition": "web:41"}), json!("InvalidRequest")),
+        (
+            json!({"action": "diff", "version": "v2", "targets": [{"cluster": "demo", "service": "web"}]}),
+            json!("InvalidRequest"),
+        ),
+        (json!({"action": "diff", "version": "v2", "service": "db"}), json!("NotAllowed")),
+        (
+            json!({"action": "cleanup", "keep": 20, "delete_inactive": true, "dry_run": true}),
+            json!({"action": "cleanup", "cluster": "demo", "service": "web", "keep": 20, "delete_inactive": true,
+                   "dry_run": true}),
+        ),
+        // Without `keep` the deployer's DEPLOY_KEEP_REVISIONS may apply: passed on.
+        (json!({"action": "cleanup"}), json!({"action": "cleanup", "cluster": "demo", "service": "web"})),
+        (json!({"action": "cleanup", "keep": 0}), json!("InvalidRequest")),
+        (json!({"action": "cleanup", "keep": 1001}), json!("InvalidRequest")),
+        (json!({"action": "cleanup", "keep": 5, "wait": true}), json!("InvalidRequest")),
+        (json!({"action": "cleanup", "keep": 5, "limit": 5}), json!("InvalidRequest")),
+        (json!({"action": "cleanup", "keep": 5, "version": "v2"}), json!("InvalidRequest")),
+        (json!({"action": "cleanup", "keep": 5, "service": "db"}), json!("NotAllowed")),
+        (json!({"action": "cleanup", "keep": 5, "repository": "Web"}), json!("InvalidRequest")),
+        // The envelope goes with every action, as the deployer takes it.
+        (
+            json!({"action": "rollback", "repository": "web", "containers": ["app"]}),
+            json!({"action": "rollback", "cluster": "demo", "service": "web", "repository": "web",
+                   "containers": ["app"]}),
+        ),
+        (json!({"action": "rollback", "pin_digest": true}), json!("InvalidRequest")),
+        (json!({"action": "status", "keep": 3}), json!("InvalidRequest")),
+        (json!({"action": "reject", "task_definition": "web:3"}), json!("InvalidRequest")),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(outcome(&c, Some(&h), input.clone()), expected, "{input}");
+    }
+}
+
+#[test]
+fn requested_by_is_checked_as_the_deployer_checks_it() {
+    let c = config("demo/web");
+    let h = home();
+    let by = |who: &str| outcome(&c, Some(&h), json!({"action": "status", "requested_by": who}));
+    assert_eq!(by("slack:U1")["requested_by"], "slack:U1");
+    assert_eq!(by(&"x".repeat(MAX_REQUESTED_BY))["requested_by"].as_str().unwrap().len(), MAX_REQUESTED_BY);
+    for bad in ["", "a\nb", &"x".repeat(MAX_REQUESTED_BY + 1)] {
+        assert_eq!(by(bad), "InvalidRequest", "{bad:?}");
+    }
+}
