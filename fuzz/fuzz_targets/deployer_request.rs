@@ -106,7 +106,9 @@ impl Request {
     fn json(&self) -> Value {
         let mut o = Map::new();
         if let Some(a) = self.action {
-            o.insert("action".into(), json!(pick(&["deploy", "rollback", "status", "other"], a)));
+            let actions =
+                ["deploy", "rollback", "status", "continue", "reject", "history", "cleanup", "diff", "other"];
+            o.insert("action".into(), json!(pick(&actions, a)));
         }
         for (key, value) in
             [("version", &self.version), ("cluster", &self.cluster), ("service", &self.service), ("to", &self.to)]
@@ -114,6 +116,16 @@ impl Request {
             if let Some(v) = value {
                 o.insert(key.into(), json!(v.render()));
             }
+        }
+        // The same vocabulary names an existing revision to deploy or diff.
+        if let (Some(to), true) = (&self.to, self.flags & 16 != 0) {
+            o.insert("task_definition".into(), json!(to.render()));
+        }
+        if self.flags & 32 != 0 {
+            o.insert("keep".into(), json!(u32::from(self.flags) * 7 % 1200));
+        }
+        if self.flags & 64 != 0 {
+            o.insert("limit".into(), json!(u32::from(self.flags) % 120));
         }
         if let Some(targets) = &self.targets {
             let list: Vec<Value> = targets
@@ -163,7 +175,23 @@ fn run(request: DeployRequest) {
                 }
             }
             Resolved::Rollback(r) => check_ref(&r.at),
-            Resolved::Status(at) => check_ref(&at),
+            Resolved::Status(at) | Resolved::Hooks { at, .. } => check_ref(&at),
+            Resolved::History { at, limit } => {
+                check_ref(&at);
+                assert!((1..=100).contains(&limit), "limit in range: {limit}");
+            }
+            Resolved::Cleanup(c) => {
+                check_ref(&c.at);
+                assert!((1..=1000).contains(&c.keep), "keep in range: {}", c.keep);
+            }
+            Resolved::Diff(t) => {
+                check_ref(&t.at);
+                assert!(t.options.dry_run, "a diff never changes anything");
+            }
+            Resolved::Redeploy(r) | Resolved::DiffRevision(r) => {
+                check_ref(&r.at);
+                assert!(request.version.is_none(), "a revision deploy names no version");
+            }
         }
     }
 }

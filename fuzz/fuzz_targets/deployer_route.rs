@@ -91,6 +91,12 @@ fn check(value: Value) {
             let _ = check_origin(&origin, &scope);
             let _ = check_build(&event, &["web-image".to_owned()], home());
         }
+        Ok(Inbound::CodeDeploy(e)) => {
+            assert!(envelope_only, "an event with other fields: {keys:?}");
+            let _ = check_origin(&e.origin, &scope);
+        }
+        // `{"CodePipeline.job": …}` is a body of its own: never an EventBridge envelope.
+        Ok(Inbound::CodePipeline(_)) => assert!(!event_like, "an event-shaped body taken as a job: {keys:?}"),
         Err(_) => {}
     }
 }

@@ -504,6 +504,11 @@ fn resolve_deploy(request: DeployRequest, config: &Config, scope: &Scope<'_>) ->
     if let Some(keep) = request.keep {
         check_keep(keep)?;
     }
+    if request.task_definition.is_some() {
+        return Err(invalid(
+            "\"task_definition\" deploys one service's existing revision: it does not go with \"targets\"",
+        ));
+    }
     if request.targets.is_some() || request.all_or_nothing {
         return Err(invalid("\"targets\" and \"all_or_nothing\" belong to a multi-target request"));
     }

@@ -379,6 +379,10 @@ fn revision_actions_take_their_own_fields_and_refuse_the_others() {
         (r#"{"action":"rollback","task_definition":"web:3"}"#, "\"task_definition\" does not go with action rollback"),
         (r#"{"version":"v2","limit":3}"#, "belong to cleanup and history"),
         (r#"{"version":"v2","requested_by":""}"#, "\"requested_by\" takes 1 to 512"),
+        (
+            r#"{"task_definition":"web:3","targets":[{"cluster":"prod","service":"web"}]}"#,
+            "does not go with \"targets\"",
+        ),
     ] {
         let (code, message) = refused(json, &config());
         assert_eq!(code, "InvalidRequest", "{json}: {message}");
