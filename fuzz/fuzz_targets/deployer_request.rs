@@ -106,8 +106,7 @@ impl Request {
     fn json(&self) -> Value {
         let mut o = Map::new();
         if let Some(a) = self.action {
-            let actions =
-                ["deploy", "rollback", "status", "continue", "reject", "history", "cleanup", "diff", "other"];
+            let actions = ["deploy", "rollback", "status", "continue", "reject", "history", "cleanup", "diff", "other"];
             o.insert("action".into(), json!(pick(&actions, a)));
         }
         for (key, value) in
