@@ -132,6 +132,12 @@ pub struct DeployRequest {
     /// With `history`: how many entries, newest first (1 to 100, default 20).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// Answer within this many seconds (1 to 900), when the caller cannot wait as long as the Lambda may run:
+    /// a followed rollout then answers `in_progress` in time, a cleanup stops and reports `remaining`. The
+    /// front door sets it on every request it waits for (it cannot wait longer than API Gateway or its own
+    /// time limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer_within: Option<u32>,
     /// Who asked, as the history records it. The front door sets it from the caller it authenticated (an
     /// IAM principal ARN, `slack:<user id>`, `bearer-token`), replacing any value sent to it.
     #[serde(skip_serializing_if = "Option::is_none")]

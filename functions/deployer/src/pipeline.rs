@@ -159,6 +159,16 @@ impl<E: Ecs> Deployer<E> {
     /// Runs a request: a deploy to one service or to every entry of `targets`, a rollback or a status. The
     /// JSON is the result the caller gets; a failed rollout is an error whose details are the result.
     pub async fn execute(&self, request: DeployRequest, inv: &Invocation) -> Result<Value, DeployError> {
+        // A caller that cannot wait as long as the Lambda may run shortens the time every stage plans with.
+        let within = request::answer_within(&request)?;
+        let shortened;
+        let inv = match within {
+            Some(within) if within < inv.budget => {
+                shortened = Invocation { budget: within, ..inv.clone() };
+                &shortened
+            }
+            _ => inv,
+        };
         match request::resolve(request, &self.config, &self.scope(inv))? {
             Resolved::Deploy(t) => {
                 let ecs = self.ecs_for(t.at.region.as_ref())?;
@@ -507,7 +517,8 @@ impl<E: Ecs> Deployer<E> {
         started_ms: u64,
     ) -> crate::ports::HistoryRecord {
         use crate::revisions::history::{record, rfc3339, DIRECT_INVOKE};
-        let ended = rolled.status != Status::InProgress;
+        // Without `wait` the rollback's rollout goes on after the answer: its end is not seen here.
+        let ended = r.wait && rolled.status != Status::InProgress;
         let entry = contract::result::HistoryEntry {
             action: "rollback".into(),
             status: rolled.status.as_str().to_owned(),

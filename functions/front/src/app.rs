@@ -70,6 +70,19 @@ fn error_response(err: &FrontError) -> Response<Body> {
 
 /// The path the caller asked for: HTTP APIs on a named stage put the stage in `rawPath`; REST APIs
 /// (whose `path` has no stage) and ALBs do not.
+/// Seconds a deployer invoked synchronously for an HTTP caller has to answer: API Gateway gives up after
+/// 29 s and [`crate::aws::HTTP_WAIT`] after 27 s.
+pub const HTTP_ANSWER_WITHIN: u32 = 25;
+/// Seconds the deployer has to answer a Slack continuation: the front function itself ends after 30 s
+/// (infra/template.yaml) and must still post the outcome.
+pub const SLACK_ANSWER_WITHIN: u32 = 20;
+
+/// `request` asked to answer within `seconds`, or sooner if its caller asked so.
+fn within(request: DeployRequest, seconds: u32) -> DeployRequest {
+    let answer_within = Some(request.answer_within.map_or(seconds, |asked| asked.min(seconds)));
+    DeployRequest { answer_within, ..request }
+}
+
 fn request_path(request: &Request) -> String {
     let raw = request.raw_http_path();
     let raw = if raw.is_empty() { request.uri().path() } else { raw };
@@ -226,6 +239,7 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
                     }
                     return Ok(json_response(202, &answer));
                 }
+                let payload = request_payload(&within(request, HTTP_ANSWER_WITHIN));
                 let invoked = self.invoker.invoke(&self.config.deployer_function, &payload, Mode::Wait).await?;
                 // The deployer's JSON goes back as it came: fields this door does not know are kept.
                 let result = deployer_outcome(invoked)?;
@@ -261,7 +275,7 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
     /// deployer's JSON.
     async fn ask(&self, request: DeployRequest, home: Option<&Home>) -> Result<Response<Body>, FrontError> {
         let Checked { request, .. } = check::check(request, &self.config, home)?;
-        let payload = request_payload(&request);
+        let payload = request_payload(&within(request.clone(), HTTP_ANSWER_WITHIN));
         let invoked = self.invoker.invoke(&self.config.deployer_function, &payload, Mode::Wait).await?;
         let result = deployer_outcome(invoked)?;
         tracing::info!(action = request.action.as_str(), status = answer_status(&result), "done");
@@ -382,6 +396,8 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
             requested_by: Some(slack::requested_by(&c.user_id)),
             ..c.job.request(self.config.slack_wait)
         };
+        // The continuation runs within this function's own time limit: the deployer answers before it.
+        let request = within(request, SLACK_ANSWER_WITHIN);
         let request = request_payload(&request);
         let outcome = match self.invoker.invoke(&self.config.deployer_function, &request, Mode::WaitLong).await {
             Ok(invoked) => deployer_outcome(invoked),

@@ -57,6 +57,9 @@ fn refused(err: IdentityError, cluster: Option<&str>, service: Option<&str>) -> 
 /// `InvalidVersion`, `NotAllowed`, as listed in the module documentation.
 pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -> Result<Checked, FrontError> {
     let region = home.map_or(config.region.as_str(), |h| h.region.as_str()).to_owned();
+    if let Some(seconds) = request.answer_within.filter(|s| !(1..=900).contains(s)) {
+        return Err(invalid(format!("\"answer_within\" takes 1 to 900 seconds, not {seconds}")));
+    }
     if let Some(by) = &request.requested_by {
         if by.is_empty() || by.len() > MAX_REQUESTED_BY || by.chars().any(char::is_control) {
             return Err(invalid(format!(

@@ -21,8 +21,9 @@ pub enum HistorySource {
 pub struct HistoryEntry {
     /// `deploy` or `rollback`.
     pub action: String,
-    /// How it ended, as far as the deployer saw: `in_progress` (started, not followed to its end, or still
-    /// going), `deployed`, `completed`, `rolled_back`, `failed`; `registered` for an entry read from tags.
+    /// How it ended, as far as the deployer saw: `deployed` (started; its end not seen yet), `completed`,
+    /// `rolled_back`, `failed`; `in_progress` for a rollback followed with `wait` whose time ran out;
+    /// `registered` for an entry read from tags.
     pub status: String,
     /// The image tag or digest deployed; for a rollback, the version of the revision rolled back to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,7 +158,8 @@ pub struct DiffResult {
     pub status: String,
     pub cluster: String,
     pub service: String,
-    /// The version diffed, or the `task_definition` named.
+    /// The version diffed; for a `task_definition`, that revision's `Version` tag (else its image's tag or
+    /// digest).
     pub version: String,
     /// The revision the service runs.
     pub running_task_definition: String,

@@ -158,8 +158,11 @@ pub struct RevisionTarget {
     pub at: ServiceRef,
     /// The revision named, `family:revision` (an ARN is checked and read as this).
     pub revision: TaskDefinitionRef,
-    /// The containers whose images are reported as the deploy's (empty: every container).
+    /// The containers whose images are checked and reported (empty: those running `repository`, else every
+    /// container with a private ECR image).
     pub containers: Vec<String>,
+    /// The repository whose containers' images are checked (`repository`, else `DEPLOY_REPOSITORY`).
+    pub repository: Option<RepositoryName>,
     pub options: Options,
     /// Clean up after the deploy, keeping this many revisions.
     pub keep: Option<u32>,
@@ -219,6 +222,19 @@ pub enum Resolved {
 
 fn invalid(reason: impl Into<String>) -> DeployError {
     DeployError::InvalidRequest { reason: reason.into() }
+}
+
+/// The most `answer_within` takes: a Lambda runs 15 minutes at most.
+pub const MAX_ANSWER_WITHIN: u32 = 900;
+
+/// `answer_within` as a duration, checked (1 to [`MAX_ANSWER_WITHIN`] seconds). It must leave room for
+/// [`ANSWER_MARGIN`] to matter: the deployer keeps that margin whatever it is given.
+pub fn answer_within(request: &DeployRequest) -> Result<Option<Duration>, DeployError> {
+    match request.answer_within {
+        None => Ok(None),
+        Some(s) if (1..=MAX_ANSWER_WITHIN).contains(&s) => Ok(Some(Duration::from_secs(u64::from(s)))),
+        Some(s) => Err(invalid(format!("\"answer_within\" takes 1 to {MAX_ANSWER_WITHIN} seconds, not {s}"))),
+    }
 }
 
 /// Resolves a request against the function's configuration, in `scope`. Pure: no AWS call. Errors:
@@ -484,6 +500,10 @@ fn resolve_revision(request: DeployRequest, config: &Config, scope: &Scope<'_>) 
     }
     Ok(RevisionTarget {
         containers: request.containers.clone().unwrap_or_else(|| config.containers.clone()),
+        repository: match &request.repository {
+            Some(r) => Some(RepositoryName::parse(r)?),
+            None => config.repository.clone(),
+        },
         keep: request.keep.or(config.keep_revisions),
         requested_by: request.requested_by.clone(),
         options: Options {

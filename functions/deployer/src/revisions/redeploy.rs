@@ -173,7 +173,7 @@ impl<E: Ecs> Deployer<E> {
                 reason: format!("{wanted} is not ACTIVE (it was deregistered): ECS cannot start tasks from it"),
             });
         }
-        let repository = self.config().repository.as_ref().map(|r| r.as_str());
+        let repository = r.repository.as_ref().map(|r| r.as_str());
         let images = pulled_images(&named.task_definition, &r.containers, repository, &self.config().pull_through)
             .map_err(|reason| DeployError::InvalidRequest { reason })?;
         let running = async {
@@ -193,7 +193,7 @@ impl<E: Ecs> Deployer<E> {
             repository: images
                 .first()
                 .and_then(|i| RepositoryName::parse(&i.query.repository).ok())
-                .or_else(|| self.config().repository.clone())
+                .or_else(|| r.repository.clone())
                 .map_or_else(|| RepositoryName::parse(r.revision.family()), Ok)?,
             containers: r.containers.clone(),
             base: Base::Service,

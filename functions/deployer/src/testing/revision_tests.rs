@@ -311,3 +311,21 @@ async fn a_deploy_with_keep_cleans_up_after_itself_and_keeps_its_rollback_target
         .iter()
         .any(|r| r.task_definition.revision == 7 && r.task_definition.status() == Some(&TaskDefinitionStatus::Active)));
 }
+
+#[tokio::test]
+async fn answer_within_bounds_a_cleanup_and_it_says_what_remains() {
+    let mut revisions = vec![described(20, "v1")];
+    revisions.extend((1..20).map(|r| described(r, "v1")));
+    let d = deployer_on(FakeAws::world(REPOSITORY, &["v1", "v2"], revisions), defaults());
+    // 14 s to answer, 10 of them kept back to answer: 4 s of deregistrations, one a second.
+    let out = d
+        .execute(request(json!({"action": "cleanup", "keep": 1, "answer_within": 14})), &inv("r1", 900))
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "partial", "{out:#}");
+    let gone = out["deregistered"].as_array().unwrap().len();
+    assert!((3..=5).contains(&gone), "{out:#}");
+    assert_eq!(out["remaining"].as_u64().unwrap() as usize, 19 - gone, "{out:#}");
+    let err = d.execute(request(json!({"action": "cleanup", "keep": 1, "answer_within": 0})), &inv("r2", 900)).await;
+    assert_eq!(err.unwrap_err().code().as_str(), "InvalidRequest");
+}

@@ -172,7 +172,7 @@ async fn a_bearer_deploy_invokes_the_deployer_and_answers_its_result() {
         f.invoker.calls(),
         [(
             "deployer".to_owned(),
-            json!({"version": "v2", "cluster": "demo", "service": "web", "requested_by": "bearer-token"}),
+            json!({"version": "v2", "cluster": "demo", "service": "web", "requested_by": "bearer-token", "answer_within": 25}),
             Mode::Wait
         )]
     );
@@ -280,7 +280,7 @@ async fn status_asks_the_deployer_with_the_defaults() {
     assert_eq!(call(&f, v2("GET", "/status", "", bearer(TOKEN), "")).await, (200, json!({"status": "ok"})));
     assert_eq!(
         f.invoker.calls()[0].1,
-        json!({"action": "status", "cluster": "demo", "service": "web", "requested_by": "bearer-token"})
+        json!({"action": "status", "cluster": "demo", "service": "web", "requested_by": "bearer-token", "answer_within": 25})
     );
 }
 
@@ -415,7 +415,7 @@ async fn the_continuation_runs_the_job_and_posts_the_outcome() {
         calls[1],
         (
             "deployer".into(),
-            json!({"version": "v2", "cluster": "demo", "service": "web", "requested_by": "slack:U1"}),
+            json!({"version": "v2", "cluster": "demo", "service": "web", "requested_by": "slack:U1", "answer_within": 20}),
             Mode::WaitLong
         )
     );
@@ -480,7 +480,7 @@ async fn versions_and_names_are_checked_before_any_invoke() {
     assert_eq!(call(&f, v2("POST", "/deploy", "", bearer(TOKEN), own)).await.0, 200);
     assert_eq!(
         f.invoker.calls()[0].1,
-        json!({"version": "v2", "cluster": "demo", "service": "api", "requested_by": "bearer-token"})
+        json!({"version": "v2", "cluster": "demo", "service": "api", "requested_by": "bearer-token", "answer_within": 25})
     );
 }
 
@@ -623,12 +623,12 @@ async fn history_diff_cleanup_and_revision_deploys_are_sent_checked_with_who_ask
         (
             v2("GET", "/history", "service=api&limit=5", bearer(TOKEN), ""),
             json!({"action": "history", "cluster": "demo", "service": "api", "limit": 5,
-                   "requested_by": "bearer-token"}),
+                   "requested_by": "bearer-token", "answer_within": 25}),
         ),
         (
             v2("POST", "/diff", "", bearer(TOKEN), r#"{"version":"v2","requested_by":"someone-else"}"#),
             json!({"action": "diff", "version": "v2", "cluster": "demo", "service": "web",
-                   "requested_by": "bearer-token"}),
+                   "requested_by": "bearer-token", "answer_within": 25}),
         ),
         (
             v2(
@@ -639,16 +639,16 @@ async fn history_diff_cleanup_and_revision_deploys_are_sent_checked_with_who_ask
                 r#"{"task_definition":"arn:aws:ecs:us-east-1:123456789012:task-definition/web:41"}"#,
             ),
             json!({"action": "diff", "cluster": "demo", "service": "web", "task_definition": "web:41",
-                   "requested_by": "bearer-token"}),
+                   "requested_by": "bearer-token", "answer_within": 25}),
         ),
         (
             v2("POST", "/cleanup", "", bearer(TOKEN), r#"{"keep":20,"delete_inactive":true,"dry_run":true}"#),
             json!({"action": "cleanup", "cluster": "demo", "service": "web", "keep": 20, "delete_inactive": true,
-                   "dry_run": true, "requested_by": "bearer-token"}),
+                   "dry_run": true, "requested_by": "bearer-token", "answer_within": 25}),
         ),
         (
             v2("POST", "/deploy", "", bearer(TOKEN), r#"{"task_definition":"web:41"}"#),
-            json!({"cluster": "demo", "service": "web", "task_definition": "web:41", "requested_by": "bearer-token"}),
+            json!({"cluster": "demo", "service": "web", "task_definition": "web:41", "requested_by": "bearer-token", "answer_within": 25}),
         ),
     ];
     for (i, (request, sent)) in cases.into_iter().enumerate() {
@@ -717,7 +717,7 @@ async fn slack_history_diff_and_cleanup_run_in_the_continuation_as_the_slack_use
         f.invoker.calls()[1],
         (
             "deployer".into(),
-            json!({"action": "history", "cluster": "demo", "service": "web", "limit": 5, "requested_by": "slack:U1"}),
+            json!({"action": "history", "cluster": "demo", "service": "web", "limit": 5, "requested_by": "slack:U1", "answer_within": 20}),
             Mode::WaitLong
         )
     );
