@@ -180,6 +180,42 @@ pub struct TargetSpec {
 
 /// How many targets one request may name.
 pub const MAX_TARGETS: usize = 50;
+/// The most revisions `keep` takes; ECS keeps every revision anyway, so more would mean "no cleanup".
+pub const MAX_KEEP: u32 = 1000;
+/// The most entries a `history` answers.
+pub const MAX_HISTORY: u32 = 100;
+/// The entries a `history` answers when `limit` is left out.
+pub const DEFAULT_HISTORY: u32 = 20;
+/// The longest `requested_by`, in bytes.
+pub const MAX_REQUESTED_BY: usize = 512;
+/// The most `answer_within` takes, in seconds: a Lambda runs 15 minutes at most.
+pub const MAX_ANSWER_WITHIN: u32 = 900;
+
+impl DeployRequest {
+    /// Whether `keep` (1 to [`MAX_KEEP`]), `limit` (1 to [`MAX_HISTORY`]), `answer_within` (1 to
+    /// [`MAX_ANSWER_WITHIN`]) and `requested_by` (1 to [`MAX_REQUESTED_BY`] bytes, no control character) are
+    /// within range, wherever they are given; `Err` says which is not, for an `InvalidRequest`. Which fields
+    /// go with which action is each door's check.
+    pub fn check_ranges(&self) -> Result<(), String> {
+        let out_of = |field: &str, value: u32, max: u32, unit: &str| {
+            Err(format!("\"{field}\" takes 1 to {max}{unit}, not {value}"))
+        };
+        match (self.keep, self.limit, self.answer_within) {
+            (Some(k), _, _) if !(1..=MAX_KEEP).contains(&k) => return out_of("keep", k, MAX_KEEP, " revisions"),
+            (_, Some(l), _) if !(1..=MAX_HISTORY).contains(&l) => return out_of("limit", l, MAX_HISTORY, ""),
+            (_, _, Some(a)) if !(1..=MAX_ANSWER_WITHIN).contains(&a) => {
+                return out_of("answer_within", a, MAX_ANSWER_WITHIN, " seconds")
+            }
+            _ => {}
+        }
+        match &self.requested_by {
+            Some(by) if by.is_empty() || by.len() > MAX_REQUESTED_BY || by.chars().any(char::is_control) => Err(
+                format!("\"requested_by\" takes 1 to {MAX_REQUESTED_BY} characters, none of them control characters"),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -211,6 +247,30 @@ mod tests {
             Action::Diff,
         ] {
             assert_eq!(serde_json::to_value(action).unwrap(), json!(action.as_str()));
+        }
+    }
+
+    #[test]
+    fn ranges_are_checked_wherever_the_field_is_given() {
+        let ok =
+            DeployRequest { keep: Some(1000), limit: Some(1), answer_within: Some(900), ..DeployRequest::default() };
+        assert_eq!(ok.check_ranges(), Ok(()));
+        for (bad, says) in [
+            (DeployRequest { keep: Some(0), ..DeployRequest::default() }, "\"keep\" takes 1 to 1000 revisions, not 0"),
+            (DeployRequest { limit: Some(101), ..DeployRequest::default() }, "\"limit\" takes 1 to 100, not 101"),
+            (
+                DeployRequest { answer_within: Some(901), ..DeployRequest::default() },
+                "\"answer_within\" takes 1 to 900 seconds",
+            ),
+            (
+                DeployRequest { requested_by: Some(String::new()), ..DeployRequest::default() },
+                "\"requested_by\" takes 1 to 512",
+            ),
+            (DeployRequest { requested_by: Some("a\nb".into()), ..DeployRequest::default() }, "control characters"),
+            (DeployRequest { requested_by: Some("x".repeat(513)), ..DeployRequest::default() }, "\"requested_by\""),
+        ] {
+            let err = bad.check_ranges().unwrap_err();
+            assert!(err.contains(says), "{err}");
         }
     }
 

@@ -57,16 +57,8 @@ fn refused(err: IdentityError, cluster: Option<&str>, service: Option<&str>) -> 
 /// `InvalidVersion`, `NotAllowed`, as listed in the module documentation.
 pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -> Result<Checked, FrontError> {
     let region = home.map_or(config.region.as_str(), |h| h.region.as_str()).to_owned();
-    if let Some(seconds) = request.answer_within.filter(|s| !(1..=900).contains(s)) {
-        return Err(invalid(format!("\"answer_within\" takes 1 to 900 seconds, not {seconds}")));
-    }
-    if let Some(by) = &request.requested_by {
-        if by.is_empty() || by.len() > MAX_REQUESTED_BY || by.chars().any(char::is_control) {
-            return Err(invalid(format!(
-                "\"requested_by\" takes 1 to {MAX_REQUESTED_BY} characters, none of them control characters"
-            )));
-        }
-    }
+    // keep, limit, answer_within and requested_by, as the deployer checks them (one rule, in the contract).
+    request.check_ranges().map_err(invalid)?;
     match request.action {
         Action::Deploy if request.task_definition.is_some() => revision_fields(&request)?,
         Action::Deploy => deploy_fields(&request)?,
@@ -87,17 +79,10 @@ pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -
         }
         Action::History => {
             only_service_fields(&request, "history", false)?;
-            let limit = request.limit.unwrap_or(DEFAULT_HISTORY);
-            if !(1..=MAX_HISTORY).contains(&limit) {
-                return Err(invalid(format!("\"limit\" takes 1 to {MAX_HISTORY}, not {limit}")));
-            }
         }
         Action::Cleanup => {
             let plain = DeployRequest { dry_run: false, keep: None, delete_inactive: false, ..request.clone() };
             only_service_fields(&plain, "cleanup", false)?;
-            if let Some(keep) = request.keep {
-                check_keep(keep)?;
-            }
         }
         Action::Rollback => only_service_fields(&request, "rollback", true)?,
         Action::Status => only_service_fields(&request, "status", false)?,
@@ -224,19 +209,7 @@ fn containers(names: Option<&[String]>) -> Result<(), FrontError> {
     }
 }
 
-/// The deployer's limits on `keep`, `limit` and `requested_by`.
-pub const MAX_KEEP: u32 = 1000;
-pub const MAX_HISTORY: u32 = 100;
-pub const DEFAULT_HISTORY: u32 = 20;
-pub const MAX_REQUESTED_BY: usize = 512;
-
-fn check_keep(keep: u32) -> Result<(), FrontError> {
-    if (1..=MAX_KEEP).contains(&keep) {
-        Ok(())
-    } else {
-        Err(invalid(format!("\"keep\" takes 1 to {MAX_KEEP} revisions, not {keep}")))
-    }
-}
+pub use contract::request::{MAX_HISTORY, MAX_KEEP, MAX_REQUESTED_BY};
 
 /// The first field of `stray` that is set, refused with `why` (`does not go with action diff`).
 fn refuse_stray(stray: &[(&str, bool)], why: &str) -> Result<(), FrontError> {
@@ -250,9 +223,6 @@ fn refuse_stray(stray: &[(&str, bool)], why: &str) -> Result<(), FrontError> {
 fn deploy_fields(request: &DeployRequest) -> Result<(), FrontError> {
     if request.delete_inactive || request.limit.is_some() {
         return Err(invalid("\"delete_inactive\" and \"limit\" belong to cleanup and history"));
-    }
-    if let Some(keep) = request.keep {
-        check_keep(keep)?;
     }
     if request.to.is_some() {
         return Err(invalid("\"to\" belongs to a rollback; a deploy names a \"version\""));
@@ -278,11 +248,7 @@ fn revision_fields(request: &DeployRequest) -> Result<(), FrontError> {
         ("delete_inactive", request.delete_inactive),
         ("limit", request.limit.is_some()),
     ];
-    refuse_stray(&stray, "does not go with \"task_definition\": an existing revision is deployed as it is")?;
-    if let Some(keep) = request.keep {
-        check_keep(keep)?;
-    }
-    Ok(())
+    refuse_stray(&stray, "does not go with \"task_definition\": an existing revision is deployed as it is")
 }
 
 /// Refuses fields that belong to another action, so that a request means one thing (the deployer's rule).

@@ -181,12 +181,7 @@ pub struct CleanupTarget {
     pub dry_run: bool,
 }
 
-/// The most revisions `keep` takes; ECS keeps every revision anyway, so more would mean "no cleanup".
-pub const MAX_KEEP: u32 = 1000;
-/// The most entries a `history` answers.
-pub const MAX_HISTORY: u32 = 100;
-/// The entries a `history` answers when `limit` is left out.
-pub const DEFAULT_HISTORY: u32 = 20;
+pub use contract::request::{DEFAULT_HISTORY, MAX_ANSWER_WITHIN, MAX_HISTORY, MAX_KEEP};
 
 /// What a request asks for, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,28 +219,18 @@ fn invalid(reason: impl Into<String>) -> DeployError {
     DeployError::InvalidRequest { reason: reason.into() }
 }
 
-/// The most `answer_within` takes: a Lambda runs 15 minutes at most.
-pub const MAX_ANSWER_WITHIN: u32 = 900;
-
 /// `answer_within` as a duration, checked (1 to [`MAX_ANSWER_WITHIN`] seconds). It must leave room for
 /// [`ANSWER_MARGIN`] to matter: the deployer keeps that margin whatever it is given.
 pub fn answer_within(request: &DeployRequest) -> Result<Option<Duration>, DeployError> {
-    match request.answer_within {
-        None => Ok(None),
-        Some(s) if (1..=MAX_ANSWER_WITHIN).contains(&s) => Ok(Some(Duration::from_secs(u64::from(s)))),
-        Some(s) => Err(invalid(format!("\"answer_within\" takes 1 to {MAX_ANSWER_WITHIN} seconds, not {s}"))),
-    }
+    request.check_ranges().map_err(invalid)?;
+    Ok(request.answer_within.map(|s| Duration::from_secs(u64::from(s))))
 }
 
 /// Resolves a request against the function's configuration, in `scope`. Pure: no AWS call. Errors:
 /// `InvalidRequest` (a malformed or self-contradicting request), `InvalidVersion`, `NotAllowed` (an ARN of
 /// another partition or account, or a service outside `DEPLOY_ALLOWED_TARGETS`).
 pub fn resolve(request: DeployRequest, config: &Config, scope: &Scope<'_>) -> Result<Resolved, DeployError> {
-    if let Some(by) = &request.requested_by {
-        if by.is_empty() || by.len() > 512 || by.chars().any(char::is_control) {
-            return Err(invalid("\"requested_by\" takes 1 to 512 characters, none of them control characters"));
-        }
-    }
+    request.check_ranges().map_err(invalid)?;
     match request.action {
         Action::Deploy if request.targets.is_some() => resolve_fan_out(request, config, scope),
         Action::Deploy if request.task_definition.is_some() => {
@@ -266,9 +251,6 @@ pub fn resolve(request: DeployRequest, config: &Config, scope: &Scope<'_>) -> Re
         Action::History => {
             only_service_fields(&request, "history", false)?;
             let limit = request.limit.unwrap_or(DEFAULT_HISTORY);
-            if !(1..=MAX_HISTORY).contains(&limit) {
-                return Err(invalid(format!("\"limit\" takes 1 to {MAX_HISTORY}, not {limit}")));
-            }
             resolve_envelope(&request, config, scope).map(|at| Resolved::History { at, limit })
         }
         Action::Cleanup => {
@@ -280,7 +262,6 @@ pub fn resolve(request: DeployRequest, config: &Config, scope: &Scope<'_>) -> Re
             let keep = request.keep.or(config.keep_revisions).ok_or_else(|| {
                 invalid("no \"keep\": say how many revisions to keep, or configure DEPLOY_KEEP_REVISIONS")
             })?;
-            check_keep(keep)?;
             let at = resolve_envelope(&request, config, scope)?;
             Ok(Resolved::Cleanup(CleanupTarget {
                 at,
@@ -460,14 +441,6 @@ pub fn resolve_service(
     })
 }
 
-fn check_keep(keep: u32) -> Result<(), DeployError> {
-    if (1..=MAX_KEEP).contains(&keep) {
-        Ok(())
-    } else {
-        Err(invalid(format!("\"keep\" takes 1 to {MAX_KEEP} revisions, not {keep}")))
-    }
-}
-
 fn refuse_stray(stray: &[(&str, bool)], action: &str) -> Result<(), DeployError> {
     match stray.iter().find(|(_, set)| *set) {
         Some((field, _)) => Err(invalid(format!("\"{field}\" does not go with action {action}"))),
@@ -495,9 +468,6 @@ fn resolve_revision(request: DeployRequest, config: &Config, scope: &Scope<'_>) 
     let at = resolve_envelope(&request, config, scope)?;
     let raw = request.task_definition.as_deref().unwrap_or_default();
     let revision = revision_ref("task_definition", raw, &at, scope)?;
-    if let Some(keep) = request.keep {
-        check_keep(keep)?;
-    }
     Ok(RevisionTarget {
         containers: request.containers.clone().unwrap_or_else(|| config.containers.clone()),
         repository: match &request.repository {
@@ -520,9 +490,6 @@ fn resolve_revision(request: DeployRequest, config: &Config, scope: &Scope<'_>) 
 fn resolve_deploy(request: DeployRequest, config: &Config, scope: &Scope<'_>) -> Result<DeployTarget, DeployError> {
     if request.delete_inactive || request.limit.is_some() {
         return Err(invalid("\"delete_inactive\" and \"limit\" belong to cleanup and history"));
-    }
-    if let Some(keep) = request.keep {
-        check_keep(keep)?;
     }
     if request.task_definition.is_some() {
         return Err(invalid(
