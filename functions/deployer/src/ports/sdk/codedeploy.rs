@@ -17,7 +17,7 @@ impl CodeDeploy for SdkEcs {
         let mut names = Vec::new();
         let mut token = None;
         loop {
-            let out = self.codedeploy.list_applications().set_next_token(token).send().await;
+            let out = self.codedeploy().list_applications().set_next_token(token).send().await;
             let out = out.map_err(|e| aws_error("ListApplications", &e))?;
             names.extend(out.applications.unwrap_or_default());
             token = out.next_token;
@@ -27,7 +27,7 @@ impl CodeDeploy for SdkEcs {
         }
         let mut ecs = Vec::new();
         for chunk in names.chunks(100) {
-            let out = self.codedeploy.batch_get_applications().set_application_names(Some(chunk.to_vec())).send().await;
+            let out = self.codedeploy().batch_get_applications().set_application_names(Some(chunk.to_vec())).send().await;
             let out = out.map_err(|e| aws_error("BatchGetApplications", &e))?;
             ecs.extend(
                 out.applications_info()
@@ -44,7 +44,7 @@ impl CodeDeploy for SdkEcs {
         let mut token = None;
         loop {
             let sent = self
-                .codedeploy
+                .codedeploy()
                 .list_deployment_groups()
                 .application_name(application)
                 .set_next_token(token)
@@ -69,7 +69,7 @@ impl CodeDeploy for SdkEcs {
         group: &str,
     ) -> Result<Option<aws_sdk_codedeploy::types::DeploymentGroupInfo>, AwsError> {
         let sent = self
-            .codedeploy
+            .codedeploy()
             .get_deployment_group()
             .application_name(application)
             .deployment_group_name(group)
@@ -88,7 +88,7 @@ impl CodeDeploy for SdkEcs {
         use aws_sdk_codedeploy::types::DeploymentStatus as S;
         let statuses = vec![S::Created, S::Queued, S::InProgress, S::Baking, S::Ready];
         let out = self
-            .codedeploy
+            .codedeploy()
             .list_deployments()
             .application_name(application)
             .deployment_group_name(group)
@@ -101,7 +101,7 @@ impl CodeDeploy for SdkEcs {
 
     async fn list_succeeded_deployments(&self, application: &str, group: &str) -> Result<Vec<String>, AwsError> {
         let out = self
-            .codedeploy
+            .codedeploy()
             .list_deployments()
             .application_name(application)
             .deployment_group_name(group)
@@ -113,7 +113,7 @@ impl CodeDeploy for SdkEcs {
     }
 
     async fn deployment_config_exists(&self, name: &str) -> Result<bool, AwsError> {
-        let sent = self.codedeploy.get_deployment_config().deployment_config_name(name).send().await;
+        let sent = self.codedeploy().get_deployment_config().deployment_config_name(name).send().await;
         match sent.map_err(|e| aws_error("GetDeploymentConfig", &e)) {
             Ok(out) => Ok(out.deployment_config_info.is_some()),
             Err(e) if is_code(&e, &["DeploymentConfigDoesNotExistException"]) => Ok(false),
@@ -135,7 +135,7 @@ impl CodeDeploy for SdkEcs {
             .events(AutoRollbackEvent::DeploymentStopOnRequest)
             .build();
         let out = self
-            .codedeploy
+            .codedeploy()
             .create_deployment()
             .application_name(new.application)
             .deployment_group_name(new.deployment_group)
@@ -150,7 +150,7 @@ impl CodeDeploy for SdkEcs {
     }
 
     async fn get_deployment(&self, id: &str) -> Result<Option<aws_sdk_codedeploy::types::DeploymentInfo>, AwsError> {
-        let sent = self.codedeploy.get_deployment().deployment_id(id).send().await;
+        let sent = self.codedeploy().get_deployment().deployment_id(id).send().await;
         match sent.map_err(|e| aws_error("GetDeployment", &e)) {
             Ok(out) => Ok(out.deployment_info),
             Err(e) if is_code(&e, &["DeploymentDoesNotExistException"]) => Ok(None),
@@ -163,7 +163,7 @@ impl CodeDeploy for SdkEcs {
         id: &str,
         target_id: &str,
     ) -> Result<Option<aws_sdk_codedeploy::types::DeploymentTarget>, AwsError> {
-        let sent = self.codedeploy.get_deployment_target().deployment_id(id).target_id(target_id).send().await;
+        let sent = self.codedeploy().get_deployment_target().deployment_id(id).target_id(target_id).send().await;
         match sent.map_err(|e| aws_error("GetDeploymentTarget", &e)) {
             Ok(out) => Ok(out.deployment_target),
             Err(e) if is_code(&e, &["DeploymentTargetDoesNotExistException", "DeploymentNotStartedException"]) => {
@@ -174,7 +174,7 @@ impl CodeDeploy for SdkEcs {
     }
 
     async fn stop_deployment(&self, id: &str) -> Result<DeploymentAnswer, AwsError> {
-        let sent = self.codedeploy.stop_deployment().deployment_id(id).auto_rollback_enabled(true).send().await;
+        let sent = self.codedeploy().stop_deployment().deployment_id(id).auto_rollback_enabled(true).send().await;
         match sent.map_err(|e| aws_error("StopDeployment", &e)) {
             Ok(_) => Ok(DeploymentAnswer::Accepted),
             Err(e) if is_code(&e, &["DeploymentAlreadyCompletedException"]) => {
@@ -189,7 +189,7 @@ impl CodeDeploy for SdkEcs {
         id: &str,
         wait: aws_sdk_codedeploy::types::DeploymentWaitType,
     ) -> Result<DeploymentAnswer, AwsError> {
-        let sent = self.codedeploy.continue_deployment().deployment_id(id).deployment_wait_type(wait).send().await;
+        let sent = self.codedeploy().continue_deployment().deployment_id(id).deployment_wait_type(wait).send().await;
         match sent.map_err(|e| aws_error("ContinueDeployment", &e)) {
             Ok(_) => Ok(DeploymentAnswer::Accepted),
             Err(e)

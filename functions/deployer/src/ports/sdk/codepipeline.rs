@@ -20,7 +20,7 @@ impl CodePipeline for SdkEcs {
     ) -> Result<(), AwsError> {
         let details = aws_sdk_codepipeline::types::ExecutionDetails::builder().summary(cut(summary, 2048)).build();
         let out = self
-            .codepipeline
+            .codepipeline()
             .put_job_success_result()
             .job_id(job_id)
             .set_continuation_token(continuation_token)
@@ -36,7 +36,7 @@ impl CodePipeline for SdkEcs {
             .message(cut(message, 5000))
             .build()
             .map_err(|_| AwsError::incomplete("PutJobFailureResult", "failure details"))?;
-        let out = self.codepipeline.put_job_failure_result().job_id(job_id).failure_details(details).send().await;
+        let out = self.codepipeline().put_job_failure_result().job_id(job_id).failure_details(details).send().await;
         out.map(|_| ()).map_err(|e| aws_error("PutJobFailureResult", &e))
     }
 }

@@ -11,7 +11,7 @@ impl Events for SdkEcs {
         let mut names = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let out = self.events.list_rule_names_by_target().target_arn(target_arn).set_next_token(token).send().await;
+            let out = self.events().list_rule_names_by_target().target_arn(target_arn).set_next_token(token).send().await;
             let out = out.map_err(|e| aws_error("ListRuleNamesByTarget", &e))?;
             names.extend(out.rule_names.unwrap_or_default());
             token = out.next_token.filter(|t| !t.is_empty());
@@ -25,7 +25,7 @@ impl Events for SdkEcs {
         let mut targets = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let sent = self.events.list_targets_by_rule().rule(rule).set_next_token(token).send().await;
+            let sent = self.events().list_targets_by_rule().rule(rule).set_next_token(token).send().await;
             let out = match sent {
                 Ok(out) => out,
                 // Deleted between ListRuleNamesByTarget and now: it starts nothing any more.

@@ -5,7 +5,7 @@ mod codepipeline;
 mod events;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_config::SdkConfig;
 use aws_sdk_ecr::types::ImageIdentifier;
@@ -61,14 +61,17 @@ impl EcrClients {
     }
 }
 
-/// ECS, CodeDeploy, CodePipeline and EventBridge in one region, and ECR wherever the images are.
+/// ECS, CodeDeploy, CodePipeline and EventBridge in one region, and ECR wherever the images are. The
+/// CodeDeploy, CodePipeline and EventBridge clients are built on first use: a rolling deploy, the common
+/// case, never pays for them (start-up time and memory).
 #[derive(Clone, Debug)]
 pub struct SdkEcs {
+    config: SdkConfig,
     ecs: aws_sdk_ecs::Client,
     ecr: EcrClients,
-    codedeploy: aws_sdk_codedeploy::Client,
-    codepipeline: aws_sdk_codepipeline::Client,
-    events: aws_sdk_eventbridge::Client,
+    codedeploy: Arc<OnceLock<aws_sdk_codedeploy::Client>>,
+    codepipeline: Arc<OnceLock<aws_sdk_codepipeline::Client>>,
+    events: Arc<OnceLock<aws_sdk_eventbridge::Client>>,
 }
 
 impl SdkEcs {
@@ -80,12 +83,25 @@ impl SdkEcs {
     /// ECS in `config`'s region, sharing `ecr` (one ECR client per region for every ECS region).
     pub fn with_ecr(config: &SdkConfig, ecr: EcrClients) -> Self {
         SdkEcs {
+            config: config.clone(),
             ecs: aws_sdk_ecs::Client::new(config),
             ecr,
-            codedeploy: aws_sdk_codedeploy::Client::new(config),
-            codepipeline: aws_sdk_codepipeline::Client::new(config),
-            events: aws_sdk_eventbridge::Client::new(config),
+            codedeploy: Arc::default(),
+            codepipeline: Arc::default(),
+            events: Arc::default(),
         }
+    }
+
+    pub(crate) fn codedeploy(&self) -> &aws_sdk_codedeploy::Client {
+        self.codedeploy.get_or_init(|| aws_sdk_codedeploy::Client::new(&self.config))
+    }
+
+    pub(crate) fn codepipeline(&self) -> &aws_sdk_codepipeline::Client {
+        self.codepipeline.get_or_init(|| aws_sdk_codepipeline::Client::new(&self.config))
+    }
+
+    pub(crate) fn events(&self) -> &aws_sdk_eventbridge::Client {
+        self.events.get_or_init(|| aws_sdk_eventbridge::Client::new(&self.config))
     }
 
     pub fn ecr(&self) -> &EcrClients {
