@@ -215,6 +215,27 @@ impl DeployRequest {
             _ => Ok(()),
         }
     }
+
+    /// With `task_definition`: `Err` names the first field that shapes a new revision or belongs to another
+    /// action (an existing revision is deployed as it is), for an `InvalidRequest`.
+    pub fn check_revision_fields(&self) -> Result<(), String> {
+        let stray = [
+            ("version", self.version.is_some()),
+            ("base", self.base.is_some()),
+            ("pin_digest", self.pin_digest.is_some()),
+            ("targets", self.targets.is_some()),
+            ("all_or_nothing", self.all_or_nothing),
+            ("to", self.to.is_some()),
+            ("delete_inactive", self.delete_inactive),
+            ("limit", self.limit.is_some()),
+        ];
+        match stray.iter().find(|(_, set)| *set) {
+            Some((field, _)) => Err(format!(
+                "\"{field}\" does not go with \"task_definition\": an existing revision is deployed as it is"
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

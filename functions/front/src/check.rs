@@ -235,20 +235,10 @@ fn deploy_fields(request: &DeployRequest) -> Result<(), FrontError> {
     Ok(())
 }
 
-/// A deploy (or diff) of an existing revision (`task_definition`): nothing that shapes a new revision. A
-/// deployer given `targets` beside it deploys the targets and ignores the revision: refused here instead.
+/// A deploy (or diff) of an existing revision (`task_definition`): nothing that shapes a new revision, as the
+/// deployer checks it (one rule, in the contract).
 fn revision_fields(request: &DeployRequest) -> Result<(), FrontError> {
-    let stray = [
-        ("version", request.version.is_some()),
-        ("base", request.base.is_some()),
-        ("pin_digest", request.pin_digest.is_some()),
-        ("targets", request.targets.is_some()),
-        ("all_or_nothing", request.all_or_nothing),
-        ("to", request.to.is_some()),
-        ("delete_inactive", request.delete_inactive),
-        ("limit", request.limit.is_some()),
-    ];
-    refuse_stray(&stray, "does not go with \"task_definition\": an existing revision is deployed as it is")
+    request.check_revision_fields().map_err(invalid)
 }
 
 /// Refuses fields that belong to another action, so that a request means one thing (the deployer's rule).

@@ -451,20 +451,7 @@ fn refuse_stray(stray: &[(&str, bool)], action: &str) -> Result<(), DeployError>
 /// A deploy (or diff) of `task_definition`: an existing revision, `family:revision` or an ARN of the
 /// function's account and the service's region. Fields that shape a new revision are refused.
 fn resolve_revision(request: DeployRequest, config: &Config, scope: &Scope<'_>) -> Result<RevisionTarget, DeployError> {
-    let stray = [
-        ("version", request.version.is_some()),
-        ("base", request.base.is_some()),
-        ("pin_digest", request.pin_digest.is_some()),
-        ("targets", request.targets.is_some()),
-        ("all_or_nothing", request.all_or_nothing),
-        ("to", request.to.is_some()),
-        ("delete_inactive", request.delete_inactive),
-        ("limit", request.limit.is_some()),
-    ];
-    refuse_stray(&stray, "deploy of a \"task_definition\"").map_err(|_| {
-        let field = stray.iter().find(|(_, set)| *set).map(|(f, _)| *f).unwrap_or_default();
-        invalid(format!("\"{field}\" does not go with \"task_definition\": an existing revision is deployed as it is"))
-    })?;
+    request.check_revision_fields().map_err(invalid)?;
     let at = resolve_envelope(&request, config, scope)?;
     let raw = request.task_definition.as_deref().unwrap_or_default();
     let revision = revision_ref("task_definition", raw, &at, scope)?;

@@ -27,7 +27,8 @@ impl CodeDeploy for SdkEcs {
         }
         let mut ecs = Vec::new();
         for chunk in names.chunks(100) {
-            let out = self.codedeploy().batch_get_applications().set_application_names(Some(chunk.to_vec())).send().await;
+            let out =
+                self.codedeploy().batch_get_applications().set_application_names(Some(chunk.to_vec())).send().await;
             let out = out.map_err(|e| aws_error("BatchGetApplications", &e))?;
             ecs.extend(
                 out.applications_info()

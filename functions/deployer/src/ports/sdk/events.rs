@@ -11,7 +11,8 @@ impl Events for SdkEcs {
         let mut names = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let out = self.events().list_rule_names_by_target().target_arn(target_arn).set_next_token(token).send().await;
+            let out =
+                self.events().list_rule_names_by_target().target_arn(target_arn).set_next_token(token).send().await;
             let out = out.map_err(|e| aws_error("ListRuleNamesByTarget", &e))?;
             names.extend(out.rule_names.unwrap_or_default());
             token = out.next_token.filter(|t| !t.is_empty());
