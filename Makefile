@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: tools test test-local-aws local-aws demo bench package fmt clippy fuzz
+.PHONY: tools test test-release test-local-aws local-aws demo bench package fmt clippy fuzz
 
 include infra/infra.mk
 
@@ -16,9 +16,21 @@ $(VENV)/.installed: requirements-dev.txt
 	touch $@
 
 ## Every test: the infra checks, the local AWS's own tests, then unit, scenario, against the local AWS, and
-## through the Lambda runtime emulator.
+## through the Lambda runtime emulator. The function binaries are built first, once, as `cargo lambda watch`
+## builds them (every workspace member's features, no dev-dependencies), so the emulator in the tests starts
+## them without compiling; the debug front is also what tests/it/release.rs runs (`make test-release`: the
+## release build). The integration tests (one binary, tests/it) mostly wait on processes: TEST_THREADS.
+TEST_THREADS ?= 4
 test: tools lint-infra test-local-aws
-	cargo test --workspace --locked
+	cargo build --workspace --bins --locked
+	cargo test --workspace --locked -- --test-threads $(TEST_THREADS)
+
+## The front's release build (profile release-front as `make package` builds it, but for this machine:
+## `--compiler cargo`, no Zig), then tests/it/release.rs on that binary. Not in `make test`: fat LTO with one
+## codegen unit takes about 4 minutes on 2 cores.
+test-release: tools
+	cargo lambda build --profile release-front --compiler cargo --locked --package front --output-format binary
+	FRONT_BINARY=$(CURDIR)/target/lambda/front/bootstrap cargo test --locked -p deployer-tests --test it release::
 
 ## The local AWS (moto with rollouts that live, tests/localaws) in the foreground on 127.0.0.1 until stopped.
 ## LOCAL_AWS_TICK (s per step), LOCAL_AWS_MINUTE (s per API minute), LOCAL_AWS_LAMBDA_ENDPOINT: see README.

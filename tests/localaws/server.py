@@ -57,7 +57,8 @@ class Config:
     #: LOCAL_AWS_MINUTE: how many seconds of this clock "a minute" lasts (bake times, canary intervals,
     #: hook time-outs; callBackDelay seconds are scaled the same way).
     minute: float = 60.0
-    #: No clock thread: the clock only moves through POST /_localaws/clock/step (tests).
+    #: LOCAL_AWS_MANUAL (1): no clock thread, the clock only moves through POST /_localaws/clock/step
+    #: (tests; the Rust tests' stepped worlds, tests/src/clock.rs).
     manual: bool = False
     #: LOCAL_AWS_LAMBDA_ENDPOINT: where lifecycle hooks are invoked (what `cargo lambda watch` serves:
     #: POST {endpoint}/2015-03-31/functions/{name}/invocations).
@@ -78,6 +79,7 @@ class Config:
             lambda_endpoint=os.environ.get("LOCAL_AWS_LAMBDA_ENDPOINT") or None,
             events_function=os.environ.get("LOCAL_AWS_EVENTS_FUNCTION") or None,
             lambda_timeout=_env_float("LOCAL_AWS_LAMBDA_TIMEOUT", 900.0),
+            manual=os.environ.get("LOCAL_AWS_MANUAL", "") not in ("", "0"),
             verbose=os.environ.get("LOCAL_AWS_VERBOSE", "") not in ("", "0"),
         )
         for k, v in overrides.items():

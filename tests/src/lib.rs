@@ -3,6 +3,7 @@
 //! a Fargate service running a task definition with an app container and sidecars. Everything it starts
 //! stops when it is dropped.
 
+pub mod clock;
 pub mod proxy;
 pub mod runtime_api;
 
@@ -95,6 +96,9 @@ pub struct World {
     pub shape: Shape,
     pub repository_uri: String,
     network: Network,
+    /// A world started with [`World::start_stepped`]: its clock moves only when this steps it (the
+    /// deployer's sleeps, [`World::settle`], [`World::idle`]).
+    pub clock: Option<Arc<clock::LocalAwsClock>>,
 }
 
 impl Drop for World {
@@ -126,6 +130,34 @@ impl World {
     /// A world whose rollouts move one step every `tick` seconds (a healthy one completes in three).
     pub async fn start_ticking(shape: Shape, tick: f64) -> World {
         World::start_configured(shape, tick, &[]).await
+    }
+
+    /// A world whose local AWS runs a manual clock (`LOCAL_AWS_MANUAL`) of `tick`-second steps, moved only
+    /// by this world's [`clock::LocalAwsClock`]: the deployer it builds sleeps on that clock, so following a
+    /// rollout steps the local AWS instead of waiting for it; the first rollout of the service is stepped to
+    /// COMPLETED before this returns. The same rollouts as on a running clock of `tick`, minus the waits:
+    /// `env` as for [`World::start_configured`] (a `LOCAL_AWS_MINUTE` keeps its meaning, in clock seconds).
+    pub async fn start_stepped(shape: Shape, tick: f64, env: &[(&str, String)]) -> World {
+        let mut env = env.to_vec();
+        env.push(("LOCAL_AWS_MANUAL", "1".to_owned()));
+        let mut world = World::start_configured(shape, tick, &env).await;
+        world.clock = Some(Arc::new(clock::LocalAwsClock::new(&world.endpoint, tick)));
+        let service = world.shape.service.clone();
+        world.settle(&service).await;
+        world
+    }
+
+    /// The default world on a stepped clock of 0.5 s ticks ([`World::start_stepped`]).
+    pub async fn stepped() -> World {
+        World::start_stepped(Shape::default(), 0.5, &[]).await
+    }
+
+    /// Lets the world's time pass a little: one step of a stepped world's clock, 200 ms of a running one.
+    pub async fn idle(&self) {
+        match &self.clock {
+            Some(clock) => clock.step(1).await,
+            None => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
     }
 
     /// A world whose local AWS also gets `env` (`LOCAL_AWS_LAMBDA_ENDPOINT`, `LOCAL_AWS_EVENTS_FUNCTION`, …).
@@ -162,6 +194,7 @@ impl World {
             shape,
             repository_uri: String::new(),
             network,
+            clock: None,
         };
         world.build().await;
         world
@@ -481,12 +514,17 @@ impl World {
         Config::for_service(&s.cluster, &s.service, &s.repository).expect("the world's names are valid")
     }
 
-    /// The deployer library wired to this world through the real SDK, with its lock table (and history).
+    /// The deployer library wired to this world through the real SDK, with its lock table (and history);
+    /// in a stepped world ([`World::start_stepped`]) it sleeps on the world's clock.
     pub fn deployer(&self) -> Deployer<SdkEcs> {
         let history = DynamoHistory::new(aws_sdk_dynamodb::Client::new(&self.config), LOCK_TABLE);
-        Deployer::new(SdkEcs::new(&self.config), self.defaults(), REGION)
+        let deployer = Deployer::new(SdkEcs::new(&self.config), self.defaults(), REGION)
             .with_lock(std::sync::Arc::new(self.lock()))
-            .with_history(std::sync::Arc::new(history))
+            .with_history(std::sync::Arc::new(history));
+        match &self.clock {
+            Some(clock) => deployer.with_clock(clock.clone()),
+            None => deployer,
+        }
     }
 
     /// The environment the Lambda function needs to deploy in this world.
@@ -557,7 +595,8 @@ impl World {
     }
 
     /// Waits (at most a minute) until `service` has one deployment left and it is COMPLETED, as the local AWS
-    /// reports once a rollout ends; returns that deployment's id and `family:revision`.
+    /// reports once a rollout ends (a stepped world is stepped a tick between two reads); returns that
+    /// deployment's id and `family:revision`.
     pub async fn settle(&self, service: &str) -> (String, String) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -576,7 +615,7 @@ impl World {
                 }
             }
             assert!(Instant::now() < deadline, "{service} did not settle: {deployments:?}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.idle().await;
         }
     }
 
@@ -664,10 +703,15 @@ pub struct LambdaEmulator {
 }
 
 impl LambdaEmulator {
-    /// Starts the emulator for the deployer function with `env` as its environment and waits until it
-    /// accepts invokes.
+    // Every start serves all the workspace's functions (no `--package`): cargo then resolves the features of
+    // every member, as `cargo build --workspace --bins` does, which `make test` runs first, so the emulator's
+    // build finds everything built. `--package deployer` alone resolves other features of shared crates and
+    // compiles them again (about two minutes on 2 cores).
+
+    /// Starts the emulator for the deployer function (with the others) with `env` as its environment and
+    /// waits until it accepts invokes.
     pub fn start(env: &[(String, String)]) -> LambdaEmulator {
-        LambdaEmulator::start_functions(&["--package", "deployer", "--bin", "deployer"], env)
+        LambdaEmulator::start_functions(&[], env)
     }
 
     /// Starts the emulator for every function of the workspace (each invoked by its binary's name).
@@ -681,15 +725,16 @@ impl LambdaEmulator {
         LambdaEmulator::start_functions_on(port, &[], env)
     }
 
-    /// Starts the emulator for the deployer function on `port` (chosen before the world that invokes it).
+    /// Starts the emulator for the deployer function (with the others) on `port` (chosen before the world
+    /// that invokes it).
     pub fn start_on(port: u16, env: &[(String, String)]) -> LambdaEmulator {
-        LambdaEmulator::start_functions_on(port, &["--package", "deployer", "--bin", "deployer"], env)
+        LambdaEmulator::start_functions_on(port, &[], env)
     }
 
-    /// Starts the emulator for the lifecycle hook (`functions/hook`) on `port`, chosen before the local AWS
-    /// that invokes it at `LOCAL_AWS_LAMBDA_ENDPOINT`.
+    /// Starts the emulator for the lifecycle hook (`functions/hook`, with the others) on `port`, chosen before
+    /// the local AWS that invokes it at `LOCAL_AWS_LAMBDA_ENDPOINT`.
     pub fn start_hook_on(port: u16, env: &[(String, String)]) -> LambdaEmulator {
-        LambdaEmulator::start_functions_on(port, &["--package", "hook", "--bin", "hook"], env)
+        LambdaEmulator::start_functions_on(port, &[], env)
     }
 
     fn start_functions(selection: &[&str], env: &[(String, String)]) -> LambdaEmulator {

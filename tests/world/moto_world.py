@@ -4,7 +4,7 @@ network a Fargate service needs.
 Prints one JSON line {"endpoint", "vpc", "subnet", "security_group"} on stdout, then serves until its
 standard input closes, so the server dies with whoever started it. ECS and ECR are set up by the caller
 through the AWS SDK it tests. The clock and the Lambda endpoint come from the environment (LOCAL_AWS_TICK,
-LOCAL_AWS_MINUTE, LOCAL_AWS_LAMBDA_ENDPOINT, LOCAL_AWS_EVENTS_FUNCTION; see `make local-aws`).
+LOCAL_AWS_MINUTE, LOCAL_AWS_MANUAL, LOCAL_AWS_LAMBDA_ENDPOINT, LOCAL_AWS_EVENTS_FUNCTION; see `make local-aws`).
 """
 
 import json

@@ -323,6 +323,26 @@ def test_make_local_aws_serves_on_local_aws_port_until_stopped():
         assert proc.wait(timeout=20) == 0
 
 
+def test_local_aws_manual_stops_the_clock_until_a_step_moves_it():
+    port = _free_port()
+    env = dict(os.environ, LOCAL_AWS_PORT=str(port), LOCAL_AWS_TICK="0.05", LOCAL_AWS_MANUAL="1",
+               PYTHONPATH=str(TESTS))
+    proc = subprocess.Popen([sys.executable, "-m", "localaws"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        endpoint = json.loads(proc.stdout.readline())["endpoint"]
+        time.sleep(0.3)  # six ticks of a running clock
+        with urllib.request.urlopen(f"{endpoint}/_localaws/health") as r:
+            health = json.loads(r.read())
+        assert health["manual"] is True and health["ticks"] == 0, health
+        request = urllib.request.Request(f"{endpoint}/_localaws/clock/step?ticks=3", method="POST")
+        with urllib.request.urlopen(request) as r:
+            assert json.loads(r.read())["ticks"] == 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
 def test_the_world_script_keeps_its_contract_and_dies_with_its_stdin():
     proc = subprocess.Popen([sys.executable, str(TESTS / "world" / "moto_world.py")], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, env=dict(os.environ, LOCAL_AWS_TICK="0.1"))

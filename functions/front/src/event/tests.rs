@@ -1,6 +1,6 @@
 //! Every kind of event told apart, and every malformed HTTP event that panics `lambda_http`'s conversion
 //! answered instead. The malformed fixtures are `events/malformed-*.json`, which the release-build test
-//! (`tests/front.rs`) also sends to the real binary.
+//! (`tests/it/front.rs`) also sends to the real binary.
 
 use serde_json::json;
 

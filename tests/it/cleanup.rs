@@ -53,7 +53,7 @@ fn kept(answer: &Value) -> Vec<(String, Vec<String>)> {
 /// `web:1`..`web:8`: the service runs `web:4`, recorded to roll back to `web:2`; service `worker` runs `web:3`;
 /// EventBridge rule `nightly` starts `web:1` in the cluster.
 async fn busy_world() -> World {
-    let world = World::start().await;
+    let world = World::stepped().await;
     let mut names = vec!["web:1".to_owned()];
     for n in 2..=8 {
         let name = world

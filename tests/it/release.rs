@@ -1,15 +1,21 @@
-//! The front door as it ships: its release build (profile `release-front`, which `make package` and the SAM
-//! template use, built by cargo-lambda for this machine) run as a plain process against a local Lambda Runtime API (`tests/src/runtime_api.rs`), no
-//! AWS behind it. Fed the HTTP events that panic `lambda_http`'s conversion, it answers each with a 400 in
-//! its integration's shape and keeps running; anything else gets its answer too; and at TRACE its log holds
-//! none of the bearer tokens and Slack signatures those events carry.
+//! The front door as a process: its binary run as a plain process against a local Lambda Runtime API
+//! (`tests/src/runtime_api.rs`), no AWS behind it. Fed the HTTP events that panic `lambda_http`'s conversion,
+//! it answers each with a 400 in its integration's shape and keeps running; anything else gets its answer too;
+//! and at TRACE its log holds none of the bearer tokens and Slack signatures those events carry.
+//!
+//! Which binary: `FRONT_BINARY` when set, which `make test-release` sets to the release build (profile
+//! `release-front`, as `make package` and the SAM template build it, for this machine); else the debug build
+//! `make test` makes before the tests (`target/debug/front`). Both unwind on a panic, which is what these
+//! answers rest on: the dev profile's default, and for the release build what
+//! `the_release_front_profile_unwinds_and_every_front_build_uses_it` checks. The release build (fat LTO, about
+//! 4 minutes on 2 cores) is never made inside a test.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use deployer_tests::repo_root;
 use deployer_tests::runtime_api::RuntimeApi;
-use deployer_tests::{repo_root, tool};
 use serde_json::{json, Value};
 
 /// The bearer token and Slack signature the `events/malformed-*.json` fixtures carry.
@@ -20,18 +26,21 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).expect("JSON fixture")
 }
 
-/// Builds the front as `make package` does, with the release-front profile, but for this machine
-/// (`--compiler cargo`: no Zig, no cross target), and returns the binary. A no-op when it is up to date.
-fn release_build() -> std::path::PathBuf {
-    let status = Command::new(tool("cargo-lambda"))
-        .args(["lambda", "build", "--profile", "release-front", "--compiler", "cargo", "--locked"])
-        .args(["--package", "front", "--output-format", "binary"])
-        .current_dir(repo_root())
-        .status()
-        .expect("run cargo lambda build");
-    assert!(status.success(), "the release-front build failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo_root().join("target"), Into::into);
-    target.join("lambda").join("front").join("bootstrap")
+/// The front binary under test (see the module's docs); a missing one fails the test.
+fn front_binary() -> PathBuf {
+    let binary = std::env::var_os("FRONT_BINARY").map_or_else(
+        || {
+            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo_root().join("target"), Into::into);
+            target.join("debug").join("front")
+        },
+        PathBuf::from,
+    );
+    assert!(
+        binary.exists(),
+        "{} is not built: `make test` builds it (`cargo build --workspace --bins`)",
+        binary.display()
+    );
+    binary
 }
 
 struct Running(Child);
@@ -77,7 +86,7 @@ fn body(answer: &Value) -> Value {
 
 #[tokio::test]
 async fn the_release_build_answers_malformed_events_and_logs_no_secret() {
-    let binary = tokio::task::spawn_blocking(release_build).await.expect("join");
+    let binary = front_binary();
     let api = RuntimeApi::start().await;
     let dir = std::env::temp_dir().join(format!("front-release-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -119,4 +128,27 @@ async fn the_release_build_answers_malformed_events_and_logs_no_secret() {
         assert!(!text.contains(canary), "{canary} reached the log at TRACE: {log:?}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What the debug build stands in for: `[profile.release-front]` is the release profile with panics that
+/// unwind, and every build of the front that ships (`make package`, the SAM build in infra/infra.mk) and
+/// `make test-release` use that profile, never plain `--release` (whose panics abort).
+#[test]
+fn the_release_front_profile_unwinds_and_every_front_build_uses_it() {
+    let read = |path: &str| std::fs::read_to_string(repo_root().join(path)).expect(path);
+    let manifest = read("Cargo.toml");
+    let profile = manifest.split("[profile.release-front]").nth(1).expect("a [profile.release-front] in Cargo.toml");
+    let profile: Vec<&str> =
+        profile.lines().map(str::trim).take_while(|l| !l.starts_with('[')).filter(|l| !l.is_empty()).collect();
+    assert!(profile.contains(&"inherits = \"release\""), "{profile:?}");
+    assert!(profile.contains(&"panic = \"unwind\""), "{profile:?}");
+    let mut builds = 0;
+    for file in ["Makefile", "infra/infra.mk"] {
+        for line in read(file).lines().filter(|l| l.contains("cargo lambda build") && l.contains("front")) {
+            assert!(line.contains("--profile release-front") && !line.contains("--release"), "{file}: {line}");
+            builds += 1;
+        }
+    }
+    // make package, make test-release, and sam build's build-FrontFunction.
+    assert_eq!(builds, 3, "every front build was checked");
 }

@@ -1,7 +1,8 @@
 //! ECS-native BLUE_GREEN, LINEAR and CANARY service deployments followed through the real SDK on the local
 //! AWS (`tests/localaws`), which walks each service deployment through its lifecycle stages, traffic steps,
 //! bakes and hooks on its clock. A minute of that clock lasts `LOCAL_AWS_MINUTE` seconds; here a few, so a
-//! bake is short but a traffic step still outlasts the deployer's 5-6 s between reads.
+//! bake is a few ticks but a traffic step still outlasts the deployer's 5-6 s between reads. The clock is
+//! stepped (`World::start_stepped`): the deployer's sleeps between reads move it, nothing waits for it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -70,7 +71,7 @@ async fn world(minute: f64, config: DeploymentConfiguration, hooks: bool) -> Wor
     if hooks {
         env.push(("LOCAL_AWS_LAMBDA_ENDPOINT", hook_endpoint()));
     }
-    let world = World::start_configured(Shape::default(), 0.5, &env).await;
+    let world = World::start_stepped(Shape::default(), 0.5, &env).await;
     world.settle("web").await;
     world
         .ecs
@@ -117,7 +118,7 @@ async fn wait_for(world: &World, arn: &str, done: impl Fn(&ServiceDeployment) ->
             return sd;
         }
         assert!(Instant::now() < deadline, "service deployment never got there: {sd:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        world.idle().await;
     }
 }
 
@@ -281,7 +282,7 @@ async fn misconfigured_services_are_refused_before_any_change() {
 async fn an_alarm_rollback_of_a_rolling_update_is_ecs_s() {
     // ECS drops the failed deployment two ticks after its rollback starts; with 4 s ticks a read every 5-6 s
     // sees it failed next to the rollback.
-    let world = World::start_ticking(Shape::default(), 4.0).await;
+    let world = World::start_stepped(Shape::default(), 4.0, &[]).await;
     world.settle("web").await;
     // CloudWatch through the venv's boto3: the alarm, in ALARM from the start.
     let script = format!(
@@ -331,7 +332,7 @@ async fn an_alarm_rollback_of_a_rolling_update_is_ecs_s() {
 #[tokio::test]
 async fn an_alarm_rollback_finished_between_two_reads_is_still_ecs_s() {
     // 1 s ticks: ECS fails the rollout, rolls back and drops the failed deployment before the next read.
-    let world = World::start_ticking(Shape::default(), 1.0).await;
+    let world = World::start_stepped(Shape::default(), 1.0, &[]).await;
     world.settle("web").await;
     let script = format!(
         "import boto3; cw = boto3.client('cloudwatch', endpoint_url='{}', region_name='us-east-1', \

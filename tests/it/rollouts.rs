@@ -1,6 +1,7 @@
 //! The deployer following real rollouts through the real SDK: the local AWS (`tests/localaws`) moves each
 //! deployment on its clock, so completion, the circuit breaker, the deployer's own rollback and the deadline
-//! happen as ECS reports them, not as a fake scripts them. Each test starts its own world.
+//! happen as ECS reports them, not as a fake scripts them. Each test starts its own world, on a stepped clock
+//! (`World::start_stepped`): the deployer's sleeps between reads step the local AWS instead of waiting.
 
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ fn invocation(budget_secs: u64) -> Invocation {
 
 #[tokio::test]
 async fn wait_follows_the_deploy_until_ecs_reports_it_completed() {
-    let world = World::start().await;
+    let world = World::stepped().await;
     let result = world.deployer().deploy_with(request(json!({"version": "v2", "wait": true})), &invocation(90)).await;
     let result = result.expect("the rollout completes");
     assert_eq!(result.status, Status::Completed);
@@ -36,7 +37,7 @@ async fn the_circuit_breaker_rolls_a_broken_version_back_and_the_deployer_report
     // ECS drops the failed deployment once its rollback completes, two ticks after the breaker trips. The
     // deployer reads the service every 5-6 s, so with 4 s ticks at least one read sees the failed deployment
     // next to its rollback.
-    let world = World::start_ticking(Shape::default(), 4.0).await;
+    let world = World::start_stepped(Shape::default(), 4.0, &[]).await;
     world.push_image("v3-broken").await;
     let breaker = aws_sdk_ecs::types::DeploymentCircuitBreaker::builder().enable(true).rollback(true).build();
     world
@@ -78,7 +79,7 @@ async fn the_circuit_breaker_rolls_a_broken_version_back_and_the_deployer_report
 
 #[tokio::test]
 async fn without_the_breaker_the_deployer_rolls_a_broken_version_back_itself() {
-    let world = World::start().await;
+    let world = World::stepped().await;
     world.push_image("v3-broken").await;
     let err = world
         .deployer()
@@ -105,7 +106,7 @@ async fn without_the_breaker_the_deployer_rolls_a_broken_version_back_itself() {
 
 #[tokio::test]
 async fn when_time_runs_short_the_answer_is_in_progress_with_the_check_to_send_later() {
-    let world = World::start().await;
+    let world = World::stepped().await;
     // 12 s of budget leave 2 s to follow after the 10 s answer margin: one read, then the answer.
     let result = world
         .deployer()

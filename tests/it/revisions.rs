@@ -44,7 +44,7 @@ fn row(fields: [&str; 6]) -> [String; 6] {
 
 #[tokio::test]
 async fn history_records_a_deploy_a_rollback_and_a_failed_deploy_with_who_asked() {
-    let world = World::start().await;
+    let world = World::stepped().await;
     world.push_image("v3-broken").await;
     let deployer = world.deployer();
     let alice = "arn:aws:iam::123456789012:user/alice";
@@ -90,7 +90,7 @@ async fn history_records_a_deploy_a_rollback_and_a_failed_deploy_with_who_asked(
 
 #[tokio::test]
 async fn without_records_the_history_is_read_from_the_revisions_tags() {
-    let world = World::start().await;
+    let world = World::stepped().await;
     // No lock table, so no records: what is left is what the registered revisions carry.
     let deployer = Deployer::new(SdkEcs::new(&world.config), world.defaults(), REGION);
     deployer.execute(request(json!({"version": "v2"})), &invocation("r1", 30)).await.expect("deploy");
@@ -101,7 +101,7 @@ async fn without_records_the_history_is_read_from_the_revisions_tags() {
 
 #[tokio::test]
 async fn deploying_an_existing_revision_registers_nothing() {
-    let world = World::start().await;
+    let world = World::stepped().await;
     let deployer = world.deployer();
     deployer.execute(request(json!({"version": "v2", "wait": true})), &invocation("r1", 90)).await.expect("v2");
     let before = world.revisions().await;
@@ -119,7 +119,7 @@ async fn deploying_an_existing_revision_registers_nothing() {
 
 #[tokio::test]
 async fn diff_of_a_base_whose_newer_revision_changed_one_variable_shows_exactly_that() {
-    let world = World::start().await;
+    let world = World::stepped().await;
     let by_hand = world
         .register_by_hand(|td, _| {
             let app = td.container_definitions.as_mut().unwrap().iter_mut().find(|c| c.name() == Some("app")).unwrap();

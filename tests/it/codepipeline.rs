@@ -59,7 +59,7 @@ fn results(world: &World, job: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_job_continues_while_the_rollout_runs_then_succeeds_with_the_new_revision_running() {
-    let world = World::start().await;
+    let world = World::stepped().await;
     let out = invoke(&world, job_event("job-1", r#"{"version": "v2"}"#, None), 12).await;
     assert_eq!(out["status"], "continuing", "{out}");
     let first = results(&world, "job-1");
@@ -83,7 +83,7 @@ async fn a_job_continues_while_the_rollout_runs_then_succeeds_with_the_new_revis
 
 #[tokio::test]
 async fn a_missing_image_fails_the_job_and_registers_nothing() {
-    let world = World::start().await;
+    let world = World::stepped().await;
     let before = world.revisions().await;
     let out = invoke(&world, job_event("job-missing", r#"{"version": "v9-missing"}"#, None), 30).await;
     assert_eq!(out["status"], "failed", "{out}");
@@ -99,7 +99,7 @@ async fn a_missing_image_fails_the_job_and_registers_nothing() {
 #[tokio::test]
 async fn a_rollout_still_running_when_invoked_again_continues_with_its_token_then_ends_with_a_final_result() {
     // Five-second ticks: the rollout takes fifteen, so the check right after the start finds it running.
-    let world = World::start_ticking(deployer_tests::Shape::default(), 5.0).await;
+    let world = World::start_stepped(deployer_tests::Shape::default(), 5.0, &[]).await;
     let out = invoke(&world, job_event("slow-1", r#"{"version": "v2"}"#, None), 12).await;
     assert_eq!(out["status"], "continuing", "{out}");
     let token = results(&world, "slow-1")[0]["continuationToken"].as_str().expect("a token").to_owned();

@@ -1,7 +1,8 @@
 //! CODE_DEPLOY services deployed through CodeDeploy with the real SDK on the local AWS
 //! (`tests/localaws/codedeploy.py`), which walks each deployment through its lifecycle events, traffic
 //! shifts, hooks, ready wait and rollbacks on its clock. A minute of that clock lasts `LOCAL_AWS_MINUTE`
-//! seconds; here a few, so a canary step still outlasts the deployer's 5-6 s between reads.
+//! seconds; here a few, so a canary step still outlasts the deployer's 5-6 s between reads. The clock is
+//! stepped (`World::start_stepped`): the deployer's sleeps and the tests' own polls move it.
 
 use std::time::Duration;
 
@@ -45,7 +46,7 @@ async fn world(minute: f64, ready: bool) -> (World, aws_sdk_codedeploy::Client) 
         ("LOCAL_AWS_MINUTE", minute.to_string()),
         ("LOCAL_AWS_LAMBDA_ENDPOINT", format!("http://127.0.0.1:{port}")),
     ];
-    let world = World::start_configured(Shape::default(), 0.5, &env).await;
+    let world = World::start_stepped(Shape::default(), 0.5, &env).await;
     let client = aws_sdk_codedeploy::Client::new(&world.config);
     serve_hooks_on(port, client.clone()).await;
     let (td, _) = world.running().await;
@@ -258,7 +259,7 @@ async fn continue_a_ready_deployment_and_a_second_deploy_meanwhile_is_refused() 
             break;
         }
         assert!(std::time::Instant::now() < deadline, "never Ready: {shown}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        world.idle().await;
     }
     let answer =
         d.execute(request(json!({"action": "continue", "service": "bg"})), &invocation(30)).await.expect("continued");
@@ -269,7 +270,7 @@ async fn continue_a_ready_deployment_and_a_second_deploy_meanwhile_is_refused() 
             break;
         }
         assert!(std::time::Instant::now() < deadline, "never Succeeded: {shown}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        world.idle().await;
     }
 }
 
@@ -290,12 +291,12 @@ async fn status_of(client: &aws_sdk_codedeploy::Client, id: &str) -> aws_sdk_cod
     client.get_deployment().deployment_id(id).send().await.expect("get").deployment_info.expect("info")
 }
 
-/// Waits (at most a minute) until `id` has `status`.
-async fn wait_status(client: &aws_sdk_codedeploy::Client, id: &str, status: &str) {
+/// Waits (at most a minute) until `id` has `status`, stepping the world's clock between reads.
+async fn wait_status(world: &World, client: &aws_sdk_codedeploy::Client, id: &str, status: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while status_of(client, id).await.status().map(|s| s.as_str()) != Some(status) {
         assert!(std::time::Instant::now() < deadline, "{id} never {status}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        world.idle().await;
     }
 }
 
@@ -305,7 +306,7 @@ async fn a_rollback_in_flight_stops_and_follows_codedeploy_s_rollback_deployment
     let d = world.deployer();
     let started = d.deploy_with(deploy(json!({"wait": false})), &invocation(60)).await.expect("started");
     let id = started.codedeploy.expect("reported").deployment_id;
-    wait_status(&client, &id, "Ready").await;
+    wait_status(&world, &client, &id, "Ready").await;
     let back = d
         .execute(request(json!({"action": "rollback", "service": "bg", "wait": true})), &invocation(60))
         .await
@@ -329,14 +330,14 @@ async fn a_stop_whose_rollback_finished_before_the_next_read_is_answered_rolled_
                 break id.clone();
             }
             assert!(std::time::Instant::now() < deadline, "never Ready");
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            world.idle().await;
         };
         // Someone stops it by hand; CodeDeploy's rollback deployment finishes within a few ticks, before the
         // deployer's next read (5-6 s).
         client.stop_deployment().deployment_id(&id).auto_rollback_enabled(true).send().await.expect("stop");
         let info = status_of(&client, &id).await;
         let rollback = info.rollback_info().and_then(|r| r.rollback_deployment_id()).expect("a rollback deployment");
-        wait_status(&client, rollback, "Succeeded").await;
+        wait_status(&world, &client, rollback, "Succeeded").await;
         rollback.to_owned()
     };
     let budget = invocation(120);
