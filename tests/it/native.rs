@@ -67,7 +67,13 @@ fn hook_endpoint() -> String {
 
 /// A world whose minute lasts `minute` seconds, its first rollout settled, `web` on `config`.
 async fn world(minute: f64, config: DeploymentConfiguration, hooks: bool) -> World {
+    world_switched(minute, config, hooks, &[]).await
+}
+
+/// [`world`] with the local AWS's switches for unsettled points set (`LOCAL_AWS_…=1`, tests/localaws/server.py).
+async fn world_switched(minute: f64, config: DeploymentConfiguration, hooks: bool, switches: &[&'static str]) -> World {
     let mut env = vec![("LOCAL_AWS_MINUTE", minute.to_string())];
+    env.extend(switches.iter().map(|s| (*s, "1".to_owned())));
     if hooks {
         env.push(("LOCAL_AWS_LAMBDA_ENDPOINT", hook_endpoint()));
     }
@@ -289,13 +295,15 @@ async fn an_alarm_rollback_of_a_rolling_update_is_ecs_s() {
         "import boto3; cw = boto3.client('cloudwatch', endpoint_url='{}', region_name='us-east-1', \
          aws_access_key_id='testing', aws_secret_access_key='testing'); \
          cw.put_metric_alarm(AlarmName='p99', MetricName='TargetResponseTime', Namespace='AWS/ApplicationELB', \
-         Statistic='Average', Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator='GreaterThanThreshold'); \
-         cw.set_alarm_state(AlarmName='p99', StateValue='ALARM', StateReason='slow')",
+         Statistic='Average', Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator='GreaterThanThreshold')",
         world.endpoint
     );
     let out =
         std::process::Command::new(deployer_tests::tool("python")).args(["-c", &script]).output().expect("python");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Into ALARM once the deployment runs: an alarm already in ALARM at its start is not watched (ECS guide,
+    // deployment-alarm-failure.html); the rollout then waits a minute with its alarms watched.
+    let firing = alarm_fires_in(&world, Duration::from_secs(3));
     let alarms = aws_sdk_ecs::types::DeploymentAlarms::builder()
         .alarm_names("p99")
         .enable(true)
@@ -316,6 +324,7 @@ async fn an_alarm_rollback_of_a_rolling_update_is_ecs_s() {
         .execute(request(json!({"version": "v2", "wait": true})), &invocation(90))
         .await
         .expect_err("the alarm fails the rollout");
+    firing.await.expect("the alarm fired");
     assert_eq!(err.code().as_str(), "RolledBack", "{err}");
     let details = err.details();
     assert_eq!(details["rollout"]["rollback"]["by"], "ecs-alarms", "{details}");
@@ -338,13 +347,15 @@ async fn an_alarm_rollback_finished_between_two_reads_is_still_ecs_s() {
         "import boto3; cw = boto3.client('cloudwatch', endpoint_url='{}', region_name='us-east-1', \
          aws_access_key_id='testing', aws_secret_access_key='testing'); \
          cw.put_metric_alarm(AlarmName='p99', MetricName='TargetResponseTime', Namespace='AWS/ApplicationELB', \
-         Statistic='Average', Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator='GreaterThanThreshold'); \
-         cw.set_alarm_state(AlarmName='p99', StateValue='ALARM', StateReason='slow')",
+         Statistic='Average', Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator='GreaterThanThreshold')",
         world.endpoint
     );
     let out =
         std::process::Command::new(deployer_tests::tool("python")).args(["-c", &script]).output().expect("python");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Into ALARM once the deployment runs: an alarm already in ALARM at its start is not watched (ECS guide,
+    // deployment-alarm-failure.html); the rollout then waits a minute with its alarms watched.
+    let firing = alarm_fires_in(&world, Duration::from_secs(3));
     let alarms = aws_sdk_ecs::types::DeploymentAlarms::builder()
         .alarm_names("p99")
         .enable(true)
@@ -365,9 +376,165 @@ async fn an_alarm_rollback_finished_between_two_reads_is_still_ecs_s() {
         .execute(request(json!({"version": "v2", "wait": true})), &invocation(90))
         .await
         .expect_err("the alarm fails the rollout");
+    firing.await.expect("the alarm fired");
     assert_eq!(err.code().as_str(), "RolledBack", "{err}");
     let details = err.details();
     assert_eq!(details["rollout"]["rollback"]["by"], "ecs-alarms", "{details}");
     assert_eq!(details["rollout"]["rollback"]["to"], "web:1", "{details}");
     assert_eq!(world.settle("web").await.1, "web:1");
+}
+
+/// Puts the alarm `p99` into ALARM `after` from now (through the venv's boto3), in the background.
+fn alarm_fires_in(world: &World, after: Duration) -> tokio::task::JoinHandle<()> {
+    let script = format!(
+        "import boto3; cw = boto3.client('cloudwatch', endpoint_url='{}', region_name='us-east-1', \
+         aws_access_key_id='testing', aws_secret_access_key='testing'); \
+         cw.set_alarm_state(AlarmName='p99', StateValue='ALARM', StateReason='slow')",
+        world.endpoint
+    );
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        let out = tokio::process::Command::new(deployer_tests::tool("python"))
+            .args(["-c", &script])
+            .output()
+            .await
+            .expect("python");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    })
+}
+
+fn with_breaker() -> aws_sdk_ecs::types::DeploymentCircuitBreaker {
+    aws_sdk_ecs::types::DeploymentCircuitBreaker::builder().enable(true).rollback(true).build()
+}
+
+#[tokio::test]
+async fn a_broken_native_deploy_without_a_breaker_is_stopped_by_the_deployer_or_reported_failed() {
+    // The breaker is on in the service, but by the API's word it does not apply to BLUE_GREEN: the local AWS
+    // leaves the deployment in SCALE_UP, and the deployer sees the green tasks fail.
+    let world = world(60.0, blue_green(1).deployment_circuit_breaker(with_breaker()).build(), false).await;
+    world.push_image("v3-broken").await;
+    let err = world
+        .deployer()
+        .execute(request(json!({"version": "v3-broken", "wait": true, "rollback": false})), &invocation(90))
+        .await
+        .expect_err("the green tasks never start");
+    assert_eq!(err.code().as_str(), "DeploymentFailed", "{err}");
+    let details = err.details();
+    let reason = details["rollout"]["failure"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("failed to start") && reason.contains("Essential container in task exited"), "{reason}");
+    let arn = details["service_deployment"]["arn"].as_str().expect("the service deployment").to_owned();
+    let sd = service_deployment(&world, &arn).await;
+    assert_eq!(sd.status().map(|s| s.as_str()), Some("IN_PROGRESS"), "nobody rolled it back: {sd:?}");
+    assert!(sd.rollback().is_none());
+
+    // With rollback: the deployer stops the service deployment with ROLLBACK itself.
+    let world = world_switched(60.0, blue_green(1).build(), false, &[]).await;
+    world.push_image("v3-broken").await;
+    let err = world
+        .deployer()
+        .execute(request(json!({"version": "v3-broken", "wait": true})), &invocation(90))
+        .await
+        .expect_err("the green tasks never start");
+    assert_eq!(err.code().as_str(), "RolledBack", "{err}");
+    let details = err.details();
+    assert_eq!(details["rollout"]["rollback"]["by"], "ecs-deployer", "{details}");
+    assert_eq!(details["rollout"]["rollback"]["to"], "web:1", "{details}");
+    let arn = details["service_deployment"]["arn"].as_str().expect("the service deployment").to_owned();
+    let sd = service_deployment(&world, &arn).await;
+    assert_eq!(sd.status().map(|s| s.as_str()), Some("ROLLBACK_SUCCESSFUL"), "{sd:?}");
+    let why = sd.rollback().and_then(|r| r.reason()).unwrap_or_default();
+    assert!(why.contains("StopServiceDeployment"), "{why}");
+    assert_eq!(world.settle("web").await.1, "web:1");
+    assert_eq!(service_deployment_count(&world).await, 2, "stopped, not a new deployment");
+}
+
+#[tokio::test]
+async fn where_the_breaker_applies_to_native_deploys_its_rollback_is_ecs_s() {
+    let config = blue_green(1).deployment_circuit_breaker(with_breaker()).build();
+    let world = world_switched(60.0, config, false, &["LOCAL_AWS_NATIVE_CIRCUIT_BREAKER"]).await;
+    world.push_image("v3-broken").await;
+    let err = world
+        .deployer()
+        .execute(request(json!({"version": "v3-broken", "wait": true})), &invocation(90))
+        .await
+        .expect_err("the breaker fails it");
+    assert_eq!(err.code().as_str(), "RolledBack", "{err}");
+    let details = err.details();
+    assert_eq!(details["rollout"]["rollback"]["by"], "ecs-circuit-breaker", "{details}");
+    assert_eq!(details["service_deployment"]["status"], "ROLLBACK_SUCCESSFUL", "{details}");
+    assert_eq!(world.settle("web").await.1, "web:1");
+    assert_eq!(service_deployment_count(&world).await, 2, "ECS's rollback only");
+}
+
+#[tokio::test]
+async fn a_stale_current_service_deployment_in_the_update_answer_is_not_followed() {
+    for switches in [&[][..], &["LOCAL_AWS_STALE_CURRENT_DEPLOYMENT"][..]] {
+        let world = world_switched(2.0, blue_green(0).build(), false, switches).await;
+        let before = world.ecs.describe_services().cluster("demo").services("web").send().await.expect("describe");
+        let old = before.services()[0].current_service_deployment().unwrap_or_default().to_owned();
+        let result =
+            world.deployer().deploy_with(request(json!({"version": "v2", "wait": true})), &invocation(90)).await;
+        let result = result.unwrap_or_else(|e| panic!("{switches:?}: {e}"));
+        assert_eq!(result.status, Status::Completed, "{switches:?}");
+        let sd = result.service_deployment.expect("reported");
+        assert_ne!(sd.arn, old, "{switches:?}: the new service deployment, not the one before");
+        assert_eq!(sd.status.as_deref(), Some("SUCCESSFUL"));
+        assert_eq!(world.settle("web").await.1, "web:2");
+    }
+}
+
+#[tokio::test]
+async fn a_newer_deployment_over_ours_makes_ours_replaced_and_is_left_alone() {
+    let world = world(1.0, blue_green(60).build(), false).await;
+    let deployer = world.deployer();
+    let budget = invocation(60);
+    let ours = deployer.execute(request(json!({"version": "v2", "wait": true})), &budget);
+    // Someone else deploys while ours bakes.
+    let theirs = async {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        world
+            .ecs
+            .update_service()
+            .cluster("demo")
+            .service("web")
+            .task_definition("web:1")
+            .send()
+            .await
+            .expect("someone else's deploy");
+    };
+    let (ours, ()) = tokio::join!(ours, theirs);
+    let err = ours.expect_err("ours is replaced");
+    let details = err.details();
+    assert_eq!(details["rollout"]["state"], "REPLACED", "{details}");
+    assert!(details["rollout"]["rollback"].is_null(), "{details}");
+    let out = world.ecs.list_service_deployments().cluster("demo").service("web").send().await.expect("list");
+    let newest = out.service_deployments().iter().max_by_key(|b| b.created_at().map(|t| t.as_nanos())).expect("one");
+    let newer = service_deployment(&world, newest.service_deployment_arn().unwrap_or_default()).await;
+    assert!(newer.rollback().is_none(), "the newer one was never stopped: {newer:?}");
+    assert!(matches!(newer.status().map(|s| s.as_str()), Some("PENDING" | "IN_PROGRESS" | "SUCCESSFUL")), "{newer:?}");
+}
+
+#[tokio::test]
+async fn a_hook_rollback_is_told_by_the_hook_details_and_never_rolled_back_twice() {
+    for switches in [&[][..], &["LOCAL_AWS_DROP_FAILED_HOOKS"][..]] {
+        let config = blue_green(1)
+            .lifecycle_hooks(lambda_hook("smoke-fail", DeploymentLifecycleHookStage::PostTestTrafficShift))
+            .build();
+        let world = world_switched(2.0, config, true, switches).await;
+        let err = world
+            .deployer()
+            .execute(request(json!({"version": "v2", "wait": true})), &invocation(90))
+            .await
+            .expect_err("the hook fails the deployment");
+        assert_eq!(err.code().as_str(), "RolledBack", "{switches:?}: {err}");
+        let by = err.details()["rollout"]["rollback"]["by"].as_str().unwrap_or_default().to_owned();
+        if switches.is_empty() {
+            assert_eq!(by, "ecs-lifecycle-hook", "the failed hook stays listed");
+        } else {
+            // Without the failed hook listed, only a read while it was FAILED tells; the text decides nothing.
+            assert!(by == "ecs-lifecycle-hook" || by == "ecs", "{by}");
+        }
+        assert_eq!(world.settle("web").await.1, "web:1");
+        assert_eq!(service_deployment_count(&world).await, 2, "{switches:?}: no second rollback");
+    }
 }

@@ -20,7 +20,8 @@ service back. Without the breaker the failed tasks accumulate. Deployment alarms
 (``deploymentConfiguration.alarms``) in ALARM (CloudWatch SetAlarmState) fail and roll back the same way.
 
 BLUE_GREEN, LINEAR and CANARY. The service deployment walks the lifecycle stages PRE_SCALE_UP,
-SCALE_UP (green tasks start; ``broken`` ones never do and the deployment rolls back),
+SCALE_UP (green tasks start; ``broken`` ones never do: they stop and are launched again, and the deployment
+stays in SCALE_UP unless the circuit breaker applies, see below, or the stage reaches 24 hours),
 POST_SCALE_UP, TEST_TRAFFIC_SHIFT (test traffic to green), POST_TEST_TRAFFIC_SHIFT,
 PRODUCTION_TRAFFIC_SHIFT (BLUE_GREEN: 100 % at once; CANARY: ``canaryPercent`` then, after
 ``canaryBakeTimeInMinutes``, 100 %; LINEAR: ``stepPercent`` more every ``stepBakeTimeInMinutes``),
@@ -33,6 +34,14 @@ A failed or timed-out hook, an alarm, StopServiceDeployment(ROLLBACK) or Continu
 rolls back: ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS (hooks on TEST_TRAFFIC_SHIFT and
 PRODUCTION_TRAFFIC_SHIFT invoked again with blue at 100), ROLLBACK_SUCCESSFUL (or ROLLBACK_FAILED when such
 a hook fails).
+
+Deployment alarms already in ALARM when a deployment starts are not watched for it (any strategy).
+
+Switches (``Config``, one environment variable each) for what the AWS sources leave open:
+``LOCAL_AWS_STALE_CURRENT_DEPLOYMENT`` (UpdateService's answer still names the previous service deployment),
+``LOCAL_AWS_NATIVE_CIRCUIT_BREAKER`` (the circuit breaker also fails, and with ``rollback`` rolls back, native
+deployments whose green tasks never start; off, native services report it DISABLED),
+``LOCAL_AWS_DROP_FAILED_HOOKS`` (a rollback's ``lifecycleHookDetails`` no longer list the hook that failed).
 
 A service on the CODE_DEPLOY controller gets a blue task set at creation and refuses UpdateService with a
 task definition; CodeDeploy (``codedeploy.py``) moves it.
@@ -374,7 +383,10 @@ class ServiceDeployment:
         self.updated_at = now
         self.rollback: dict | None = None
         cb = self.config.get("deploymentCircuitBreaker") or {}
-        self.cb_enabled = bool(cb.get("enable")) and self.strategy == ROLLING
+        # Whether the breaker applies to native strategies is unsettled (Config.native_circuit_breaker).
+        self.cb_enabled = bool(cb.get("enable")) and (
+            self.strategy == ROLLING or engine.aws.config.native_circuit_breaker
+        )
         self.cb_rollback = bool(cb.get("rollback"))
         self.cb_status = "MONITORING" if self.cb_enabled else "DISABLED"
         alarms = self.config.get("alarms") or {}
@@ -383,6 +395,8 @@ class ServiceDeployment:
         self.alarms_rollback = bool(alarms.get("rollback"))
         self.alarms_status = "MONITORING" if self.alarms_enabled else "DISABLED"
         self.triggered_alarms: list[str] = []
+        # Alarms already in ALARM when the deployment started: not watched for it (see start_deployment).
+        self.alarms_in_alarm_at_start: list[str] = []
         # Native strategies.
         self.production_weight = 0.0
         self.test_weight = 0.0
@@ -390,6 +404,10 @@ class ServiceDeployment:
         self.reached_production_shift = False
         self.hook_stage: str | None = None
         self.hook_runs: list[HookRun] = []
+        # The hooks that failed or timed out and caused the rollback, still listed during and after it
+        # (unless Config.drop_failed_hooks).
+        self.failed_hook_runs: list[HookRun] = []
+        self.stage_since: float = 0.0  # the clock when the current lifecycle stage began
         self.hook_memory: dict[int, dict] = {}  # hookDetails returned by a hook, per hook index
         self.steps = self._traffic_steps()
         self.step_index = 0
@@ -474,7 +492,7 @@ class ServiceDeployment:
         }
         if native:
             out["lifecycleStage"] = self.stage
-            out["lifecycleHookDetails"] = [r.api() for r in self.hook_runs]
+            out["lifecycleHookDetails"] = [r.api() for r in self.failed_hook_runs + self.hook_runs]
         return out
 
 
@@ -673,12 +691,17 @@ class EcsEngine:
             return
         new_td = service.task_definition
         changed = params.get("taskDefinition") and not same_revision(new_td, before["task_definition"])
+        started = None
         if changed or params.get("forceNewDeployment"):
-            self.start_deployment(st, new_td)
+            started = self.start_deployment(st, new_td)
         elif service.desired_count != before["desired"] and st.primary:
             st.primary.desired = service.desired_count
             st.primary.touch()
         self.sync(st)
+        if started is not None and self.aws.config.stale_current_deployment and len(st.sds) >= 2:
+            # Unsettled (Config.stale_current_deployment): the answer, and DescribeServices until the next
+            # tick, still name the service deployment before.
+            service.current_service_deployment = st.sds[-2].arn
 
     def start_deployment(self, st: ServiceState, task_definition: str) -> ServiceDeployment:
         service = st.service
@@ -700,6 +723,16 @@ class EcsEngine:
             [previous] if previous else []
         )
         sd = ServiceDeployment(self, st, source, dep, config)
+        # "If an alarm is in the ALARM state at the beginning of a deployment, Amazon ECS will not monitor
+        # alarms for the duration of that deployment" (ECS guide, deployment-alarm-failure.html). The page is
+        # about the ECS controller; native strategies are assumed to follow it. What `alarms.status` then
+        # reads is not documented: DISABLED ("Amazon ECS is not using alarms", botocore
+        # ServiceDeploymentAlarms.status) is this emulator's choice, and the deployer does not rely on it.
+        already = self._alarms_in_alarm(sd)
+        if already:
+            sd.alarms_in_alarm_at_start = already
+            sd.alarms_enabled = False
+            sd.alarms_status = "DISABLED"
         st.sds.append(sd)
         self.service_deployments[sd.arn] = sd
         self.emit_deployment(st, dep, "SERVICE_DEPLOYMENT_IN_PROGRESS", dep.rollout_state_reason)
@@ -1018,6 +1051,7 @@ class EcsEngine:
         if sd.status == "PENDING":
             sd.status, sd.started_at = "IN_PROGRESS", utcnow()
             sd.stage = "PRE_SCALE_UP"
+            sd.stage_since = now
             sd.touch()
             return
         if sd.status == "STOP_REQUESTED":
@@ -1037,6 +1071,8 @@ class EcsEngine:
             if sd.reached_production_shift:
                 stages.append("PRODUCTION_TRAFFIC_SHIFT")
             sd.hook_stage = None
+            if not self.aws.config.drop_failed_hooks:
+                sd.failed_hook_runs = [r for r in sd.hook_runs if r.status in ("FAILED", "TIMED_OUT")]
             sd.hook_runs = []
             sd.rollback_stages = stages
             sd.touch()
@@ -1072,6 +1108,13 @@ class EcsEngine:
         if sd.status != "IN_PROGRESS":
             return
 
+        if now - sd.stage_since >= self.aws.minutes(24 * 60):
+            # "Each lifecycle stage can last up to 24 hours ... The system times out, fails the deployment,
+            # and then initiates a rollback after a stage reaches 24 hours." (ECS guide,
+            # blue-green-deployment-how-it-works.html). The reason text is this emulator's.
+            self._request_rollback(sd, f"Service deployment rolled back: the {sd.stage} stage reached 24 hours.")
+            return
+
         if sd.stage in ("PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "SCALE_UP",
                         "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"):
             triggered = self._alarms_in_alarm(sd)
@@ -1094,10 +1137,19 @@ class EcsEngine:
             if sd.stage == "SCALE_UP":
                 target.launching = True
         elif stage == "SCALE_UP":
-            if target.failed_tasks >= circuit_breaker_threshold(target.desired):
-                self._request_rollback(
-                    sd, "Service deployment rolled back because tasks in the target service revision failed "
-                        f"to start ({target.failed_tasks} failed tasks: Essential container in task exited).")
+            # Green tasks that never start fail the deployment only through the circuit breaker, when it is
+            # on and applies to native strategies (Config.native_circuit_breaker); no source describes any
+            # other automatic failure before the 24-hour stage limit above (FIDELITY.md H1).
+            if sd.cb_enabled and target.failed_tasks >= circuit_breaker_threshold(target.desired):
+                sd.cb_status = "TRIGGERED"
+                reason = CIRCUIT_BREAKER_REASON
+                if sd.cb_rollback:
+                    self._request_rollback(sd, reason)
+                else:
+                    target.launching = False
+                    sd.status, sd.status_reason = "STOPPED", reason
+                    sd.stopped_at = sd.finished_at = utcnow()
+                    sd.touch()
             elif target.running >= target.desired and target.pending == 0:
                 self._enter(sd, "POST_SCALE_UP")
         elif stage == "POST_SCALE_UP":
@@ -1159,6 +1211,7 @@ class EcsEngine:
 
     def _enter(self, sd: ServiceDeployment, stage: str) -> None:
         sd.stage = stage
+        sd.stage_since = self.aws.now
         sd.hook_stage = None
         sd.hook_runs = []
         sd.touch()

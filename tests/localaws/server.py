@@ -69,6 +69,23 @@ class Config:
     #: watch` compiles the function).
     lambda_timeout: float = 900.0
     verbose: bool = False
+    # Switches for points the AWS sources do not settle (FIDELITY.md "Unsettled"); the deployer's tests run
+    # both ways. Each is "1"/"0" in its environment variable.
+    #: LOCAL_AWS_STALE_CURRENT_DEPLOYMENT: UpdateService's answer (and DescribeServices until the next tick)
+    #: still names the *previous* service deployment as ``currentServiceDeployment``. No source says the
+    #: answer already names the new one (API_UpdateService documents the field only as "The ARN of the
+    #: current service deployment"); terraform-provider-aws does not trust it (findPrimaryDeploymentARN).
+    stale_current_deployment: bool = False
+    #: LOCAL_AWS_NATIVE_CIRCUIT_BREAKER: ``deploymentCircuitBreaker`` also applies to BLUE_GREEN, LINEAR and
+    #: CANARY. The API says "The deployment circuit breaker can only be used for services using the rolling
+    #: update (ECS) deployment type" (botocore ecs DeploymentCircuitBreaker); the guide says "Both methods only
+    #: support rolling update deployment and blue/green deployment types" (deployment-failure-detection.html).
+    #: Off: a native deployment whose green tasks never start sits in SCALE_UP until the 24-hour stage limit.
+    native_circuit_breaker: bool = False
+    #: LOCAL_AWS_DROP_FAILED_HOOKS: once a native rollback starts, ``lifecycleHookDetails`` list only the
+    #: rollback-time hooks, not the hook that failed. The model says only that they are "for the current
+    #: service deployment"; whether the failed one stays listed is not documented. Off: it stays listed.
+    drop_failed_hooks: bool = False
 
     @staticmethod
     def from_env(**overrides: Any) -> "Config":
@@ -81,6 +98,9 @@ class Config:
             lambda_timeout=_env_float("LOCAL_AWS_LAMBDA_TIMEOUT", 900.0),
             manual=os.environ.get("LOCAL_AWS_MANUAL", "") not in ("", "0"),
             verbose=os.environ.get("LOCAL_AWS_VERBOSE", "") not in ("", "0"),
+            stale_current_deployment=os.environ.get("LOCAL_AWS_STALE_CURRENT_DEPLOYMENT", "") not in ("", "0"),
+            native_circuit_breaker=os.environ.get("LOCAL_AWS_NATIVE_CIRCUIT_BREAKER", "") not in ("", "0"),
+            drop_failed_hooks=os.environ.get("LOCAL_AWS_DROP_FAILED_HOOKS", "") not in ("", "0"),
         )
         for k, v in overrides.items():
             setattr(c, k, v)

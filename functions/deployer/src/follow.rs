@@ -146,7 +146,8 @@ pub async fn follow_deploy<E: Ecs>(
             RolloutReport { check: Some(rollback::status_request(&t.at)), ..RolloutReport::new(state) },
         ),
         Some(Verdict::Replaced { by: replacing, task_definition })
-            if family_revision(&task_definition) == family_revision(previous_arn)
+            if strategy == Strategy::Rolling
+                && family_revision(&task_definition) == family_revision(previous_arn)
                 && ecs_rolled_back_unseen(&followed.service).is_some() =>
         {
             // Ours failed and ECS's own rollback (circuit breaker, deployment alarms) finished between two

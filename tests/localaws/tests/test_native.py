@@ -236,16 +236,86 @@ def test_linear_shifts_step_by_step(start_local):
     assert seen[-1][0] == "SUCCESSFUL"
 
 
-def test_a_broken_image_never_scales_up_and_rolls_back(world):
-    world.service(config=blue_green())
+def test_a_broken_image_without_the_breaker_stays_in_scale_up_and_is_not_rolled_back(world):
+    # No source describes ECS failing a native deployment by itself before the 24-hour stage limit.
+    world.service(config=blue_green(deploymentCircuitBreaker={"enable": True, "rollback": True}))
+    arn = deploy(world, "v2-broken")
+    seen = walk(world, arn, 30)
+    assert seen[-1] == ("IN_PROGRESS", "SCALE_UP", 0.0), seen
+    sd = world.service_deployment(arn)
+    assert sd["deploymentCircuitBreaker"]["status"] == "DISABLED", "the breaker does not apply (the API's word)"
+    assert sd.get("rollback") is None
+    dep_id = next(d["id"] for d in world.describe()["deployments"] if d["taskDefinition"].endswith("web:2"))
+    stopped = world.ecs.list_tasks(cluster="demo", serviceName="web", desiredStatus="STOPPED")["taskArns"]
+    tasks = world.ecs.describe_tasks(cluster="demo", tasks=stopped)["tasks"]
+    ours = [t for t in tasks if t["startedBy"] == dep_id]
+    assert len(ours) >= 3 and all(t["stopCode"] == "EssentialContainerExited" for t in ours), ours
+
+
+def test_with_the_native_circuit_breaker_switch_a_broken_image_is_rolled_back_by_the_breaker(start_local):
+    world = start_local(native_circuit_breaker=True)
+    world.service(config=blue_green(deploymentCircuitBreaker={"enable": True, "rollback": True}))
     arn = deploy(world, "v2-broken")
     seen = walk(world, arn, 30)
     assert ("IN_PROGRESS", "SCALE_UP", 0.0) in seen
     assert [s[0] for s in seen][-3:] == ["ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"]
     sd = world.service_deployment(arn)
-    assert "failed to start" in sd["rollback"]["reason"]
+    assert sd["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
     assert sd["targetServiceRevision"]["requestedProductionTrafficWeight"] == 0.0
     assert world.deployments() == [("PRIMARY", "COMPLETED", "web:1")]
+    # Without the breaker enabled on the service, the switch changes nothing.
+    world.service(name="api", config=blue_green())
+    world.ecs.update_service(cluster="demo", service="api", taskDefinition=world.task_definition("v2-broken"))
+    other = world.describe("api")["currentServiceDeployment"]
+    assert walk(world, other, 20)[-1] == ("IN_PROGRESS", "SCALE_UP", 0.0)
+
+
+def test_a_stage_that_reaches_24_hours_fails_and_rolls_back(start_local):
+    world = start_local(minute=0.002)  # 24 hours last under 3 ticks
+    world.service(config=blue_green())
+    arn = deploy(world, "v2-broken")
+    seen = walk(world, arn, 30)
+    assert [s[0] for s in seen][-3:] == ["ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"], seen
+    assert "24 hours" in world.service_deployment(arn)["rollback"]["reason"]
+
+
+@pytest.mark.parametrize("stale", [False, True])
+def test_update_service_names_the_new_service_deployment_unless_told_it_is_stale(start_local, stale):
+    world = start_local(stale_current_deployment=stale)
+    world.service(config=blue_green())
+    before = world.describe()["currentServiceDeployment"]
+    answer = world.ecs.update_service(cluster="demo", service="web", taskDefinition=world.task_definition("v2"))
+    newest = world.ecs.list_service_deployments(cluster="demo", service="web")["serviceDeployments"][0]
+    assert newest["serviceDeploymentArn"] != before
+    named = answer["service"]["currentServiceDeployment"]
+    assert named == (before if stale else newest["serviceDeploymentArn"]), stale
+    world.step()
+    assert world.describe()["currentServiceDeployment"] == newest["serviceDeploymentArn"], "a tick later"
+
+
+def test_an_alarm_in_alarm_at_the_start_is_not_watched(world):
+    world.cw.put_metric_alarm(AlarmName="p99", MetricName="TargetResponseTime", Namespace="AWS/ApplicationELB",
+                              Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=1,
+                              ComparisonOperator="GreaterThanThreshold")
+    world.cw.set_alarm_state(AlarmName="p99", StateValue="ALARM", StateReason="already firing")
+    world.service(config=blue_green(bake=1, alarms={"alarmNames": ["p99"], "enable": True, "rollback": True}))
+    arn = deploy(world)
+    seen = walk(world, arn, 60)
+    assert seen[-1][0] == "SUCCESSFUL", seen
+    assert world.service_deployment(arn)["alarms"]["triggeredAlarmNames"] == []
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_the_failed_hook_stays_listed_through_the_rollback_unless_dropped(start_local, fake_lambda, drop):
+    world = start_local(lambda_endpoint=fake_lambda.endpoint, drop_failed_hooks=drop)
+    fake_lambda.on("smoke", lambda event: {"hookStatus": "FAILED"})
+    world.service(config=blue_green(hooks=[hook("smoke", "POST_TEST_TRAFFIC_SHIFT")]))
+    arn = deploy(world, "v2")
+    walk(world, arn, 40)
+    sd = world.service_deployment(arn)
+    assert sd["status"] == "ROLLBACK_SUCCESSFUL"
+    failed = [h for h in sd["lifecycleHookDetails"] if h["status"] == "FAILED"]
+    assert [h["targetArn"] for h in failed] == ([] if drop else [HOOK.format("smoke")])
 
 
 def test_stop_service_deployment_during_the_bake_rolls_back_and_later_conflicts(world):

@@ -372,3 +372,16 @@ def test_list_task_definitions_filters_by_prefix_and_status_and_sorts_as_ecs_doe
     assert names(familyPrefix="web") == ["web:1", "web:3", "web-worker:1"], "ASC by family, then revision"
     assert names(familyPrefix="web", sort="DESC") == ["web-worker:1", "web:3", "web:1"]
     assert names(familyPrefix="web", status="INACTIVE") == ["web:2"]
+
+
+def test_a_deployment_alarm_already_in_alarm_at_the_start_is_not_watched(world):
+    # "If an alarm is in the ALARM state at the beginning of a deployment, Amazon ECS will not monitor alarms
+    # for the duration of that deployment" (ECS guide, deployment-alarm-failure.html).
+    _alarm(world)
+    world.cw.set_alarm_state(AlarmName="web-5xx", StateValue="ALARM", StateReason="firing before the deploy")
+    world.service(config={"alarms": {"alarmNames": ["web-5xx"], "enable": True, "rollback": True}})
+    world.ecs.update_service(cluster="demo", service="web", taskDefinition=world.task_definition("v2"))
+    world.step(4)
+    assert world.deployments() == [("PRIMARY", "COMPLETED", "web:2")]
+    sd = world.service_deployment(world.describe()["currentServiceDeployment"])
+    assert sd["status"] == "SUCCESSFUL" and sd["alarms"]["triggeredAlarmNames"] == []

@@ -121,6 +121,8 @@ pub struct State {
     /// For the next UpdateService calls of a service with an ECS-native strategy, in order: the states its
     /// service deployment walks through, one per DescribeServiceDeployments (default: SUCCESSFUL at once).
     pub native_scripts: VecDeque<Vec<NativeStep>>,
+    /// UpdateService answers with the `currentServiceDeployment` the service named before (a stale answer).
+    pub stale_current_deployment: bool,
     /// The service revisions by ARN (DescribeServiceRevisions).
     pub service_revisions: BTreeMap<String, ServiceRevision>,
     /// CodeDeploy: groups, configurations and deployments.
@@ -139,26 +141,37 @@ pub struct NativeStep {
     pub rollback_reason: Option<String>,
     /// A hook (id, status) the deployment reports.
     pub hook: Option<(String, DeploymentLifecycleHookStatus)>,
+    /// `deploymentCircuitBreaker.status` (none reported when `None`).
+    pub breaker: Option<aws_sdk_ecs::types::ServiceDeploymentRollbackMonitorsStatus>,
 }
 
 impl NativeStep {
     pub fn new(status: ServiceDeploymentStatus, stage: ServiceDeploymentLifecycleStage, weight: f64) -> NativeStep {
-        NativeStep { status, stage: Some(stage), weight, rollback_reason: None, hook: None }
+        NativeStep { status, stage: Some(stage), weight, rollback_reason: None, hook: None, breaker: None }
     }
+}
+
+/// The target service revision of the service deployment `arn` (`…/service-deployment/prod/web/<N>`):
+/// `…/service-revision/prod/web/<N>`, sharing the `<N>` of deployment `ecs-svc/<N>`, as in ECS.
+pub fn revision_arn(arn: &str) -> String {
+    arn.replace(":service-deployment/", ":service-revision/")
 }
 
 /// The state of a service deployment `arn` of `service`, moving `target` (a task definition ARN) at `step`.
 fn service_deployment(arn: &str, target: &str, step: &NativeStep) -> ServiceDeployment {
+    let n: i64 = arn.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(0);
     let mut sd = ServiceDeployment::builder()
         .service_deployment_arn(arn)
+        .created_at(aws_smithy_types::DateTime::from_secs(1_700_000_000 + n))
         .status(step.status.clone())
         .set_lifecycle_stage(step.stage.clone())
         .target_service_revision(
             ServiceRevisionSummary::builder()
-                .arn(format!("{arn}-revision"))
+                .arn(revision_arn(arn))
                 .requested_production_traffic_weight(step.weight)
                 .requested_task_count(1)
-                .running_task_count(1)
+                // Green's tasks are still starting during SCALE_UP.
+                .running_task_count(i32::from(step.stage != Some(ServiceDeploymentLifecycleStage::ScaleUp)))
                 .build(),
         );
     if let Some(reason) = &step.rollback_reason {
@@ -171,6 +184,11 @@ fn service_deployment(arn: &str, target: &str, step: &NativeStep) -> ServiceDepl
                 .target_arn(format!("arn:aws:lambda:eu-west-1:111122223333:function:{id}"))
                 .status(status.clone())
                 .build(),
+        );
+    }
+    if let Some(status) = &step.breaker {
+        sd = sd.deployment_circuit_breaker(
+            aws_sdk_ecs::types::ServiceDeploymentCircuitBreaker::builder().status(status.clone()).build(),
         );
     }
     let _ = target;
@@ -556,6 +574,7 @@ impl Ecs for FakeAws {
                     ServiceDeploymentBrief::builder()
                         .service_deployment_arn(arn)
                         .set_status(sd.status().cloned())
+                        .set_created_at(sd.created_at().cloned())
                         .set_target_service_revision_arn(sd.target_service_revision().and_then(|t| t.arn.clone()))
                         .build()
                 })
@@ -781,9 +800,9 @@ impl Ecs for FakeAws {
                     steps.iter().map(|st| service_deployment(&arn, task_definition_arn, st)).collect();
                 let first = states.pop_front().expect("a scripted state");
                 s.service_revisions.insert(
-                    format!("{arn}-revision"),
+                    revision_arn(&arn),
                     ServiceRevision::builder()
-                        .service_revision_arn(format!("{arn}-revision"))
+                        .service_revision_arn(revision_arn(&arn))
                         .task_definition(task_definition_arn)
                         .set_container_images(Some(
                             find(s, task_definition_arn)
@@ -804,9 +823,14 @@ impl Ecs for FakeAws {
                         .build(),
                 );
                 s.service_deployments.insert(arn.clone(), (first, states));
+                let stale = s.stale_current_deployment;
                 let svc = s.services.get_mut(service).expect("the service");
-                svc.current_service_deployment = Some(arn);
-                return Ok(svc.clone());
+                let before = svc.current_service_deployment.replace(arn);
+                let mut answer = svc.clone();
+                if stale {
+                    answer.current_service_deployment = before;
+                }
+                return Ok(answer);
             }
             Ok(svc.clone())
         })

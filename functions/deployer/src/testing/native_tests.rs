@@ -184,6 +184,7 @@ async fn each_final_status_gets_its_verdict_and_only_stopped_is_rolled_back_by_u
         weight: 0.0,
         rollback_reason: Some("Lifecycle hook smoke returned hookStatus FAILED at POST_TEST_TRAFFIC_SHIFT.".into()),
         hook: Some(("smoke".into(), DeploymentLifecycleHookStatus::Failed)),
+        breaker: None,
     };
     let rollback_failed = NativeStep {
         status: S::RollbackFailed,
@@ -427,4 +428,148 @@ async fn service_deployment_events_become_notifications_with_stage_and_traffic()
     let out = on_deployment_event(&rolling, &in_progress(id), &inv()).await.unwrap();
     assert_eq!(out["status"], "ignored", "{out}");
     assert_eq!(recorder.events().len(), told);
+}
+
+/// A stopped task of the service, started by deployment `started_by`, running `revision`, stopped with `code`.
+fn stopped_task(
+    n: usize,
+    started_by: &str,
+    revision: &str,
+    code: aws_sdk_ecs::types::TaskStopCode,
+) -> aws_sdk_ecs::types::Task {
+    aws_sdk_ecs::types::Task::builder()
+        .task_arn(format!("arn:aws:ecs:eu-west-1:111122223333:task/prod/stopped{n}"))
+        .task_definition_arn(format!("arn:aws:ecs:eu-west-1:111122223333:task-definition/{revision}"))
+        .started_by(started_by)
+        .last_status("STOPPED")
+        .stop_code(code)
+        .stopped_reason("Essential container in task exited")
+        .build()
+}
+
+#[tokio::test]
+async fn green_tasks_that_never_start_are_stopped_by_the_deployer_when_no_breaker_watches() {
+    use aws_sdk_ecs::types::{ServiceDeploymentRollbackMonitorsStatus as Monitor, TaskStopCode};
+    let scale_up =
+        NativeStep { breaker: Some(Monitor::Disabled), ..NativeStep::new(S::InProgress, Stage::ScaleUp, 0.0) };
+    let failing = |d: &FakeDeployer, ours: usize| {
+        let mut s = d.ecs().state.lock().unwrap();
+        // The first UpdateService starts ecs-svc/1; tasks of another deployment, or scaled in, do not count.
+        for n in 0..ours {
+            s.stopped_tasks.push(stopped_task(n, "ecs-svc/1", "web:8", TaskStopCode::EssentialContainerExited));
+        }
+        s.stopped_tasks.push(stopped_task(10, "ecs-svc/0", "web:8", TaskStopCode::EssentialContainerExited));
+        s.stopped_tasks.push(stopped_task(11, "ecs-svc/1", "web:8", TaskStopCode::ServiceSchedulerInitiated));
+    };
+    // With rollback (the default): the deployer stops the service deployment with ROLLBACK itself.
+    let d = native(blue_green(5));
+    d.ecs().native_scripts([vec![scale_up.clone()]]);
+    failing(&d, 3);
+    let err = d.execute(request(json!({"version": "v2", "wait": true})), &inv()).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "RolledBack", "{err}");
+    let details = err.details();
+    assert_eq!(details["rollout"]["rollback"]["by"], "ecs-deployer", "{details}");
+    let reason = details["rollout"]["failure"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("3 tasks of the new service revision web:8 failed to start"), "{reason}");
+    assert!(reason.contains("Essential container in task exited"), "{reason}");
+    assert_eq!(count(&d, "StopServiceDeployment"), 1, "{:?}", d.ecs().ops());
+    assert_eq!(count(&d, "UpdateService"), 1, "stopped with ROLLBACK, not a second deployment");
+    // Without rollback: failed, with the reason, and nothing stopped.
+    let d = native(blue_green(5));
+    d.ecs().native_scripts([vec![scale_up.clone()]]);
+    failing(&d, 3);
+    let err = d.execute(request(json!({"version": "v2", "wait": true, "rollback": false})), &inv()).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "DeploymentFailed", "{err}");
+    assert!(err.details()["rollout"]["failure"]["reason"].as_str().unwrap().contains("failed to start"));
+    assert_eq!(mutations(&d), ["RegisterTaskDefinition", "UpdateService"]);
+    // Two of ours failed: under the limit (3), still in progress when the time runs out.
+    let d = native(blue_green(5));
+    d.ecs().native_scripts([vec![scale_up]]);
+    failing(&d, 2);
+    let short = Invocation { budget: Duration::from_secs(60), ..inv() };
+    let out = d.execute(request(json!({"version": "v2", "wait": true})), &short).await.unwrap();
+    assert_eq!(out["status"], "in_progress", "{out}");
+    assert_eq!(mutations(&d), ["RegisterTaskDefinition", "UpdateService"]);
+    // A breaker that watches the deployment (MONITORING) is left to fail it; its rollback is ECS's.
+    let d = native(blue_green(5));
+    let watched =
+        NativeStep { breaker: Some(Monitor::Monitoring), ..NativeStep::new(S::InProgress, Stage::ScaleUp, 0.0) };
+    let tripped = NativeStep {
+        breaker: Some(Monitor::Triggered),
+        rollback_reason: Some("ECS deployment circuit breaker: tasks failed to start.".into()),
+        ..NativeStep::new(S::RollbackSuccessful, Stage::ScaleUp, 0.0)
+    };
+    d.ecs().native_scripts([vec![watched.clone(), watched, tripped]]);
+    failing(&d, 3);
+    let err = d.execute(request(json!({"version": "v2", "wait": true})), &inv()).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "RolledBack", "{err}");
+    assert_eq!(err.details()["rollout"]["rollback"]["by"], "ecs-circuit-breaker", "{}", err.details());
+    assert_eq!(count(&d, "StopServiceDeployment"), 0);
+    assert_eq!(count(&d, "ListTasks"), 1, "the breaker watches: tasks read once for the failure report, not to judge");
+}
+
+#[tokio::test]
+async fn a_stale_current_service_deployment_is_never_followed() {
+    let d = native(blue_green(5));
+    // ECS's earlier service deployment, finished: what a stale UpdateService answer names.
+    let old = "arn:aws:ecs:eu-west-1:111122223333:service-deployment/prod/web/0".to_owned();
+    {
+        let mut s = d.ecs().state.lock().unwrap();
+        let done = NativeStep::new(S::Successful, Stage::CleanUp, 100.0);
+        let mut sd = aws_sdk_ecs::types::ServiceDeployment::builder()
+            .service_deployment_arn(&old)
+            .status(done.status)
+            .target_service_revision(
+                aws_sdk_ecs::types::ServiceRevisionSummary::builder()
+                    .arn("arn:aws:ecs:eu-west-1:111122223333:service-revision/prod/web/0")
+                    .build(),
+            );
+        sd = sd.created_at(aws_smithy_types::DateTime::from_secs(1_600_000_000));
+        s.service_deployments.insert(old.clone(), (sd.build(), Default::default()));
+        s.services.get_mut("web").unwrap().current_service_deployment = Some(old.clone());
+        s.stale_current_deployment = true;
+    }
+    let scaling = NativeStep::new(S::InProgress, Stage::ScaleUp, 0.0);
+    let failed = NativeStep {
+        rollback_reason: Some("Service deployment rolled back because alarms were triggered: p99.".into()),
+        ..NativeStep::new(S::RollbackSuccessful, Stage::BakeTime, 0.0)
+    };
+    d.ecs().native_scripts([vec![scaling, failed]]);
+    let err = d.execute(request(json!({"version": "v2", "wait": true})), &inv()).await.unwrap_err();
+    let details = err.details();
+    let followed = details["service_deployment"]["arn"].as_str().unwrap();
+    assert!(followed.ends_with("/prod/web/1"), "the new one, found by its revision's <N>: {followed}");
+    assert_eq!(details["service_deployment"]["status"], "ROLLBACK_SUCCESSFUL", "{details}");
+    assert!(count(&d, "ListServiceDeployments") >= 1);
+    // The healthy case: the stale answer must not make a completed deploy look failed.
+    let d = native(blue_green(5));
+    d.ecs().state.lock().unwrap().stale_current_deployment = true;
+    let out = d.execute(request(json!({"version": "v2", "wait": true})), &inv()).await.unwrap();
+    assert_eq!(out["status"], "completed", "{out}");
+    assert_eq!(count(&d, "StopServiceDeployment"), 0);
+}
+
+#[tokio::test]
+async fn a_newer_service_deployment_over_ours_is_replaced_and_never_stopped() {
+    let d = native(blue_green(5));
+    // Someone else's, started after ours (ListServiceDeployments shows it created later).
+    let newer = d.ecs().in_flight("web");
+    {
+        let mut s = d.ecs().state.lock().unwrap();
+        let (sd, _) = s.service_deployments.get_mut(&newer).unwrap();
+        sd.created_at = Some(aws_smithy_types::DateTime::from_secs(1_800_000_000));
+    }
+    let running = NativeStep::new(S::InProgress, Stage::ScaleUp, 0.0);
+    let stopped = NativeStep {
+        rollback_reason: Some("Service deployment stopped: a newer service deployment started.".into()),
+        ..NativeStep::new(S::Stopped, Stage::ScaleUp, 0.0)
+    };
+    d.ecs().native_scripts([vec![running, stopped]]);
+    let err = d.execute(request(json!({"version": "v2", "wait": true, "force": true})), &inv()).await.unwrap_err();
+    let details = err.details();
+    assert_eq!(details["rollout"]["state"], "REPLACED", "{details}");
+    assert!(details["rollout"]["rollback"].is_null(), "{details}");
+    assert!(details["rollout"]["failure"]["reason"].as_str().unwrap().contains(&newer), "{details}");
+    assert_eq!(count(&d, "StopServiceDeployment"), 0, "never a stop of the newer one");
+    assert_eq!(count(&d, "UpdateService"), 1);
 }

@@ -77,17 +77,26 @@ fn revision_number(deployment_id: &str) -> Option<&str> {
     deployment_id.rsplit('/').next().filter(|n| !n.is_empty())
 }
 
-/// The service deployment UpdateService started: `currentServiceDeployment` of its answer, else the one
-/// ListServiceDeployments lists whose target service revision shares the new deployment's `<N>`.
-async fn identify<E: Ecs>(ecs: &E, at: &ServiceRef, updated: &Service, deployment_id: Option<&str>) -> Option<String> {
-    if let Some(arn) = updated.current_service_deployment() {
-        return Some(arn.to_owned());
-    }
-    let n = deployment_id.and_then(revision_number)?;
+/// Whether a service deployment's target service revision ARN (`…/service-revision/<cluster>/<service>/<N>`)
+/// is the one of deployment `ecs-svc/<N>`.
+fn targets(revision_arn: Option<&str>, deployment_id: &str) -> bool {
+    let n = revision_number(deployment_id);
+    n.is_some() && revision_arn.and_then(|r| r.rsplit('/').next()) == n
+}
+
+/// The service deployment of the deployment `deployment_id` (`ecs-svc/<N>`) that UpdateService started: the
+/// one ListServiceDeployments lists whose target service revision ends in the same `<N>` (the match
+/// terraform-provider-aws's findPrimaryDeploymentARN makes). The `currentServiceDeployment` of UpdateService's
+/// answer is not taken on its word: the API documents it only as "The ARN of the current service deployment",
+/// not that it already names the new one, and a stale one would have a healthy deploy judged by the
+/// deployment before it (FIDELITY.md U1). `None` until ECS lists it: wait, never judge.
+async fn identify<E: Ecs>(ecs: &E, at: &ServiceRef, deployment_id: Option<&str>) -> Option<String> {
+    let id = deployment_id?;
+    revision_number(id)?;
     let listed = ecs.list_service_deployments(&at.cluster, &at.service, &[]).await.ok()?;
     listed
         .iter()
-        .find(|b| b.target_service_revision_arn().and_then(|r| r.rsplit('/').next()) == Some(n))
+        .find(|b| targets(b.target_service_revision_arn(), id))
         .and_then(|b| b.service_deployment_arn().map(str::to_owned))
 }
 
@@ -101,7 +110,7 @@ pub async fn start<E: Ecs>(
 ) -> Result<(Service, Started), AwsError> {
     let updated = ecs.update_service(&at.cluster, &at.service, task_definition_arn, force_new_deployment).await?;
     let deployment_id = rolling::deployment_for(&updated, task_definition_arn);
-    let service_deployment_arn = identify(ecs, at, &updated, deployment_id.as_deref()).await;
+    let service_deployment_arn = identify(ecs, at, deployment_id.as_deref()).await;
     tracing::info!(service_deployment = ?service_deployment_arn, "ECS service deployment started");
     Ok((updated, Started { deployment_id, service_deployment_arn, codedeploy: None }))
 }
@@ -118,12 +127,14 @@ pub async fn restore<E: Ecs>(
 ) -> Result<Restored, RestoreError> {
     let moving =
         ecs.list_service_deployments(&at.cluster, &at.service, &IN_FLIGHT).await.map_err(RestoreError::Start)?;
-    if let Some(arn) = moving.first().and_then(|b| b.service_deployment_arn()) {
+    // The newest one in flight: an older one is being replaced, and stopping it would not put the service back.
+    let newest = moving.iter().max_by_key(|b| b.created_at().map(|t| (t.secs(), t.subsec_nanos())));
+    if let Some(arn) = newest.and_then(|b| b.service_deployment_arn()) {
         match ecs.stop_service_deployment(arn).await.map_err(RestoreError::Start)? {
             DeploymentAnswer::Accepted => tracing::warn!("stopping service deployment {arn} with ROLLBACK"),
             DeploymentAnswer::Conflict(why) => tracing::info!("service deployment {arn} could not be stopped: {why}"),
         }
-        let seen = watch(ecs, clock, arn, deadline).await;
+        let seen = watch(ecs, clock, arn, None, deadline).await;
         let status = seen.last.as_ref().and_then(|sd| sd.status()).cloned();
         let state = match status {
             Some(ServiceDeploymentStatus::RollbackSuccessful) => Some(RolloutState::Completed),
@@ -141,7 +152,7 @@ pub async fn restore<E: Ecs>(
     let (_, started) = start(ecs, at, target_arn, false).await.map_err(RestoreError::Start)?;
     let state = match &started.service_deployment_arn {
         Some(arn) => {
-            let seen = watch(ecs, clock, arn, deadline).await;
+            let seen = watch(ecs, clock, arn, None, deadline).await;
             match seen.last.as_ref().map(judge) {
                 Some(Verdict::Completed) => RolloutState::Completed,
                 Some(Verdict::Failed { .. }) => RolloutState::Failed,
@@ -272,14 +283,25 @@ mod tests {
     fn who_rolled_back_is_read_from_the_service_deployment() {
         use aws_sdk_ecs::types::{Rollback, ServiceDeploymentAlarms};
         let rolled = |b: aws_sdk_ecs::types::builders::ServiceDeploymentBuilder| {
-            rolled_back_by(&b.status(ServiceDeploymentStatus::RollbackSuccessful).build())
+            rolled_back_by(&b.status(ServiceDeploymentStatus::RollbackSuccessful).build(), false)
         };
         let alarms = ServiceDeploymentAlarms::builder().triggered_alarm_names("p99").build();
         assert_eq!(rolled(ServiceDeployment::builder().alarms(alarms)), RolledBackBy::EcsAlarms);
-        let hook =
+        let failed = aws_sdk_ecs::types::DeploymentLifecycleHookDetail::builder()
+            .hook_id("h1")
+            .status(DeploymentLifecycleHookStatus::Failed)
+            .build();
+        assert_eq!(rolled(ServiceDeployment::builder().lifecycle_hook_details(failed)), RolledBackBy::EcsLifecycleHook);
+        // The reason text is not documented: a text that names a hook decides nothing.
+        let text =
             Rollback::builder().reason("Lifecycle hook arn:x returned hookStatus FAILED at PRE_SCALE_UP.").build();
-        assert_eq!(rolled(ServiceDeployment::builder().rollback(hook)), RolledBackBy::EcsLifecycleHook);
-        let tasks = Rollback::builder().reason("tasks failed to start").build();
-        assert_eq!(rolled(ServiceDeployment::builder().rollback(tasks)), RolledBackBy::Ecs);
+        assert_eq!(rolled(ServiceDeployment::builder().rollback(text)), RolledBackBy::Ecs);
+        let breaker = aws_sdk_ecs::types::ServiceDeploymentCircuitBreaker::builder()
+            .status(aws_sdk_ecs::types::ServiceDeploymentRollbackMonitorsStatus::Triggered)
+            .build();
+        assert_eq!(
+            rolled(ServiceDeployment::builder().deployment_circuit_breaker(breaker)),
+            RolledBackBy::EcsCircuitBreaker
+        );
     }
 }
