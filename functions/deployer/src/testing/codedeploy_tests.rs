@@ -61,6 +61,16 @@ fn codedeploy_with(config: crate::config::Config) -> FakeDeployer {
     d
 }
 
+/// The configuration of [`codedeploy`] with request overrides allowed (`DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE`)
+/// and hook functions `hooks` allowed (`DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS`).
+fn overridable(hooks: &[&str]) -> crate::config::Config {
+    crate::config::Config {
+        codedeploy_override: true,
+        codedeploy_hook_functions: hooks.iter().map(|h| (*h).to_owned()).collect(),
+        ..defaults()
+    }
+}
+
 fn count(d: &FakeDeployer, op: &str) -> usize {
     d.ecs().ops().iter().filter(|o| **o == op).count()
 }
@@ -104,7 +114,7 @@ async fn canary_and_linear_report_their_traffic_steps_and_hooks_go_in_lifecycle_
         ("CodeDeployDefault.ECSCanary10Percent5Minutes", vec![10.0, 100.0]),
         ("CodeDeployDefault.ECSLinear10PercentEvery1Minutes", vec![10.0, 20.0, 30.0, 100.0]),
     ] {
-        let d = codedeploy();
+        let d = codedeploy_with(overridable(&["after", "before"]));
         let mut script = vec![step(D::InProgress, &[("Install", InProgress)], 0.0)];
         for w in &weights {
             let status = if *w == 100.0 { D::Succeeded } else { D::InProgress };
@@ -163,7 +173,7 @@ async fn a_deployment_in_flight_is_refused_before_anything_is_registered() {
 
 #[tokio::test]
 async fn groups_are_found_by_name_or_by_their_ecs_services_else_refused() {
-    let d = codedeploy();
+    let d = codedeploy_with(overridable(&[]));
     d.ecs().state.lock().unwrap().codedeploy.groups.clear();
     let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
     assert_eq!(err.code().as_str(), "DeploymentGroupNotFound", "{err}");
@@ -404,4 +414,147 @@ async fn a_codepipeline_job_fails_when_codedeploy_fails_or_the_request_is_refuse
     foreign["CodePipeline.job"]["accountId"] = json!("999999999999");
     let err = invoke(&d, foreign).await.unwrap_err();
     assert_eq!(err.error_type, "UntrustedEvent");
+}
+
+/// Puts a deployment of `prod/pay`'s own group `AppECS-prod-pay/DgpECS-prod-pay` in the fake, waiting in
+/// its ready wait; its id.
+fn pay_in_ready_wait(d: &FakeDeployer) -> String {
+    d.ecs().codedeploy_group("AppECS-prod-pay", "DgpECS-prod-pay", "prod", "pay");
+    let id = "d-PAY000001".to_owned();
+    let ready = step(D::Ready, &[("Install", E::Succeeded)], 0.0);
+    d.ecs().state.lock().unwrap().codedeploy.deployments.insert(
+        id.clone(),
+        CdDeployment {
+            application: "AppECS-prod-pay".into(),
+            group: "DgpECS-prod-pay".into(),
+            config: None,
+            appspec: "{}".into(),
+            sha256: String::new(),
+            service: Some("pay".into()),
+            now: ready.clone(),
+            next: std::collections::VecDeque::from([ready]),
+            rollback_id: None,
+        },
+    );
+    id
+}
+
+const CHANGES: [&str; 6] = [
+    "RegisterTaskDefinition",
+    "CreateDeployment",
+    "StopDeployment",
+    "ContinueDeployment",
+    "UpdateService",
+    "DeregisterTaskDefinition",
+];
+
+fn changes(d: &FakeDeployer) -> Vec<String> {
+    d.ecs().ops().into_iter().filter(|o| CHANGES.contains(o)).map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn a_group_that_deploys_another_service_is_refused_on_every_path_before_any_change() {
+    // Issue 23.1: names of prod/pay's group sent with prod/web (overrides allowed, so only the group rule
+    // stands between them).
+    let d = codedeploy_with(overridable(&[]));
+    let pay = pay_in_ready_wait(&d);
+    let names = json!({"application": "AppECS-prod-pay", "deployment_group": "DgpECS-prod-pay"});
+    for req in [
+        json!({"version": "v2", "codedeploy": names}),
+        json!({"version": "v2", "force": true, "codedeploy": names}),
+        json!({"action": "diff", "version": "v2", "codedeploy": names}),
+        json!({"action": "continue", "codedeploy": names}),
+        json!({"action": "reject", "codedeploy": names}),
+        json!({"action": "rollback", "codedeploy": names}),
+        json!({"action": "rollback", "force": true, "to": "web:7", "codedeploy": names}),
+        json!({"action": "status", "codedeploy": names}),
+    ] {
+        let err = d.execute(request(req.clone()), &inv()).await.unwrap_err();
+        assert_eq!(err.code().as_str(), "NotAllowed", "{req}: {err}");
+        assert_eq!(err.code().http_status(), 403);
+        assert!(err.to_string().contains("deploys prod/pay, not prod/web"), "{req}: {err}");
+        assert_eq!(changes(&d), Vec::<String>::new(), "{req}: nothing changed");
+    }
+    assert_eq!(d.ecs().codedeploy_deployment(&pay).now.status, D::Ready, "pay's deployment untouched");
+    assert_eq!(count(&d, "GetDeployment"), 0, "nothing of pay's deployment was read");
+
+    // The configured names are held to the same rule (DEPLOY_CODEDEPLOY_* naming another service's group).
+    let mut config = defaults();
+    config.codedeploy.application = Some("AppECS-prod-pay".into());
+    config.codedeploy.deployment_group = Some("DgpECS-prod-pay".into());
+    let d = codedeploy_with(config);
+    pay_in_ready_wait(&d);
+    for req in [json!({"version": "v2"}), json!({"action": "continue"}), json!({"action": "status"})] {
+        let err = d.execute(request(req.clone()), &inv()).await.unwrap_err();
+        assert_eq!(err.code().as_str(), "NotAllowed", "{req}: {err}");
+    }
+    assert_eq!(changes(&d), Vec::<String>::new());
+
+    // The service's own group, named, still deploys.
+    let d = codedeploy_with(overridable(&[]));
+    pay_in_ready_wait(&d);
+    let own = json!({"application": "AppECS-prod-web", "deployment_group": "DgpECS-prod-web"});
+    let out = d.execute(request(json!({"version": "v2", "codedeploy": own})), &inv()).await.unwrap();
+    assert_eq!(out["codedeploy"]["deployment_group"], "DgpECS-prod-web", "{out}");
+}
+
+#[tokio::test]
+async fn codedeploy_overrides_are_the_operators_to_allow_and_never_drop_the_configured_hooks() {
+    // Issue 23.2. Off by default: any "codedeploy" that sets something is refused, nothing registered.
+    let mut config = defaults();
+    config.codedeploy.hooks.insert("AfterAllowTestTraffic".into(), "verify".into());
+    let d = codedeploy_with(config.clone());
+    for asked in [json!({"hooks": {}}), json!({"deployment_config": "CodeDeployDefault.ECSAllAtOnce"})] {
+        let err = d.deploy(request(json!({"version": "v2", "codedeploy": asked}))).await.unwrap_err();
+        assert_eq!(err.code().as_str(), "NotAllowed", "{asked}: {err}");
+        assert!(err.to_string().contains("DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE"), "{err}");
+    }
+    assert_eq!(changes(&d), Vec::<String>::new());
+    let out = d.deploy(request(json!({"version": "v2", "codedeploy": {}}))).await.unwrap();
+    let spec: Value =
+        serde_json::from_str(&d.ecs().codedeploy_deployment(&out.codedeploy.unwrap().deployment_id).appspec).unwrap();
+    assert_eq!(spec["Hooks"], json!([{"AfterAllowTestTraffic": "verify"}]), "an empty object sets nothing");
+
+    // Allowed: an empty map keeps the configured hook; an allowed function of this account is added.
+    let config = crate::config::Config { codedeploy: config.codedeploy, ..overridable(&["smoke"]) };
+    let own_arn = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:smoke:live");
+    for (hooks, want) in [
+        (json!({}), json!([{"AfterAllowTestTraffic": "verify"}])),
+        (json!({"BeforeInstall": own_arn}), json!([{"BeforeInstall": own_arn}, {"AfterAllowTestTraffic": "verify"}])),
+        (
+            json!({"AfterAllowTestTraffic": "verify", "AfterInstall": "smoke"}),
+            json!([{"AfterInstall": "smoke"}, {"AfterAllowTestTraffic": "verify"}]),
+        ),
+    ] {
+        let d = codedeploy_with(config.clone());
+        let out = d.execute(request(json!({"version": "v2", "codedeploy": {"hooks": hooks}})), &inv()).await.unwrap();
+        let sent = d.ecs().codedeploy_deployment(out["codedeploy"]["deployment_id"].as_str().unwrap());
+        let spec: Value = serde_json::from_str(&sent.appspec).unwrap();
+        assert_eq!(spec["Hooks"], want, "{hooks}");
+    }
+    // Refused: replacing the configured hook, another account's or region's function, one not allowed.
+    for (hooks, says) in [
+        (json!({"AfterAllowTestTraffic": "smoke"}), "not replace or drop"),
+        (
+            json!({"BeforeInstall": "arn:aws:lambda:eu-west-1:999999999999:function:smoke"}),
+            "not of this function's account",
+        ),
+        (
+            json!({"BeforeInstall": format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:smoke")}),
+            "not of this function's account",
+        ),
+        (json!({"BeforeInstall": "999999999999:function:smoke"}), "not of this function's account"),
+        (json!({"BeforeInstall": "collector"}), "not in DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS"),
+    ] {
+        let d = codedeploy_with(config.clone());
+        let err =
+            d.execute(request(json!({"version": "v2", "codedeploy": {"hooks": hooks}})), &inv()).await.unwrap_err();
+        assert_eq!(err.code().as_str(), "NotAllowed", "{hooks}: {err}");
+        assert!(err.to_string().contains(says), "{hooks}: {err}");
+        assert_eq!(changes(&d), Vec::<String>::new(), "{hooks}");
+    }
+    let d = codedeploy_with(config);
+    let err =
+        d.deploy(request(json!({"version": "v2", "codedeploy": {"hooks": {"Install": "smoke"}}}))).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "InvalidRequest", "{err}");
 }

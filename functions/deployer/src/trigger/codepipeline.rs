@@ -136,7 +136,7 @@ async fn check<E: Ecs>(d: &Deployer<E>, token: &str, inv: &Invocation) -> Result
         resolve_service(Some(token.cluster.clone()), Some(token.service.clone()), region, d.config(), &d.scope(inv))?;
     let ecs = d.ecs_for(at.region.as_ref())?;
     if let Some(id) = &token.codedeploy {
-        let report = codedeploy::current_of(&*ecs, &at, id).await;
+        let report = codedeploy::current_of(&*ecs, &at, id).await?;
         let status = report.as_ref().and_then(|r| r.status.as_deref());
         let error = report.as_ref().and_then(|r| r.error_message.as_deref());
         return Ok(judge_codedeploy(&token, status, error));
