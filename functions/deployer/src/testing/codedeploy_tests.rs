@@ -360,6 +360,23 @@ fn pipeline_job(token: Option<&str>) -> Value {
     e
 }
 
+/// [`pipeline_job`] as CodePipeline invokes it again: the job `id` CodePipeline created for the next run of
+/// the action, recorded in the fake's CodePipeline (GetJobDetails) with `token` and the fixture's parameters.
+fn continued(d: &FakeDeployer, id: &str, token: &str) -> Value {
+    let mut e = pipeline_job(Some(token));
+    e["CodePipeline.job"]["id"] = json!(id);
+    let job = &e["CodePipeline.job"];
+    let facts = crate::ports::JobFacts {
+        account_id: job["accountId"].as_str().map(str::to_owned),
+        user_parameters: job["data"]["actionConfiguration"]["configuration"]["UserParameters"]
+            .as_str()
+            .map(str::to_owned),
+        continuation_token: Some(token.to_owned()),
+    };
+    d.ecs().state.lock().unwrap().codedeploy.pipeline_jobs.insert(id.to_owned(), facts);
+    e
+}
+
 fn job_results(d: &FakeDeployer) -> Vec<(String, Result<Option<String>, String>)> {
     d.ecs().state.lock().unwrap().codedeploy.job_results.clone()
 }
@@ -370,10 +387,10 @@ async fn a_codepipeline_job_continues_while_the_rollout_runs_then_succeeds() {
     let out = invoke(&d, pipeline_job(None)).await.unwrap();
     assert_eq!(out["status"], "continuing", "{out}");
     let Ok(Some(token)) = job_results(&d)[0].1.clone() else { panic!("a continuation token: {:?}", job_results(&d)) };
-    let again = invoke(&d, pipeline_job(Some(&token))).await.unwrap();
+    let again = invoke(&d, continued(&d, "job-2", &token)).await.unwrap();
     assert_eq!(again["status"], "continuing", "still rolling out: {again}");
     d.clock().sleep(Duration::from_secs(60)).await;
-    let done = invoke(&d, pipeline_job(Some(&token))).await.unwrap();
+    let done = invoke(&d, continued(&d, "job-3", &token)).await.unwrap();
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(job_results(&d).last().unwrap().1, Ok(None));
     assert_eq!(count(&d, "UpdateService"), 1, "a continuation never deploys again");
@@ -390,12 +407,12 @@ async fn a_codepipeline_job_fails_when_codedeploy_fails_or_the_request_is_refuse
     invoke(&d, pipeline_job(None)).await.unwrap();
     let Ok(Some(token)) = job_results(&d)[0].1.clone() else { panic!("a continuation token") };
     assert!(token.contains("d-FAKE"), "the token names the CodeDeploy deployment: {token}");
-    let mut out = invoke(&d, pipeline_job(Some(&token))).await.unwrap();
-    for _ in 0..5 {
+    let mut out = invoke(&d, continued(&d, "job-2", &token)).await.unwrap();
+    for n in 0..5 {
         if out["status"] != "continuing" {
             break;
         }
-        out = invoke(&d, pipeline_job(Some(&token))).await.unwrap();
+        out = invoke(&d, continued(&d, &format!("job-again-{n}"), &token)).await.unwrap();
     }
     assert_eq!(out["status"], "failed", "{out}");
     let Err(message) = job_results(&d).last().unwrap().1.clone() else { panic!("a failure result") };
@@ -557,4 +574,55 @@ async fn codedeploy_overrides_are_the_operators_to_allow_and_never_drop_the_conf
     let err =
         d.deploy(request(json!({"version": "v2", "codedeploy": {"hooks": {"Install": "smoke"}}}))).await.unwrap_err();
     assert_eq!(err.code().as_str(), "InvalidRequest", "{err}");
+}
+
+#[tokio::test]
+async fn a_continuation_token_is_honoured_only_on_the_job_codepipeline_holds_it_for_and_its_own_service() {
+    // Issue 23.4, on the CodePipeline job door.
+    let d = codedeploy();
+    d.ecs().codedeploy_scripts([vec![step(D::InProgress, &[("Install", E::InProgress)], 0.0); 50]]);
+    invoke(&d, pipeline_job(None)).await.unwrap();
+    let Ok(Some(token)) = job_results(&d)[0].1.clone() else { panic!("a continuation token") };
+    let answered = || job_results(&d).len();
+    assert_eq!(answered(), 1);
+
+    // Replayed on a job id CodePipeline never created, or on a real job that holds another token: refused,
+    // not answered, nothing read.
+    let mut replay = pipeline_job(Some(&token));
+    replay["CodePipeline.job"]["id"] = json!("job-other-B");
+    let err = invoke(&d, replay).await.unwrap_err();
+    assert_eq!(err.error_type, "UntrustedEvent", "{}", err.error_message);
+    let forged = r#"{"cluster":"prod","service":"web","task_definition":"web:8"}"#;
+    let mut other = continued(&d, "job-real-C", &token);
+    other["CodePipeline.job"]["data"]["continuationToken"] = json!(forged);
+    let err = invoke(&d, other).await.unwrap_err();
+    assert_eq!(err.error_type, "UntrustedEvent", "{}", err.error_message);
+    // The same token with other UserParameters than CodePipeline holds for the job.
+    let mut params = continued(&d, "job-real-D", &token);
+    params["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
+        json!("{\"version\": \"v2\", \"service\": \"api\"}");
+    let err = invoke(&d, params).await.unwrap_err();
+    assert_eq!(err.error_type, "UntrustedEvent", "{}", err.error_message);
+    assert_eq!(answered(), 1, "no PutJob* for any of them");
+    assert_eq!(count(&d, "GetDeployment"), 0, "nothing was read for them");
+
+    // A token CodePipeline holds, but naming another service than the job deploys, or a CodeDeploy
+    // deployment of another service's group: the job is failed NotAllowed, the other deployment not read.
+    let pay = pay_in_ready_wait(&d);
+    for (id, bad) in [
+        ("job-E", r#"{"cluster":"prod","service":"api","task_definition":"api:1"}"#.to_owned()),
+        ("job-F", format!(r#"{{"cluster":"prod","service":"web","task_definition":"web:8","codedeploy":"{pay}"}}"#)),
+    ] {
+        let out = invoke(&d, continued(&d, id, &bad)).await.unwrap();
+        assert_eq!(out["status"], "failed", "{out}");
+        let Err(message) = job_results(&d).last().unwrap().1.clone() else { panic!("a failure result") };
+        assert!(message.starts_with("NotAllowed"), "{message}");
+    }
+    let reads = d.ecs().calls().iter().filter(|c| c.op == "GetDeployment" && c.arg == pay).count();
+    assert_eq!(reads, 1, "pay's deployment is read once, to see it is of another group, and nothing more");
+    assert_eq!(count(&d, "GetDeploymentTarget"), 0);
+
+    // The job CodePipeline created for the next run, with the token it holds: honoured.
+    let out = invoke(&d, continued(&d, "job-G", &token)).await.unwrap();
+    assert_eq!(out["status"], "continuing", "{out}");
 }
