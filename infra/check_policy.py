@@ -176,7 +176,9 @@ DEPLOYER_ALLOWED: dict[str, Rule] = {
     "codedeploy:continuedeployment": rule(DEPLOYMENT_GROUP_ARN),
     "codedeploy:registerapplicationrevision": rule(APPLICATION_ARN),
     "codedeploy:getdeploymentconfig": rule(DEPLOYMENT_CONFIG_ARNS),
-    # CodePipeline has no resource-level permissions for job results: "*" is the only resource IAM accepts.
+    # CodePipeline has no resource-level permissions for job results and job details: "*" is the only
+    # resource IAM accepts. GetJobDetails reads a continued job back to check its continuation token.
+    "codepipeline:getjobdetails": rule("*"),
     "codepipeline:putjobsuccessresult": rule("*"),
     "codepipeline:putjobfailureresult": rule("*"),
     "ecr:describeimages": rule(REPOSITORY_ARN, IMAGE_REPOSITORIES),

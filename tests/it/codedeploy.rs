@@ -168,6 +168,18 @@ async fn serve(listener: tokio::net::TcpListener, client: aws_sdk_codedeploy::Cl
     }
 }
 
+/// The world's deployer with request overrides of the CodeDeploy names allowed
+/// (`DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE`) and the hook functions these tests name allowed
+/// (`DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS`).
+fn overriding(world: &World) -> deployer::pipeline::Deployer<deployer::ports::SdkEcs> {
+    let config = deployer::config::Config {
+        codedeploy_override: true,
+        codedeploy_hook_functions: ["smoke", "check", "fail-smoke"].map(str::to_owned).to_vec(),
+        ..world.defaults()
+    };
+    deployer::pipeline::Deployer::new(deployer::ports::SdkEcs::new(&world.config), config, deployer_tests::REGION)
+}
+
 fn deploy(extra: Value) -> DeployRequest {
     let mut v = json!({"version": "v2", "service": "bg", "wait": true});
     v.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
@@ -178,7 +190,8 @@ fn deploy(extra: Value) -> DeployRequest {
 async fn all_at_once_succeeds_with_hooks_and_the_service_runs_the_new_revision() {
     let (world, client) = world(1.0, false).await;
     let hooks = json!({"codedeploy": {"hooks": {"BeforeInstall": "smoke", "AfterAllowTraffic": "check"}}});
-    let result = world.deployer().deploy_with(deploy(hooks), &invocation(120)).await.expect("the deployment succeeds");
+    let result =
+        overriding(&world).deploy_with(deploy(hooks), &invocation(120)).await.expect("the deployment succeeds");
     assert_eq!(result.status, Status::Completed, "{result:?}");
     let cd = result.codedeploy.expect("the CodeDeploy deployment is reported");
     assert!(cd.deployment_id.starts_with("d-"), "{cd:?}");
@@ -208,12 +221,12 @@ async fn canary_and_linear_show_their_traffic_steps() {
         .await
         .expect("create a custom configuration");
     let canary = json!({"codedeploy": {"deployment_config": "CodeDeployDefault.ECSCanary10Percent5Minutes"}});
-    let result = world.deployer().deploy_with(deploy(canary), &invocation(120)).await.expect("the canary succeeds");
+    let result = overriding(&world).deploy_with(deploy(canary), &invocation(120)).await.expect("the canary succeeds");
     assert_eq!(result.status, Status::Completed, "{result:?}");
     let cd = result.codedeploy.expect("reported");
     assert_eq!(cd.traffic_steps, vec![10.0, 100.0], "{cd:?}");
     let linear = json!({"version": "v1", "codedeploy": {"deployment_config": "Linear50Every1"}});
-    let result = world.deployer().deploy_with(deploy(linear), &invocation(120)).await.expect("the linear succeeds");
+    let result = overriding(&world).deploy_with(deploy(linear), &invocation(120)).await.expect("the linear succeeds");
     let cd = result.codedeploy.expect("reported");
     assert_eq!(cd.traffic_steps, vec![50.0, 100.0], "{cd:?}");
     assert_eq!(cd.deployment_config.as_deref(), Some("Linear50Every1"));
@@ -223,7 +236,7 @@ async fn canary_and_linear_show_their_traffic_steps() {
 async fn a_failing_hook_is_rolled_back_by_codedeploy_and_named() {
     let (world, _client) = world(1.0, false).await;
     let hooks = json!({"codedeploy": {"hooks": {"AfterAllowTestTraffic": "fail-smoke"}}});
-    let err = world.deployer().execute(deploy(hooks), &invocation(120)).await.expect_err("the hook fails");
+    let err = overriding(&world).execute(deploy(hooks), &invocation(120)).await.expect_err("the hook fails");
     assert_eq!(err.code().as_str(), "RolledBack", "{err}");
     assert!(err.to_string().contains("AfterAllowTestTraffic"), "{err}");
     let details = err.details();
@@ -352,4 +365,42 @@ async fn a_stop_whose_rollback_finished_before_the_next_read_is_answered_rolled_
         (Some(rollback.as_str()), Some("Succeeded"))
     );
     assert_eq!(details["rollout"]["rollback"]["state"], "COMPLETED");
+}
+
+#[tokio::test]
+async fn a_group_that_deploys_another_service_is_refused_before_any_change() {
+    // Issue 23.1 on the local AWS: a group of the same application whose ecsServices name demo/web, named
+    // with a deploy and a continue of demo/bg (overrides allowed: only the group rule stands between them).
+    let (world, client) = world(1.0, true).await;
+    client
+        .create_deployment_group()
+        .application_name(APP)
+        .deployment_group_name("DgpECS-demo-other")
+        .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
+        .ecs_services(EcsService::builder().cluster_name("demo").service_name("web").build())
+        .send()
+        .await
+        .expect("create the other group");
+    let before = world.revisions().await;
+    let names = json!({"codedeploy": {"application": APP, "deployment_group": "DgpECS-demo-other"}});
+    let d = overriding(&world);
+    let err = d.execute(deploy(names.clone()), &invocation(60)).await.expect_err("refused");
+    assert_eq!(err.code().as_str(), "NotAllowed", "{err}");
+    assert!(err.to_string().contains("deploys demo/web, not demo/bg"), "{err}");
+    let mut answer = json!({"action": "continue", "service": "bg"});
+    answer.as_object_mut().unwrap().extend(names.as_object().cloned().unwrap());
+    let err = d.execute(request(answer), &invocation(60)).await.expect_err("refused");
+    assert_eq!(err.code().as_str(), "NotAllowed", "{err}");
+    assert_eq!(world.revisions().await, before, "nothing registered");
+    let listed = client
+        .list_deployments()
+        .application_name(APP)
+        .deployment_group_name("DgpECS-demo-other")
+        .send()
+        .await
+        .expect("list");
+    assert!(listed.deployments().is_empty(), "no deployment created: {listed:?}");
+    // Without the switch, the same request is refused for the override itself.
+    let err = world.deployer().execute(deploy(names), &invocation(60)).await.expect_err("refused");
+    assert!(err.to_string().contains("DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE"), "{err}");
 }

@@ -36,6 +36,33 @@ fn job_event(id: &str, user_parameters: &str, token: Option<&str>) -> Value {
     event
 }
 
+/// Creates `event`'s job in the local AWS's CodePipeline, as CodePipeline does before it invokes the action
+/// (GetJobDetails then answers it); returns the event.
+fn created(world: &World, event: Value) -> Value {
+    let job = &event["CodePipeline.job"];
+    let body = json!({"id": job["id"], "accountId": job["accountId"], "data": job["data"]}).to_string();
+    let address = world.endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to the local AWS");
+    write!(
+        stream,
+        "POST /_localaws/codepipeline/jobs HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read the answer");
+    assert!(answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"), "{answer}");
+    event
+}
+
+/// What the Lambda handler does with a raw CodePipeline event, when it is refused.
+async fn refused(world: &World, event: Value) -> deployer::error::DeployError {
+    let Inbound::CodePipeline(job) = route(event).expect("a routable event") else {
+        panic!("not routed as a CodePipeline job")
+    };
+    codepipeline::on_job(&world.deployer(), &job, &invocation(12)).await.expect_err("refused")
+}
+
 /// What the Lambda handler does with a raw CodePipeline event.
 async fn invoke(world: &World, event: Value, budget_secs: u64) -> Value {
     let Inbound::CodePipeline(job) = route(event).expect("a routable event") else {
@@ -71,7 +98,7 @@ async fn a_job_continues_while_the_rollout_runs_then_succeeds_with_the_new_revis
 
     // CodePipeline invokes again with the token (a new job id) until the rollout ends.
     world.settle("web").await;
-    let done = invoke(&world, job_event("job-2", r#"{"version": "v2"}"#, Some(&token)), 12).await;
+    let done = invoke(&world, created(&world, job_event("job-2", r#"{"version": "v2"}"#, Some(&token))), 12).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     let second = results(&world, "job-2");
     assert_eq!(second.len(), 1, "{second:?}");
@@ -104,15 +131,41 @@ async fn a_rollout_still_running_when_invoked_again_continues_with_its_token_the
     assert_eq!(out["status"], "continuing", "{out}");
     let token = results(&world, "slow-1")[0]["continuationToken"].as_str().expect("a token").to_owned();
 
-    let again = invoke(&world, job_event("slow-2", r#"{"version": "v2"}"#, Some(&token)), 12).await;
+    let again = invoke(&world, created(&world, job_event("slow-2", r#"{"version": "v2"}"#, Some(&token))), 12).await;
     assert_eq!(again["status"], "continuing", "still rolling out: {again}");
     let second = results(&world, "slow-2");
     assert_eq!(second[0]["continuationToken"].as_str(), Some(token.as_str()), "{second:?}");
 
     world.settle("web").await;
-    let done = invoke(&world, job_event("slow-3", r#"{"version": "v2"}"#, Some(&token)), 12).await;
+    let done = invoke(&world, created(&world, job_event("slow-3", r#"{"version": "v2"}"#, Some(&token))), 12).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     let last = results(&world, "slow-3");
     assert_eq!(last.len(), 1, "{last:?}");
     assert!(last[0].get("continuationToken").is_none(), "a final result: {last:?}");
+}
+
+#[tokio::test]
+async fn a_replayed_or_hand_written_token_answers_no_job() {
+    // Issue 23.4: job-real-A's token on a job id CodePipeline never created, and a hand-written token on a
+    // job CodePipeline holds with another token: refused (UntrustedEvent), neither job answered.
+    let world = World::start().await;
+    let out = invoke(&world, job_event("job-real-A", r#"{"version": "v2"}"#, None), 12).await;
+    assert_eq!(out["status"], "continuing", "{out}");
+    let token = results(&world, "job-real-A")[0]["continuationToken"].as_str().expect("a token").to_owned();
+    world.settle("web").await;
+
+    let err = refused(&world, job_event("job-other-B", r#"{"version": "v2"}"#, Some(&token))).await;
+    assert_eq!(err.code().as_str(), "UntrustedEvent", "{err}");
+    let held = created(&world, job_event("job-real-C", r#"{"version": "v2"}"#, Some(&token)));
+    let mut forged = held.clone();
+    forged["CodePipeline.job"]["data"]["continuationToken"] =
+        json!(r#"{"cluster":"demo","service":"web","task_definition":"web:1"}"#);
+    let err = refused(&world, forged).await;
+    assert_eq!(err.code().as_str(), "UntrustedEvent", "{err}");
+    assert!(results(&world, "job-other-B").is_empty() && results(&world, "job-real-C").is_empty());
+
+    // The job CodePipeline holds with the token it was given: answered.
+    let done = invoke(&world, held, 12).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(results(&world, "job-real-C").len(), 1);
 }

@@ -7,6 +7,9 @@ Control API (plain JSON over HTTP, on the same port as the AWS APIs):
   ``?detail-type=...`` filter them).
 - ``GET  /_localaws/codepipeline/jobs``: the final result each CodePipeline job got through
   PutJobSuccessResult / PutJobFailureResult (moto has neither), by job id.
+- ``POST /_localaws/codepipeline/jobs``: ``{"id", "accountId", "data"}`` creates a job as CodePipeline does
+  before it invokes a Lambda action (``data`` as the invoke event's: ``actionConfiguration``,
+  ``continuationToken``); GetJobDetails answers it (``JobNotFoundException`` for any other id).
 - ``POST /_localaws/clock/step?ticks=N``: moves the clock N ticks now (a test with a manual clock does only
   this; with a running clock it adds ticks). Waits for the Lambda invocations in flight first.
 """
@@ -222,6 +225,8 @@ class LocalAws:
         self.bus = EventBus(self.config, self.invoker)
         # jobId -> {"status": "Succeeded"|"Failed", ...}: what the invoke action answered CodePipeline.
         self.pipeline_jobs: dict[str, dict] = {}
+        # jobId -> {"id", "accountId", "data"}: the jobs "CodePipeline" created (GetJobDetails).
+        self.pipeline_job_details: dict[str, dict] = {}
         self.now = 0.0  # seconds on the clock since start
         self.ticks = 0
         self._engines: dict[tuple[str, str, str], Any] = {}
@@ -357,6 +362,8 @@ class LocalAws:
         operation = _operation_name(environ, body)
         if environ.get("HTTP_X_AMZ_TARGET", "").startswith("CodePipeline_20150709.") and operation in _PIPELINE_JOB_OPS:
             return self._pipeline_job_result(start_response, operation, body)
+        if environ.get("HTTP_X_AMZ_TARGET", "") == "CodePipeline_20150709.GetJobDetails":
+            return self._pipeline_job_details(start_response, body)
         answer = _cbor if cbor_operation else _json
         captured: dict[str, Any] = {}
 
@@ -388,6 +395,21 @@ class LocalAws:
             return [data]
         start_response(captured["status"], captured["headers"])
         return [out]
+
+    def _pipeline_job_details(self, start_response: Callable, body: bytes) -> Any:
+        """GetJobDetails of a job created through the control endpoint: ``jobDetails`` {id, accountId, data}
+        (CodePipeline API Reference, GetJobDetails / JobDetails / JobData)."""
+        try:
+            params = json.loads(body or b"{}")
+        except ValueError:
+            return _json(start_response, 400, _error_body("SerializationException", "body is not JSON"))
+        job = params.get("jobId")
+        with self.lock:
+            details = self.pipeline_job_details.get(job) if isinstance(job, str) else None
+            details = json.loads(json.dumps(details)) if details else None
+        if details is None:
+            return _json(start_response, 400, _error_body("JobNotFoundException", f"job {job} does not exist"))
+        return _json(start_response, 200, {"jobDetails": details})
 
     def _pipeline_job_result(self, start_response: Callable, operation: str, body: bytes) -> Any:
         """PutJobSuccessResult / PutJobFailureResult: any job id is accepted (no job worker polls here), but
@@ -435,6 +457,18 @@ class LocalAws:
             with self.lock:
                 jobs = json.loads(json.dumps(self.pipeline_jobs))
             return _json(start_response, 200, {"jobs": jobs})
+        if path == "/_localaws/codepipeline/jobs" and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                job = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            except ValueError:
+                return _json(start_response, 400, _error_body("SerializationException", "body is not JSON"))
+            if not isinstance(job, dict) or not isinstance(job.get("id"), str) or not job["id"]:
+                return _json(start_response, 400, _error_body("ValidationException", "a job needs an id"))
+            details = {"id": job["id"], "accountId": job.get("accountId", ""), "data": job.get("data", {})}
+            with self.lock:
+                self.pipeline_job_details[job["id"]] = details
+            return _json(start_response, 200, {"jobDetails": details})
         if path == "/_localaws/clock/step" and method == "POST":
             ticks = int(query.get("ticks", ["1"])[0])
             self.step(ticks)

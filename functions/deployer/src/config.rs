@@ -20,6 +20,8 @@
 //! | `DEPLOY_CODEDEPLOY_APPLICATION`, `DEPLOY_CODEDEPLOY_DEPLOYMENT_GROUP` | CODE_DEPLOY services: CodeDeploy application and group | `AppECS-<cluster>-<service>`, `DgpECS-<cluster>-<service>`, else the group naming the service |
 //! | `DEPLOY_CODEDEPLOY_CONFIG` | CODE_DEPLOY services: the deployment configuration | the group's |
 //! | `DEPLOY_CODEDEPLOY_HOOKS` | `Event=function,…`: AppSpec hooks (`BeforeInstall`, `AfterInstall`, `AfterAllowTestTraffic`, `BeforeAllowTraffic`, `AfterAllowTraffic`) | none |
+//! | `DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE` | whether a request's `codedeploy` may set the application, group, deployment configuration or add hooks (a request never drops or replaces a configured hook) | `false`: `NotAllowed` |
+//! | `DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS` | comma-separated Lambda function names a request's hooks may name (of this function's account and region only) | none |
 //! | `NOTIFY_SLACK_WEBHOOK_SECRET_ARN`, `NOTIFY_SNS_TOPIC_ARN` | where deploys are told | nobody |
 
 use contract::env::{ConfigError, Env};
@@ -60,6 +62,10 @@ pub struct Config {
     pub sns_topic_arn: Option<String>,
     /// CODE_DEPLOY services: the CodeDeploy names a request does not give.
     pub codedeploy: crate::strategy::codedeploy::Names,
+    /// Whether a request's `codedeploy` may set anything (`DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE`).
+    pub codedeploy_override: bool,
+    /// The Lambda function names a request's hooks may name (`DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS`).
+    pub codedeploy_hook_functions: Vec<String>,
 }
 
 impl Default for Config {
@@ -83,6 +89,8 @@ impl Default for Config {
             slack_webhook_secret_arn: None,
             sns_topic_arn: None,
             codedeploy: Default::default(),
+            codedeploy_override: false,
+            codedeploy_hook_functions: Vec::new(),
         }
     }
 }
@@ -138,6 +146,16 @@ impl Config {
             deployment_config: env.text("DEPLOY_CODEDEPLOY_CONFIG"),
             hooks,
         };
+        let codedeploy_hook_functions = env.list("DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS");
+        if let Some(bad) = codedeploy_hook_functions
+            .iter()
+            .find(|f| crate::strategy::codedeploy::hook_function(f, None).ok() != Some(f.as_str()))
+        {
+            return Err(ConfigError::new(
+                "DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS",
+                format!("{bad:?} is not a Lambda function name (names only: a request's ARN must be of this account and region)"),
+            ));
+        }
         let number =
             |variable: &str, max: u32| -> Result<Option<u32>, ConfigError> {
                 match env.text(variable) {
@@ -175,6 +193,8 @@ impl Config {
             slack_webhook_secret_arn: env.text("NOTIFY_SLACK_WEBHOOK_SECRET_ARN"),
             sns_topic_arn: env.text("NOTIFY_SNS_TOPIC_ARN"),
             codedeploy,
+            codedeploy_override: env.flag("DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE", false)?,
+            codedeploy_hook_functions,
         })
     }
 
@@ -221,6 +241,9 @@ mod tests {
             &[("DEPLOY_PIN_DIGEST", "sometimes")],
             &[("DEPLOY_KEEP_REVISIONS", "0")],
             &[("DEPLOY_HISTORY_DAYS", "forever")],
+            &[("DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE", "maybe")],
+            &[("DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS", "arn:aws:lambda:us-east-1:999999999999:function:collector")],
+            &[("DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS", "check:live")],
         ] {
             let err = Config::from_env(&env(bad)).unwrap_err();
             assert_eq!(err.variable, bad[0].0, "{err}");

@@ -25,7 +25,7 @@ pub async fn report<E: Ecs>(ecs: &E, at: &ServiceRef) -> Result<ServiceStatus, D
         Strategy::Rolling | Strategy::CodeDeploy => None,
     };
     let codedeploy = match strategy {
-        Strategy::CodeDeploy => codedeploy::current(ecs, at).await.map(Box::new),
+        Strategy::CodeDeploy => codedeploy::current(ecs, at).await?.map(Box::new),
         _ => None,
     };
     Ok(ServiceStatus {
@@ -55,7 +55,9 @@ pub async fn answer_hooks<E: Ecs>(ecs: &E, at: &ServiceRef, action: Action) -> R
     let service = read_service(ecs, at).await?;
     if Strategy::for_service(&service, &at.service)? == Strategy::CodeDeploy {
         let (id, wait) = codedeploy::answer(ecs, at, action).await?;
-        let report = codedeploy::current_of(ecs, at, &id).await;
+        // The id is of the service's own group (answer resolved and checked it); a read that fails after the
+        // answer was given only leaves the report out.
+        let report = codedeploy::current_of(ecs, at, &id).await.ok().flatten();
         return Ok(HookAnswer {
             status,
             cluster: at.cluster.to_string(),

@@ -15,6 +15,10 @@
 //! - `requested_by`, as the deployer takes it (1 to [`MAX_REQUESTED_BY`] bytes, no control character). The
 //!   door sets it itself from the caller it authenticated before checking ([`crate::auth::Caller::requested_by`],
 //!   [`crate::slack::requested_by`]): whatever a client sent is replaced, never passed on;
+//! - `codedeploy` (CodeDeploy application, group, configuration, hooks) only from a caller named in
+//!   `CODEDEPLOY_OVERRIDE_CALLERS` (by its `requested_by`): `NotAllowed`. Whether the group named deploys
+//!   the request's service only the deployer can tell (it reads the group's `ecsServices`), and it refuses
+//!   otherwise;
 //! - `ALLOWED_TARGETS`, on the resolved names: `NotAllowed`.
 //!
 //! A `cleanup` without `keep` is passed on: the deployer's `DEPLOY_KEEP_REVISIONS`, which this door does not
@@ -59,6 +63,7 @@ pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -
     let region = home.map_or(config.region.as_str(), |h| h.region.as_str()).to_owned();
     // keep, limit, answer_within and requested_by, as the deployer checks them (one rule, in the contract).
     request.check_ranges().map_err(invalid)?;
+    codedeploy_caller(&request, config)?;
     match request.action {
         Action::Deploy if request.task_definition.is_some() => revision_fields(&request)?,
         Action::Deploy => deploy_fields(&request)?,
@@ -199,6 +204,24 @@ fn check_targets(targets: Vec<TargetSpec>, home: Option<&Home>, region: &str) ->
         checked.push(one);
     }
     Ok(checked)
+}
+
+/// A request that sets anything of `codedeploy` comes from a caller `CODEDEPLOY_OVERRIDE_CALLERS` names (as
+/// `requested_by`, which the door set from the caller it authenticated): the configured CodeDeploy names and
+/// hooks are the operator's.
+fn codedeploy_caller(request: &DeployRequest, config: &Config) -> Result<(), FrontError> {
+    let asks = request.codedeploy.as_ref().is_some_and(|o| *o != contract::request::CodeDeployOptions::default());
+    let who = request.requested_by.as_deref().unwrap_or_default();
+    if !asks || config.codedeploy_callers.iter().any(|c| c == who) {
+        return Ok(());
+    }
+    Err(not_allowed(
+        format!(
+            "\"codedeploy\" (application, deployment_group, deployment_config, hooks) is the operator's to set: caller {who} is not in CODEDEPLOY_OVERRIDE_CALLERS"
+        ),
+        request.cluster.as_deref(),
+        request.service.as_deref(),
+    ))
 }
 
 /// Container names as the deployer takes them: 1 to 255 characters.

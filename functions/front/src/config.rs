@@ -39,6 +39,10 @@ pub struct Config {
     pub region: String,
     /// Where this function runs, when `FRONT_FUNCTION` is its ARN; the invocation's own ARN takes precedence.
     pub home: Option<Home>,
+    /// `CODEDEPLOY_OVERRIDE_CALLERS`: the callers, as `requested_by` names them (`bearer-token`, an IAM
+    /// principal's ARN), whose requests may carry `codedeploy`; empty (the default): nobody's may. The
+    /// deployer has its own switch (`DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE`) and hook allow-list on top.
+    pub codedeploy_callers: Vec<String>,
 }
 
 impl Config {
@@ -76,6 +80,7 @@ impl Config {
             slack_wait,
             replay_table: env.text("SLACK_REPLAY_TABLE"),
             region: region.to_owned(),
+            codedeploy_callers: env.list("CODEDEPLOY_OVERRIDE_CALLERS"),
         })
     }
 

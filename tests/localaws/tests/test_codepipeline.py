@@ -39,3 +39,22 @@ def test_a_second_final_result_is_refused(world):
             call()
         assert e.value.response["Error"]["Code"] == "InvalidJobStateException"
     assert len(jobs(world)["j"]["results"]) == 1
+
+
+def test_get_job_details_answers_the_jobs_created_and_no_other(world):
+    cp = world._client("codepipeline")
+    job = {"id": "j-next", "accountId": "123456789012",
+           "data": {"actionConfiguration": {"configuration": {"FunctionName": "ecs-deployer",
+                                                              "UserParameters": "{\"version\": \"v2\"}"}},
+                    "continuationToken": "tok"}}
+    req = urllib.request.Request(f"{world.aws.endpoint}/_localaws/codepipeline/jobs", data=json.dumps(job).encode(),
+                                 method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 200
+    details = cp.get_job_details(jobId="j-next")["jobDetails"]
+    assert details["accountId"] == "123456789012"
+    assert details["data"]["continuationToken"] == "tok"
+    assert details["data"]["actionConfiguration"]["configuration"]["UserParameters"] == '{"version": "v2"}'
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cp.get_job_details(jobId="j-never")
+    assert e.value.response["Error"]["Code"] == "JobNotFoundException"

@@ -4,6 +4,17 @@ use std::future::Future;
 
 use contract::AwsError;
 
+/// What CodePipeline itself holds of a job ([GetJobDetails](https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetJobDetails.html)):
+/// the account, the action's configuration and the continuation token it will send the function.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFacts {
+    pub account_id: Option<String>,
+    /// `data.actionConfiguration.configuration.UserParameters`.
+    pub user_parameters: Option<String>,
+    /// `data.continuationToken`: what the previous run of the action answered with PutJobSuccessResult.
+    pub continuation_token: Option<String>,
+}
+
 /// CodePipeline in the function's region.
 pub trait CodePipeline: Send + Sync {
     /// [PutJobSuccessResult](https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PutJobSuccessResult.html)
@@ -15,6 +26,10 @@ pub trait CodePipeline: Send + Sync {
         continuation_token: Option<String>,
         summary: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// [GetJobDetails](https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetJobDetails.html) of
+    /// `job_id`; `None` when CodePipeline knows no such job (`JobNotFoundException`).
+    fn job_details(&self, job_id: &str) -> impl Future<Output = Result<Option<JobFacts>, AwsError>> + Send;
 
     /// [PutJobFailureResult](https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PutJobFailureResult.html)
     /// of job `job_id`, type `JobFailed`, with `message` (at most 5000 characters).

@@ -32,7 +32,7 @@ use futures_util::future::BoxFuture;
 
 pub use clock::SystemClock;
 pub use codedeploy::{CodeDeploy, NewDeployment};
-pub use codepipeline::CodePipeline;
+pub use codepipeline::{CodePipeline, JobFacts};
 pub use dynamodb_history::{DynamoHistory, NoHistory};
 pub use dynamodb_lock::{DynamoLock, NoLock};
 pub use events::{Events, RuleTarget};

@@ -87,14 +87,37 @@ fn configured_codedeploy(config: &Config, cluster: &str, service: &str) -> crate
     }
 }
 
-/// `at` with the request's CodeDeploy names over the configured ones.
+/// `at` with the request's CodeDeploy names over the configured ones. A `codedeploy` that sets anything is
+/// `NotAllowed` unless `DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE` is on; then its hooks are checked as
+/// [`Names::overridden_by`](crate::strategy::codedeploy::Names::overridden_by) says. Whatever the names,
+/// the group they find is used only for the service its `ecsServices` name
+/// ([`resolve_group`](crate::strategy::codedeploy::resolve_group)).
 fn with_codedeploy(
     mut at: ServiceRef,
     options: Option<&contract::request::CodeDeployOptions>,
+    config: &Config,
+    scope: &Scope<'_>,
 ) -> Result<ServiceRef, DeployError> {
-    if let Some(options) = options {
-        at.codedeploy = at.codedeploy.overridden_by(options).map_err(|r| invalid(format!("codedeploy: {r}")))?;
+    use crate::strategy::codedeploy::Refusal;
+    let Some(options) = options.filter(|o| **o != contract::request::CodeDeployOptions::default()) else {
+        return Ok(at);
+    };
+    let refuse = |at: &ServiceRef, reason: String| DeployError::NotAllowed {
+        cluster: at.cluster.name().to_owned(),
+        service: at.service.name().to_owned(),
+        reason,
+    };
+    if !config.codedeploy_override {
+        return Err(refuse(
+            &at,
+            "a request may not set \"codedeploy\" (application, deployment_group, deployment_config, hooks): DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE is off, the configured names and hooks apply".into(),
+        ));
     }
+    at.codedeploy = match at.codedeploy.overridden_by(options, &config.codedeploy_hook_functions, scope.home()) {
+        Ok(names) => names,
+        Err(Refusal::Invalid(r)) => return Err(invalid(format!("codedeploy: {r}"))),
+        Err(Refusal::NotAllowed(r)) => return Err(refuse(&at, format!("codedeploy: {r}"))),
+    };
     Ok(at)
 }
 
@@ -303,7 +326,7 @@ fn resolve_envelope(request: &DeployRequest, config: &Config, scope: &Scope<'_>)
     check_containers(request.containers.as_deref().unwrap_or_default())?;
     let region = request.region.as_deref().map(Region::parse).transpose()?;
     let at = resolve_service(request.cluster.clone(), request.service.clone(), region, config, scope)?;
-    with_codedeploy(at, request.codedeploy.as_ref())
+    with_codedeploy(at, request.codedeploy.as_ref(), config, scope)
 }
 
 fn check_containers(containers: &[String]) -> Result<(), DeployError> {
@@ -497,7 +520,7 @@ fn resolve_deploy(request: DeployRequest, config: &Config, scope: &Scope<'_>) ->
     let version = Version::parse(raw_version)?;
     let region = request.region.as_deref().map(Region::parse).transpose()?;
     let at = resolve_service(request.cluster, request.service, region, config, scope)?;
-    let at = with_codedeploy(at, request.codedeploy.as_ref())?;
+    let at = with_codedeploy(at, request.codedeploy.as_ref(), config, scope)?;
     let repository = match request.repository {
         Some(r) => RepositoryName::parse(&r)?,
         None => config

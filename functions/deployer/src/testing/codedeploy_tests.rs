@@ -61,6 +61,16 @@ fn codedeploy_with(config: crate::config::Config) -> FakeDeployer {
     d
 }
 
+/// The configuration of [`codedeploy`] with request overrides allowed (`DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE`)
+/// and hook functions `hooks` allowed (`DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS`).
+fn overridable(hooks: &[&str]) -> crate::config::Config {
+    crate::config::Config {
+        codedeploy_override: true,
+        codedeploy_hook_functions: hooks.iter().map(|h| (*h).to_owned()).collect(),
+        ..defaults()
+    }
+}
+
 fn count(d: &FakeDeployer, op: &str) -> usize {
     d.ecs().ops().iter().filter(|o| **o == op).count()
 }
@@ -104,7 +114,7 @@ async fn canary_and_linear_report_their_traffic_steps_and_hooks_go_in_lifecycle_
         ("CodeDeployDefault.ECSCanary10Percent5Minutes", vec![10.0, 100.0]),
         ("CodeDeployDefault.ECSLinear10PercentEvery1Minutes", vec![10.0, 20.0, 30.0, 100.0]),
     ] {
-        let d = codedeploy();
+        let d = codedeploy_with(overridable(&["after", "before"]));
         let mut script = vec![step(D::InProgress, &[("Install", InProgress)], 0.0)];
         for w in &weights {
             let status = if *w == 100.0 { D::Succeeded } else { D::InProgress };
@@ -163,7 +173,7 @@ async fn a_deployment_in_flight_is_refused_before_anything_is_registered() {
 
 #[tokio::test]
 async fn groups_are_found_by_name_or_by_their_ecs_services_else_refused() {
-    let d = codedeploy();
+    let d = codedeploy_with(overridable(&[]));
     d.ecs().state.lock().unwrap().codedeploy.groups.clear();
     let err = d.deploy(request(json!({"version": "v2"}))).await.unwrap_err();
     assert_eq!(err.code().as_str(), "DeploymentGroupNotFound", "{err}");
@@ -350,6 +360,23 @@ fn pipeline_job(token: Option<&str>) -> Value {
     e
 }
 
+/// [`pipeline_job`] as CodePipeline invokes it again: the job `id` CodePipeline created for the next run of
+/// the action, recorded in the fake's CodePipeline (GetJobDetails) with `token` and the fixture's parameters.
+fn continued(d: &FakeDeployer, id: &str, token: &str) -> Value {
+    let mut e = pipeline_job(Some(token));
+    e["CodePipeline.job"]["id"] = json!(id);
+    let job = &e["CodePipeline.job"];
+    let facts = crate::ports::JobFacts {
+        account_id: job["accountId"].as_str().map(str::to_owned),
+        user_parameters: job["data"]["actionConfiguration"]["configuration"]["UserParameters"]
+            .as_str()
+            .map(str::to_owned),
+        continuation_token: Some(token.to_owned()),
+    };
+    d.ecs().state.lock().unwrap().codedeploy.pipeline_jobs.insert(id.to_owned(), facts);
+    e
+}
+
 fn job_results(d: &FakeDeployer) -> Vec<(String, Result<Option<String>, String>)> {
     d.ecs().state.lock().unwrap().codedeploy.job_results.clone()
 }
@@ -360,10 +387,10 @@ async fn a_codepipeline_job_continues_while_the_rollout_runs_then_succeeds() {
     let out = invoke(&d, pipeline_job(None)).await.unwrap();
     assert_eq!(out["status"], "continuing", "{out}");
     let Ok(Some(token)) = job_results(&d)[0].1.clone() else { panic!("a continuation token: {:?}", job_results(&d)) };
-    let again = invoke(&d, pipeline_job(Some(&token))).await.unwrap();
+    let again = invoke(&d, continued(&d, "job-2", &token)).await.unwrap();
     assert_eq!(again["status"], "continuing", "still rolling out: {again}");
     d.clock().sleep(Duration::from_secs(60)).await;
-    let done = invoke(&d, pipeline_job(Some(&token))).await.unwrap();
+    let done = invoke(&d, continued(&d, "job-3", &token)).await.unwrap();
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(job_results(&d).last().unwrap().1, Ok(None));
     assert_eq!(count(&d, "UpdateService"), 1, "a continuation never deploys again");
@@ -380,12 +407,12 @@ async fn a_codepipeline_job_fails_when_codedeploy_fails_or_the_request_is_refuse
     invoke(&d, pipeline_job(None)).await.unwrap();
     let Ok(Some(token)) = job_results(&d)[0].1.clone() else { panic!("a continuation token") };
     assert!(token.contains("d-FAKE"), "the token names the CodeDeploy deployment: {token}");
-    let mut out = invoke(&d, pipeline_job(Some(&token))).await.unwrap();
-    for _ in 0..5 {
+    let mut out = invoke(&d, continued(&d, "job-2", &token)).await.unwrap();
+    for n in 0..5 {
         if out["status"] != "continuing" {
             break;
         }
-        out = invoke(&d, pipeline_job(Some(&token))).await.unwrap();
+        out = invoke(&d, continued(&d, &format!("job-again-{n}"), &token)).await.unwrap();
     }
     assert_eq!(out["status"], "failed", "{out}");
     let Err(message) = job_results(&d).last().unwrap().1.clone() else { panic!("a failure result") };
@@ -404,4 +431,198 @@ async fn a_codepipeline_job_fails_when_codedeploy_fails_or_the_request_is_refuse
     foreign["CodePipeline.job"]["accountId"] = json!("999999999999");
     let err = invoke(&d, foreign).await.unwrap_err();
     assert_eq!(err.error_type, "UntrustedEvent");
+}
+
+/// Puts a deployment of `prod/pay`'s own group `AppECS-prod-pay/DgpECS-prod-pay` in the fake, waiting in
+/// its ready wait; its id.
+fn pay_in_ready_wait(d: &FakeDeployer) -> String {
+    d.ecs().codedeploy_group("AppECS-prod-pay", "DgpECS-prod-pay", "prod", "pay");
+    let id = "d-PAY000001".to_owned();
+    let ready = step(D::Ready, &[("Install", E::Succeeded)], 0.0);
+    d.ecs().state.lock().unwrap().codedeploy.deployments.insert(
+        id.clone(),
+        CdDeployment {
+            application: "AppECS-prod-pay".into(),
+            group: "DgpECS-prod-pay".into(),
+            config: None,
+            appspec: "{}".into(),
+            sha256: String::new(),
+            service: Some("pay".into()),
+            now: ready.clone(),
+            next: std::collections::VecDeque::from([ready]),
+            rollback_id: None,
+        },
+    );
+    id
+}
+
+const CHANGES: [&str; 6] = [
+    "RegisterTaskDefinition",
+    "CreateDeployment",
+    "StopDeployment",
+    "ContinueDeployment",
+    "UpdateService",
+    "DeregisterTaskDefinition",
+];
+
+fn changes(d: &FakeDeployer) -> Vec<String> {
+    d.ecs().ops().into_iter().filter(|o| CHANGES.contains(o)).map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn a_group_that_deploys_another_service_is_refused_on_every_path_before_any_change() {
+    // Issue 23.1: names of prod/pay's group sent with prod/web (overrides allowed, so only the group rule
+    // stands between them).
+    let d = codedeploy_with(overridable(&[]));
+    let pay = pay_in_ready_wait(&d);
+    let names = json!({"application": "AppECS-prod-pay", "deployment_group": "DgpECS-prod-pay"});
+    for req in [
+        json!({"version": "v2", "codedeploy": names}),
+        json!({"version": "v2", "force": true, "codedeploy": names}),
+        json!({"action": "diff", "version": "v2", "codedeploy": names}),
+        json!({"action": "continue", "codedeploy": names}),
+        json!({"action": "reject", "codedeploy": names}),
+        json!({"action": "rollback", "codedeploy": names}),
+        json!({"action": "rollback", "force": true, "to": "web:7", "codedeploy": names}),
+        json!({"action": "status", "codedeploy": names}),
+    ] {
+        let err = d.execute(request(req.clone()), &inv()).await.unwrap_err();
+        assert_eq!(err.code().as_str(), "NotAllowed", "{req}: {err}");
+        assert_eq!(err.code().http_status(), 403);
+        assert!(err.to_string().contains("deploys prod/pay, not prod/web"), "{req}: {err}");
+        assert_eq!(changes(&d), Vec::<String>::new(), "{req}: nothing changed");
+    }
+    assert_eq!(d.ecs().codedeploy_deployment(&pay).now.status, D::Ready, "pay's deployment untouched");
+    assert_eq!(count(&d, "GetDeployment"), 0, "nothing of pay's deployment was read");
+
+    // The configured names are held to the same rule (DEPLOY_CODEDEPLOY_* naming another service's group).
+    let mut config = defaults();
+    config.codedeploy.application = Some("AppECS-prod-pay".into());
+    config.codedeploy.deployment_group = Some("DgpECS-prod-pay".into());
+    let d = codedeploy_with(config);
+    pay_in_ready_wait(&d);
+    for req in [json!({"version": "v2"}), json!({"action": "continue"}), json!({"action": "status"})] {
+        let err = d.execute(request(req.clone()), &inv()).await.unwrap_err();
+        assert_eq!(err.code().as_str(), "NotAllowed", "{req}: {err}");
+    }
+    assert_eq!(changes(&d), Vec::<String>::new());
+
+    // The service's own group, named, still deploys.
+    let d = codedeploy_with(overridable(&[]));
+    pay_in_ready_wait(&d);
+    let own = json!({"application": "AppECS-prod-web", "deployment_group": "DgpECS-prod-web"});
+    let out = d.execute(request(json!({"version": "v2", "codedeploy": own})), &inv()).await.unwrap();
+    assert_eq!(out["codedeploy"]["deployment_group"], "DgpECS-prod-web", "{out}");
+}
+
+#[tokio::test]
+async fn codedeploy_overrides_are_the_operators_to_allow_and_never_drop_the_configured_hooks() {
+    // Issue 23.2. Off by default: any "codedeploy" that sets something is refused, nothing registered.
+    let mut config = defaults();
+    config.codedeploy.hooks.insert("AfterAllowTestTraffic".into(), "verify".into());
+    let d = codedeploy_with(config.clone());
+    for asked in [json!({"hooks": {}}), json!({"deployment_config": "CodeDeployDefault.ECSAllAtOnce"})] {
+        let err = d.deploy(request(json!({"version": "v2", "codedeploy": asked}))).await.unwrap_err();
+        assert_eq!(err.code().as_str(), "NotAllowed", "{asked}: {err}");
+        assert!(err.to_string().contains("DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE"), "{err}");
+    }
+    assert_eq!(changes(&d), Vec::<String>::new());
+    let out = d.deploy(request(json!({"version": "v2", "codedeploy": {}}))).await.unwrap();
+    let spec: Value =
+        serde_json::from_str(&d.ecs().codedeploy_deployment(&out.codedeploy.unwrap().deployment_id).appspec).unwrap();
+    assert_eq!(spec["Hooks"], json!([{"AfterAllowTestTraffic": "verify"}]), "an empty object sets nothing");
+
+    // Allowed: an empty map keeps the configured hook; an allowed function of this account is added.
+    let config = crate::config::Config { codedeploy: config.codedeploy, ..overridable(&["smoke"]) };
+    let own_arn = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:smoke:live");
+    for (hooks, want) in [
+        (json!({}), json!([{"AfterAllowTestTraffic": "verify"}])),
+        (json!({"BeforeInstall": own_arn}), json!([{"BeforeInstall": own_arn}, {"AfterAllowTestTraffic": "verify"}])),
+        (
+            json!({"AfterAllowTestTraffic": "verify", "AfterInstall": "smoke"}),
+            json!([{"AfterInstall": "smoke"}, {"AfterAllowTestTraffic": "verify"}]),
+        ),
+    ] {
+        let d = codedeploy_with(config.clone());
+        let out = d.execute(request(json!({"version": "v2", "codedeploy": {"hooks": hooks}})), &inv()).await.unwrap();
+        let sent = d.ecs().codedeploy_deployment(out["codedeploy"]["deployment_id"].as_str().unwrap());
+        let spec: Value = serde_json::from_str(&sent.appspec).unwrap();
+        assert_eq!(spec["Hooks"], want, "{hooks}");
+    }
+    // Refused: replacing the configured hook, another account's or region's function, one not allowed.
+    for (hooks, says) in [
+        (json!({"AfterAllowTestTraffic": "smoke"}), "not replace or drop"),
+        (
+            json!({"BeforeInstall": "arn:aws:lambda:eu-west-1:999999999999:function:smoke"}),
+            "not of this function's account",
+        ),
+        (
+            json!({"BeforeInstall": format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:smoke")}),
+            "not of this function's account",
+        ),
+        (json!({"BeforeInstall": "999999999999:function:smoke"}), "not of this function's account"),
+        (json!({"BeforeInstall": "collector"}), "not in DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS"),
+    ] {
+        let d = codedeploy_with(config.clone());
+        let err =
+            d.execute(request(json!({"version": "v2", "codedeploy": {"hooks": hooks}})), &inv()).await.unwrap_err();
+        assert_eq!(err.code().as_str(), "NotAllowed", "{hooks}: {err}");
+        assert!(err.to_string().contains(says), "{hooks}: {err}");
+        assert_eq!(changes(&d), Vec::<String>::new(), "{hooks}");
+    }
+    let d = codedeploy_with(config);
+    let err =
+        d.deploy(request(json!({"version": "v2", "codedeploy": {"hooks": {"Install": "smoke"}}}))).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "InvalidRequest", "{err}");
+}
+
+#[tokio::test]
+async fn a_continuation_token_is_honoured_only_on_the_job_codepipeline_holds_it_for_and_its_own_service() {
+    // Issue 23.4, on the CodePipeline job door.
+    let d = codedeploy();
+    d.ecs().codedeploy_scripts([vec![step(D::InProgress, &[("Install", E::InProgress)], 0.0); 50]]);
+    invoke(&d, pipeline_job(None)).await.unwrap();
+    let Ok(Some(token)) = job_results(&d)[0].1.clone() else { panic!("a continuation token") };
+    let answered = || job_results(&d).len();
+    assert_eq!(answered(), 1);
+
+    // Replayed on a job id CodePipeline never created, or on a real job that holds another token: refused,
+    // not answered, nothing read.
+    let mut replay = pipeline_job(Some(&token));
+    replay["CodePipeline.job"]["id"] = json!("job-other-B");
+    let err = invoke(&d, replay).await.unwrap_err();
+    assert_eq!(err.error_type, "UntrustedEvent", "{}", err.error_message);
+    let forged = r#"{"cluster":"prod","service":"web","task_definition":"web:8"}"#;
+    let mut other = continued(&d, "job-real-C", &token);
+    other["CodePipeline.job"]["data"]["continuationToken"] = json!(forged);
+    let err = invoke(&d, other).await.unwrap_err();
+    assert_eq!(err.error_type, "UntrustedEvent", "{}", err.error_message);
+    // The same token with other UserParameters than CodePipeline holds for the job.
+    let mut params = continued(&d, "job-real-D", &token);
+    params["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
+        json!("{\"version\": \"v2\", \"service\": \"api\"}");
+    let err = invoke(&d, params).await.unwrap_err();
+    assert_eq!(err.error_type, "UntrustedEvent", "{}", err.error_message);
+    assert_eq!(answered(), 1, "no PutJob* for any of them");
+    assert_eq!(count(&d, "GetDeployment"), 0, "nothing was read for them");
+
+    // A token CodePipeline holds, but naming another service than the job deploys, or a CodeDeploy
+    // deployment of another service's group: the job is failed NotAllowed, the other deployment not read.
+    let pay = pay_in_ready_wait(&d);
+    for (id, bad) in [
+        ("job-E", r#"{"cluster":"prod","service":"api","task_definition":"api:1"}"#.to_owned()),
+        ("job-F", format!(r#"{{"cluster":"prod","service":"web","task_definition":"web:8","codedeploy":"{pay}"}}"#)),
+    ] {
+        let out = invoke(&d, continued(&d, id, &bad)).await.unwrap();
+        assert_eq!(out["status"], "failed", "{out}");
+        let Err(message) = job_results(&d).last().unwrap().1.clone() else { panic!("a failure result") };
+        assert!(message.starts_with("NotAllowed"), "{message}");
+    }
+    let reads = d.ecs().calls().iter().filter(|c| c.op == "GetDeployment" && c.arg == pay).count();
+    assert_eq!(reads, 1, "pay's deployment is read once, to see it is of another group, and nothing more");
+    assert_eq!(count(&d, "GetDeploymentTarget"), 0);
+
+    // The job CodePipeline created for the next run, with the token it holds: honoured.
+    let out = invoke(&d, continued(&d, "job-G", &token)).await.unwrap();
+    assert_eq!(out["status"], "continuing", "{out}");
 }

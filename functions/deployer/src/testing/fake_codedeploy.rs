@@ -57,6 +57,8 @@ pub struct CdState {
     pub deployments: BTreeMap<String, CdDeployment>,
     /// CodePipeline job results: (job id, Ok(continuation token) or Err(failure message)).
     pub job_results: Vec<(String, Result<Option<String>, String>)>,
+    /// CodePipeline's own record of each job (GetJobDetails), as CodePipeline created it.
+    pub pipeline_jobs: BTreeMap<String, crate::ports::JobFacts>,
     /// Scripts of the next CreateDeployment calls, in order (default: Succeeded at the first read).
     pub scripts: VecDeque<Vec<CdStep>>,
     next_id: u32,
@@ -343,6 +345,10 @@ impl CodeDeploy for FakeAws {
 }
 
 impl CodePipeline for FakeAws {
+    async fn job_details(&self, job_id: &str) -> Result<Option<crate::ports::JobFacts>, AwsError> {
+        self.call("GetJobDetails", job_id, |s| Ok(s.codedeploy.pipeline_jobs.get(job_id).cloned())).await
+    }
+
     async fn put_job_success(&self, job_id: &str, token: Option<String>, _summary: &str) -> Result<(), AwsError> {
         self.call("PutJobSuccessResult", job_id, |s| {
             s.codedeploy.job_results.push((job_id.to_owned(), Ok(token)));

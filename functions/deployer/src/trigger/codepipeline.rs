@@ -6,8 +6,15 @@
 //! waiting. Event shape:
 //! <https://docs.aws.amazon.com/codepipeline/latest/userguide/actions-invoke-lambda-function.html>.
 //!
-//! The job's account must be the function's own (`UntrustedEvent`); the token only says where to look: its
-//! service is resolved through the allow-list and its state read from AWS.
+//! The job's account must be the function's own (`UntrustedEvent`). A continuation is honoured only for a
+//! job CodePipeline itself holds with that very token and `UserParameters`
+//! ([GetJobDetails](https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetJobDetails.html);
+//! else `UntrustedEvent`, the job not answered): CodePipeline's `data.continuationToken` is what the previous
+//! run of the action answered with PutJobSuccessResult, so a token replayed on another job, hand-written, or
+//! sent with a job id CodePipeline never created is refused, without a key to keep (the token is bound by
+//! re-reading, not by signing). The token must then name the service the job's `UserParameters` resolve to
+//! (`NotAllowed`), through the allow-list, and a CodeDeploy deployment of that service's own group
+//! ([`codedeploy::current_of`]); its state is read from AWS.
 
 use contract::request::{Action, DeployRequest};
 use contract::result::Status;
@@ -17,7 +24,7 @@ use serde_json::{json, Value};
 use crate::error::DeployError;
 use crate::pipeline::Deployer;
 use crate::plan::family_revision;
-use crate::ports::Ecs;
+use crate::ports::{Ecs, JobFacts};
 use crate::request::{resolve_service, Invocation};
 use crate::strategy::codedeploy;
 
@@ -128,15 +135,50 @@ async fn start<E: Ecs>(d: &Deployer<E>, job: &PipelineJob, inv: &Invocation) -> 
     }
 }
 
-async fn check<E: Ecs>(d: &Deployer<E>, token: &str, inv: &Invocation) -> Result<JobOutcome, DeployError> {
+/// Pure: whether CodePipeline's own record of the job (GetJobDetails) is the job as invoked: same account,
+/// same `UserParameters`, and the very continuation token the invocation carries.
+pub fn bound(job: &PipelineJob, facts: Option<&JobFacts>) -> bool {
+    facts.is_some_and(|f| {
+        f.account_id.as_deref() == Some(job.account_id.as_str())
+            && f.user_parameters == job.user_parameters
+            && f.continuation_token.is_some()
+            && f.continuation_token == job.continuation_token
+    })
+}
+
+async fn check<E: Ecs>(
+    d: &Deployer<E>,
+    job: &PipelineJob,
+    token: &str,
+    inv: &Invocation,
+) -> Result<JobOutcome, DeployError> {
     let token: Token = serde_json::from_str(token)
         .map_err(|e| DeployError::InvalidRequest { reason: format!("not this deployer's continuation token: {e}") })?;
+    let scope = d.scope(inv);
     let region = token.region.as_deref().map(contract::names::Region::parse).transpose()?;
-    let at =
-        resolve_service(Some(token.cluster.clone()), Some(token.service.clone()), region, d.config(), &d.scope(inv))?;
+    let at = resolve_service(Some(token.cluster.clone()), Some(token.service.clone()), region, d.config(), &scope)?;
+    // The job's own target: the service its UserParameters deploy to (CodePipeline sends the same action
+    // configuration with every run of the action).
+    let parameters = job.user_parameters.as_deref().unwrap_or("{}");
+    let request: DeployRequest = serde_json::from_str(parameters)
+        .map_err(|e| DeployError::InvalidRequest { reason: format!("UserParameters is not a deploy request: {e}") })?;
+    let own_region = request.region.as_deref().map(contract::names::Region::parse).transpose()?;
+    let own = resolve_service(request.cluster, request.service, own_region, d.config(), &scope)?;
+    let home = scope.region();
+    if own.lock_key(home) != at.lock_key(home) {
+        return Err(DeployError::NotAllowed {
+            cluster: at.cluster.name().to_owned(),
+            service: at.service.name().to_owned(),
+            reason: format!(
+                "the continuation token names {}, but the job's UserParameters deploy to {}",
+                at.lock_key(home),
+                own.lock_key(home)
+            ),
+        });
+    }
     let ecs = d.ecs_for(at.region.as_ref())?;
     if let Some(id) = &token.codedeploy {
-        let report = codedeploy::current_of(&*ecs, &at, id).await;
+        let report = codedeploy::current_of(&*ecs, &own, id).await?;
         let status = report.as_ref().and_then(|r| r.status.as_deref());
         let error = report.as_ref().and_then(|r| r.error_message.as_deref());
         return Ok(judge_codedeploy(&token, status, error));
@@ -156,11 +198,21 @@ pub async fn on_job<E: Ecs>(d: &Deployer<E>, job: &PipelineJob, inv: &Invocation
             reason: format!("CodePipeline job {} is of account {}, not this function's", job.id, job.account_id),
         });
     }
+    let pipeline = d.ecs();
     let outcome = match &job.continuation_token {
         None => start(d, job, inv).await,
-        Some(token) => check(d, token, inv).await,
+        Some(token) => {
+            if !bound(job, pipeline.job_details(&job.id).await?.as_ref()) {
+                return Err(DeployError::UntrustedEvent {
+                    reason: format!(
+                        "CodePipeline holds no job {} with this continuation token and UserParameters (GetJobDetails): not answered",
+                        job.id
+                    ),
+                });
+            }
+            check(d, job, token, inv).await
+        }
     };
-    let pipeline = d.ecs();
     let (status, summary) = match outcome {
         Ok(JobOutcome::Succeeded(summary)) => {
             pipeline.put_job_success(&job.id, None, &summary).await?;

@@ -126,6 +126,7 @@ fn config() -> Config {
         replay_table: Some("locks".into()),
         region: "us-east-1".into(),
         home: None,
+        codedeploy_callers: vec![],
     }
 }
 
@@ -775,4 +776,46 @@ async fn slack_history_diff_and_cleanup_run_in_the_continuation_as_the_slack_use
         assert!(answer["text"].as_str().unwrap().contains(expected), "{text}: {answer}");
     }
     assert!(f.invoker.calls().is_empty());
+}
+
+#[tokio::test]
+async fn codedeploy_names_and_hooks_from_a_caller_the_operator_did_not_name_cost_no_invoke() {
+    // Issue 23.1/23.2 at the HTTP door: the probe's bodies, with a bearer token.
+    let pay = r#""codedeploy":{"application":"AppECS-demo-pay","deployment_group":"DgpECS-demo-pay"}"#;
+    let cases = [
+        ("/deploy", format!(r#"{{"version":"v2",{pay}}}"#)),
+        ("/continue", format!("{{{pay}}}")),
+        ("/reject", format!("{{{pay}}}")),
+        ("/rollback", format!("{{{pay}}}")),
+        ("/diff", format!(r#"{{"version":"v3",{pay}}}"#)),
+        ("/deploy", r#"{"version":"v3","codedeploy":{"hooks":{}}}"#.to_owned()),
+        (
+            "/deploy",
+            r#"{"version":"v2","codedeploy":{"hooks":{"BeforeInstall":"arn:aws:lambda:us-east-1:999999999999:function:collector"}}}"#
+                .to_owned(),
+        ),
+    ];
+    let f = front(FakeLambda::default());
+    for (path, body) in &cases {
+        let (status, answer) = call(&f, v2("POST", path, "", bearer(TOKEN), body)).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("NotAllowed")), "{path} {body}: {answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains("CODEDEPLOY_OVERRIDE_CALLERS"), "{answer}");
+    }
+    assert!(f.invoker.calls().is_empty(), "a refusal costs no invoke");
+
+    // The operator names the token's callers: the request is forwarded as sent; the deployer then holds the
+    // group to the service's own (its tests).
+    let config = Config { codedeploy_callers: vec!["bearer-token".into()], ..config() };
+    let answer = json!({"status": "continued", "cluster": "demo", "service": "web"});
+    let f = Front::new(
+        config,
+        FakeLambda::default().answer("deployer", Ok(Invoked::Answer(answer))),
+        FakeSecrets::default(),
+        Some(FakeReplay::default()),
+    )
+    .with_clock(|| NOW_MS);
+    let (status, _) = call(&f, v2("POST", "/continue", "", bearer(TOKEN), &format!("{{{pay}}}"))).await;
+    assert_eq!(status, 200);
+    let sent = &f.invoker.calls()[0].1;
+    assert_eq!(sent["codedeploy"], json!({"application": "AppECS-demo-pay", "deployment_group": "DgpECS-demo-pay"}));
 }

@@ -304,3 +304,49 @@ fn requested_by_is_checked_as_the_deployer_checks_it() {
         assert_eq!(by(bad), "InvalidRequest", "{bad:?}");
     }
 }
+
+#[test]
+fn codedeploy_names_and_hooks_come_only_from_the_callers_the_operator_allows() {
+    // Issue 23.1/23.2: the probe's bodies, from a bearer-token caller of a door allowing demo/bg.
+    let mut c = config("demo/web,demo/bg");
+    let bodies = [
+        json!({"service": "bg", "version": "v2", "codedeploy": {"application": "AppECS-demo-pay", "deployment_group": "DgpECS-demo-pay"}}),
+        json!({"action": "continue", "service": "bg", "codedeploy": {"application": "AppECS-demo-pay", "deployment_group": "DgpECS-demo-pay"}}),
+        json!({"action": "reject", "service": "bg", "codedeploy": {"deployment_group": "DgpECS-demo-pay"}}),
+        json!({"action": "rollback", "service": "bg", "codedeploy": {"application": "AppECS-demo-pay"}}),
+        json!({"action": "status", "service": "bg", "codedeploy": {"deployment_group": "DgpECS-demo-pay"}}),
+        json!({"action": "diff", "service": "bg", "version": "v3", "codedeploy": {"deployment_group": "DgpECS-demo-pay"}}),
+        json!({"version": "v3", "codedeploy": {"hooks": {}}}),
+        json!({"service": "bg", "version": "v2", "codedeploy": {"hooks": {"BeforeInstall": "arn:aws:lambda:us-east-1:999999999999:function:collector"}}}),
+        json!({"version": "v3", "codedeploy": {"deployment_config": "CodeDeployDefault.ECSAllAtOnce"}}),
+    ];
+    let with = |v: &Value, who: &str| {
+        let mut v = v.clone();
+        v["requested_by"] = json!(who);
+        v
+    };
+    for body in &bodies {
+        assert_eq!(outcome(&c, Some(&home()), with(body, "bearer-token")), json!("NotAllowed"), "{body}");
+    }
+    // An empty object sets nothing: passed on as it is.
+    let sent = outcome(&c, Some(&home()), with(&json!({"version": "v3", "codedeploy": {}}), "bearer-token"));
+    assert_eq!(sent["version"], "v3", "{sent}");
+    // A caller the operator names is forwarded (the deployer then holds the group to the service's).
+    let ci = "arn:aws:sts::123456789012:assumed-role/ci/job";
+    c.codedeploy_callers = vec![ci.into()];
+    for body in &bodies {
+        let sent = outcome(&c, Some(&home()), with(body, ci));
+        assert_eq!(sent["codedeploy"], body["codedeploy"], "{body}: {sent}");
+        assert_eq!(outcome(&c, Some(&home()), with(body, "bearer-token")), json!("NotAllowed"), "{body}");
+    }
+    let read = Config::from_lookup(
+        |n| match n {
+            "DEPLOYER_FUNCTION" => Some("deployer".into()),
+            "CODEDEPLOY_OVERRIDE_CALLERS" => Some(format!("bearer-token, {ci}")),
+            _ => None,
+        },
+        "us-east-1",
+    )
+    .unwrap();
+    assert_eq!(read.codedeploy_callers, ["bearer-token", ci]);
+}

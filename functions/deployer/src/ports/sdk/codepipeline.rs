@@ -4,7 +4,7 @@ use contract::aws_error::aws_error;
 use contract::AwsError;
 
 use super::SdkEcs;
-use crate::ports::codepipeline::CodePipeline;
+use crate::ports::codepipeline::{CodePipeline, JobFacts};
 
 /// Cuts `text` to at most `max` characters.
 fn cut(text: &str, max: usize) -> String {
@@ -28,6 +28,24 @@ impl CodePipeline for SdkEcs {
             .send()
             .await;
         out.map(|_| ()).map_err(|e| aws_error("PutJobSuccessResult", &e))
+    }
+
+    async fn job_details(&self, job_id: &str) -> Result<Option<JobFacts>, AwsError> {
+        let sent = self.codepipeline().get_job_details().job_id(job_id).send().await;
+        let out = match sent.map_err(|e| aws_error("GetJobDetails", &e)) {
+            Ok(out) => out,
+            Err(e) if e.aws_code.as_deref() == Some("JobNotFoundException") => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(job) = out.job_details else { return Ok(None) };
+        let data = job.data();
+        let configuration = data.and_then(|d| d.action_configuration()).and_then(|a| a.configuration());
+        let setting = |key: &str| configuration.and_then(|c| c.get(key)).cloned();
+        Ok(Some(JobFacts {
+            account_id: job.account_id().map(str::to_owned),
+            user_parameters: setting("UserParameters"),
+            continuation_token: data.and_then(|d| d.continuation_token()).map(str::to_owned),
+        }))
     }
 
     async fn put_job_failure(&self, job_id: &str, message: &str) -> Result<(), AwsError> {

@@ -18,8 +18,9 @@ mod follow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_codedeploy::types::{DeploymentStatus, DeploymentWaitType};
+use aws_sdk_codedeploy::types::{DeploymentGroupInfo, DeploymentInfo, DeploymentStatus, DeploymentWaitType};
 use aws_sdk_ecs::types::Service;
+use contract::names::Home;
 use contract::request::Action;
 use contract::result::{CodeDeployReport, RolloutState};
 use contract::AwsError;
@@ -60,13 +61,41 @@ pub struct Names {
 }
 
 impl Names {
-    /// `other`'s names where it has them, else these.
-    pub fn overridden_by(&self, other: &contract::request::CodeDeployOptions) -> Result<Names, String> {
-        let hooks = match &other.hooks {
-            Some(h) => h.clone(),
-            None => self.hooks.clone(),
-        };
-        check_hooks(&hooks)?;
+    /// Pure: the names a request's `codedeploy` asks for, laid over these (the configured ones), when the
+    /// operator allows overrides (`DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE`; the caller checks that). The request's
+    /// hooks are added to the configured ones, never in their place: an event that has a configured hook
+    /// keeps it (asking for another function there is refused), so a request cannot drop or replace the
+    /// operator's verification gate. Each function a request adds must be one of `allowed`
+    /// (`DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS`) and of the function's own account and region ([`hook_function`]).
+    /// Errors: [`Refusal::Invalid`] for a malformed hook, [`Refusal::NotAllowed`] for one not allowed.
+    pub fn overridden_by(
+        &self,
+        other: &contract::request::CodeDeployOptions,
+        allowed: &[String],
+        home: Option<&Home>,
+    ) -> Result<Names, Refusal> {
+        let mut hooks = self.hooks.clone();
+        if let Some(asked) = &other.hooks {
+            check_hooks(asked).map_err(Refusal::Invalid)?;
+            for (event, function) in asked {
+                match self.hooks.get(event) {
+                    Some(configured) if configured == function => continue,
+                    Some(configured) => {
+                        return Err(Refusal::NotAllowed(format!(
+                            "the {event} hook is configured ({configured}, DEPLOY_CODEDEPLOY_HOOKS): a request may add hooks, not replace or drop the configured ones"
+                        )))
+                    }
+                    None => {}
+                }
+                let name = hook_function(function, home).map_err(Refusal::NotAllowed)?;
+                if !allowed.iter().any(|a| a == name) {
+                    return Err(Refusal::NotAllowed(format!(
+                        "the {event} hook names function {name}, which is not in DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS"
+                    )));
+                }
+                hooks.insert(event.clone(), function.clone());
+            }
+        }
         Ok(Names {
             application: other.application.clone().or_else(|| self.application.clone()),
             deployment_group: other.deployment_group.clone().or_else(|| self.deployment_group.clone()),
@@ -74,6 +103,49 @@ impl Names {
             hooks,
         })
     }
+}
+
+/// Why a request's CodeDeploy names are refused: malformed (`InvalidRequest`) or not allowed (`NotAllowed`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    Invalid(String),
+    NotAllowed(String),
+}
+
+/// Pure: the function name a hook's function reference resolves to, when it is of the function's own
+/// account and region. Lambda takes a name (`name`, `name:alias`), a partial ARN
+/// (`account:function:name[:alias]`) or a full ARN (`arn:partition:lambda:region:account:function:name[:alias]`)
+/// ([Invoke, FunctionName](https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_RequestSyntax));
+/// a name and a partial ARN are of the region CodeDeploy runs the deployment in, which is the service's. An
+/// ARN of another partition, region or account is refused, and so is every ARN when `home` is unknown.
+pub fn hook_function<'a>(function: &'a str, home: Option<&Home>) -> Result<&'a str, String> {
+    let parts: Vec<&str> = function.split(':').collect();
+    let elsewhere = || format!("hook function {function:?} is not of this function's account and region");
+    let name = match parts.as_slice() {
+        [name] | [name, _] => *name,
+        [account, "function", name] | [account, "function", name, _] => {
+            let home = home.ok_or_else(elsewhere)?;
+            if *account != home.account() {
+                return Err(elsewhere());
+            }
+            *name
+        }
+        ["arn", partition, "lambda", region, account, "function", name]
+        | ["arn", partition, "lambda", region, account, "function", name, _] => {
+            let home = home.ok_or_else(elsewhere)?;
+            if *partition != home.partition() || *region != home.region().as_str() || *account != home.account() {
+                return Err(elsewhere());
+            }
+            *name
+        }
+        _ => return Err(format!("hook function {function:?} is not a Lambda function name or ARN")),
+    };
+    let fits =
+        (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !fits {
+        return Err(format!("hook function {function:?} is not a Lambda function name or ARN"));
+    }
+    Ok(name)
 }
 
 /// Pure: every hook names a lifecycle event of [`HOOK_EVENTS`] and a non-empty function.
@@ -108,21 +180,53 @@ pub fn refusals(service: &Service, name: &str) -> Vec<DeployError> {
     }
 }
 
+/// Pure: whether a deployment group deploys `cluster`/`service`. An ECS deployment group names its one
+/// service in `ecsServices` (`clusterName`, `serviceName`: names, not ARNs — CodeDeploy API Reference,
+/// [ECSService](https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_ECSService.html)); a
+/// CreateDeployment in the group replaces that service's task set whatever the AppSpec says, so a group is
+/// only ever used for the service it names.
+pub fn serves(info: &DeploymentGroupInfo, cluster: &str, service: &str) -> bool {
+    info.ecs_services().iter().any(|s| s.cluster_name() == Some(cluster) && s.service_name() == Some(service))
+}
+
+/// Pure: the `NotAllowed` refusal of a group (or a deployment of a group) that is not `at`'s service's.
+fn not_this_services(at: &ServiceRef, what: String) -> DeployError {
+    DeployError::NotAllowed {
+        cluster: at.cluster.name().to_owned(),
+        service: at.service.name().to_owned(),
+        reason: format!("{what}; a CodeDeploy group is used only for the service its ecsServices name"),
+    }
+}
+
 /// The group found, or `DeploymentGroupNotFound`: the configured or requested names; else the console's
 /// `AppECS-<cluster>-<service>` / `DgpECS-<cluster>-<service>`; else the ECS deployment group whose
 /// `ecsServices` names the service (ListApplications, ListDeploymentGroups, GetDeploymentGroup). One
-/// GetDeploymentGroup call when the names are right.
+/// GetDeploymentGroup call when the names are right. A group found by its names whose `ecsServices` do not
+/// name `at`'s cluster and service is `NotAllowed` ([`serves`]): every CodeDeploy path (deploy, diff,
+/// rollback, continue, reject, status, a CodePipeline job) resolves its group here, before any change.
 pub async fn resolve_group<E: Ecs>(ecs: &E, at: &ServiceRef) -> Result<Group, DeployError> {
     let (cluster, service) = (at.cluster.name(), at.service.name());
     let names = &at.codedeploy;
     let application = names.application.clone().unwrap_or_else(|| format!("AppECS-{cluster}-{service}"));
     let group = names.deployment_group.clone().unwrap_or_else(|| format!("DgpECS-{cluster}-{service}"));
-    let found = |info: aws_sdk_codedeploy::types::DeploymentGroupInfo, app: &str, name: &str| Group {
+    let found = |info: DeploymentGroupInfo, app: &str, name: &str| Group {
         application: info.application_name().unwrap_or(app).to_owned(),
         name: info.deployment_group_name().unwrap_or(name).to_owned(),
         config: info.deployment_config_name().map(str::to_owned),
     };
     if let Some(info) = ecs.get_deployment_group(&application, &group).await? {
+        if !serves(&info, cluster, service) {
+            let named: Vec<String> = info
+                .ecs_services()
+                .iter()
+                .map(|s| format!("{}/{}", s.cluster_name().unwrap_or("?"), s.service_name().unwrap_or("?")))
+                .collect();
+            let deploys = if named.is_empty() { "no ECS service".to_owned() } else { named.join(", ") };
+            return Err(not_this_services(
+                at,
+                format!("CodeDeploy deployment group {application}/{group} deploys {deploys}, not {cluster}/{service}"),
+            ));
+        }
         return Ok(found(info, &application, &group));
     }
     let mut tried = vec![format!("{application}/{group}")];
@@ -134,11 +238,7 @@ pub async fn resolve_group<E: Ecs>(ecs: &E, at: &ServiceRef) -> Result<Group, De
         for app in applications {
             for name in ecs.list_deployment_groups(&app).await? {
                 let Some(info) = ecs.get_deployment_group(&app, &name).await? else { continue };
-                let serves = info
-                    .ecs_services()
-                    .iter()
-                    .any(|s| s.cluster_name() == Some(cluster) && s.service_name() == Some(service));
-                if serves {
+                if serves(&info, cluster, service) {
                     return Ok(found(info, &app, &name));
                 }
             }
@@ -307,9 +407,33 @@ pub async fn answer<E: Ecs>(ecs: &E, at: &ServiceRef, action: Action) -> Result<
     Err(DeployError::NoHookAwaitingAction { service: at.service.to_string(), service_deployment: Some(id.clone()) })
 }
 
-/// Deployment `id` of the service's group as read now.
-pub async fn current_of<E: Ecs>(ecs: &E, at: &ServiceRef, id: &str) -> Option<CodeDeployReport> {
-    let info = ecs.get_deployment(id).await.ok()??;
+/// Pure: `NotAllowed` unless deployment `info` is one of `group`'s (GetDeployment's `applicationName` and
+/// `deploymentGroupName`).
+pub fn check_of_group(at: &ServiceRef, group: &Group, id: &str, info: &DeploymentInfo) -> Result<(), DeployError> {
+    let (app, name) = (info.application_name().unwrap_or_default(), info.deployment_group_name().unwrap_or_default());
+    if app == group.application && name == group.name {
+        return Ok(());
+    }
+    Err(not_this_services(
+        at,
+        format!(
+            "CodeDeploy deployment {id} is of group {app}/{name}, not of {}/{}, the service's",
+            group.application, group.name
+        ),
+    ))
+}
+
+/// Deployment `id` of the service's group as read now (GetDeploymentGroup, GetDeployment,
+/// GetDeploymentTarget): `None` when it cannot be read; `NotAllowed` when the group is not the service's or
+/// the deployment is of another group ([`check_of_group`]), before anything else is read of it.
+pub async fn current_of<E: Ecs>(ecs: &E, at: &ServiceRef, id: &str) -> Result<Option<CodeDeployReport>, DeployError> {
+    let group = resolve_group(ecs, at).await?;
+    let Some(info) = ecs.get_deployment(id).await.ok().flatten() else { return Ok(None) };
+    check_of_group(at, &group, id, &info)?;
+    Ok(Some(report_of(ecs, at, id, &info).await))
+}
+
+async fn report_of<E: Ecs>(ecs: &E, at: &ServiceRef, id: &str, info: &DeploymentInfo) -> CodeDeployReport {
     let target = ecs.get_deployment_target(id, &target_id(at)).await.ok().flatten();
     let mut report = CodeDeployReport {
         deployment_id: id.to_owned(),
@@ -317,13 +441,22 @@ pub async fn current_of<E: Ecs>(ecs: &E, at: &ServiceRef, id: &str) -> Option<Co
         deployment_group: info.deployment_group_name().unwrap_or_default().to_owned(),
         ..CodeDeployReport::default()
     };
-    observe(&mut report, &info, target.as_ref());
-    Some(report)
+    observe(&mut report, info, target.as_ref());
+    report
 }
 
-/// The group's newest deployment (in flight first, else the newest that succeeded) as `status` shows it.
-pub async fn current<E: Ecs>(ecs: &E, at: &ServiceRef) -> Option<CodeDeployReport> {
-    let group = resolve_group(ecs, at).await.ok()?;
+/// The group's newest deployment (in flight first, else the newest that succeeded) as `status` shows it;
+/// `None` when there is none or it cannot be read. `NotAllowed` when the group named is not the service's.
+pub async fn current<E: Ecs>(ecs: &E, at: &ServiceRef) -> Result<Option<CodeDeployReport>, DeployError> {
+    let group = match resolve_group(ecs, at).await {
+        Ok(group) => group,
+        Err(e @ DeployError::NotAllowed { .. }) => return Err(e),
+        Err(_) => return Ok(None),
+    };
+    Ok(newest_of(ecs, at, group).await)
+}
+
+async fn newest_of<E: Ecs>(ecs: &E, at: &ServiceRef, group: Group) -> Option<CodeDeployReport> {
     let moving = ecs.list_in_flight_deployments(&group.application, &group.name).await.ok()?;
     let id = match moving.first() {
         Some(id) => id.clone(),
