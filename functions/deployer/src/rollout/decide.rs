@@ -29,9 +29,12 @@ pub enum Reading {
     Completed,
     /// It failed. `rolled_back_by`: ECS or CodeDeploy rolls it back by itself (the circuit breaker, deployment
     /// alarms, a lifecycle hook, CodeDeploy's auto-rollback); `None`: nobody does unless the deployer does.
+    /// `rollback_ended`: that rollback has ended, or the strategy does not follow it (then it is reported as far
+    /// as it got).
     Failed {
         reason: String,
         rolled_back_by: Option<RolledBackBy>,
+        rollback_ended: bool,
     },
     /// Another deployment took over and runs `task_definition` (`family:revision`). `ecs_rollback`: it is
     /// ECS's own rollback, finished between two reads (the failed deployment is gone, the service is back on
@@ -82,14 +85,18 @@ pub fn decide(state: &RolloutState, reading: &Reading, now: u64) -> (Phase, Next
             _ => wait,
         },
         (Phase::RollingOut, Reading::Completed) => done(Status::Completed, None, None),
-        (Phase::RollingOut, Reading::Failed { reason, rolled_back_by: Some(by) }) => {
-            // ECS's and CodeDeploy's own rollbacks are never repeated; the report says how far they got.
+        // ECS's and CodeDeploy's own rollbacks are never repeated: watched to their end where the strategy follows
+        // them, else reported as far as they got.
+        (Phase::RollingOut, Reading::Failed { reason, rolled_back_by: Some(by), rollback_ended: true }) => {
             done(Status::RolledBack, Some(*by), Some(reason.clone()))
         }
-        (Phase::RollingOut, Reading::Failed { reason, rolled_back_by: None }) => {
+        (Phase::RollingOut, Reading::Failed { reason, rolled_back_by: Some(by), rollback_ended: false }) => {
+            (Phase::ServiceRollingBack { by: *by, reason: reason.clone() }, Next::Wait(POLL_INTERVAL))
+        }
+        (Phase::RollingOut, Reading::Failed { reason, rolled_back_by: None, .. }) => {
             match (&state.previous, state.policy.rollback) {
                 (Some(previous), true) => (
-                    Phase::RollingBack { to: previous.clone(), reason: reason.clone() },
+                    Phase::RollingBack { to: previous.clone(), reason: reason.clone(), id: None },
                     Next::Act(Act::RollBack { to: previous.clone() }),
                 ),
                 (None, true) => done(
@@ -117,13 +124,22 @@ pub fn decide(state: &RolloutState, reading: &Reading, now: u64) -> (Phase, Next
             None,
             Some(format!("deployment {by} of {task_definition} replaced it: someone else deployed")),
         ),
-        // Watching the deployer's rollback (a face that resumes it): it ends rolled back whatever the rollback's
-        // own rollout does; that rollout's state goes into the report.
+        // Watching a rollback, the service's own or the deployer's: it ends rolled back whatever the rollback's own
+        // rollout does; that rollout's state goes into the report.
+        (Phase::ServiceRollingBack { by, reason }, Reading::Completed | Reading::Failed { .. }) => {
+            done(Status::RolledBack, Some(*by), Some(reason.clone()))
+        }
         (Phase::RollingBack { reason, .. }, Reading::Completed | Reading::Failed { .. }) => {
             done(Status::RolledBack, Some(RolledBackBy::EcsDeployer), Some(reason.clone()))
         }
-        (Phase::RollingBack { .. }, Reading::Unknown { .. } | Reading::Moving { .. }) => wait,
-        (Phase::RollingBack { reason, .. }, Reading::Replaced { by, task_definition, .. }) => done(
+        (
+            Phase::ServiceRollingBack { .. } | Phase::RollingBack { .. },
+            Reading::Unknown { .. } | Reading::Moving { .. },
+        ) => wait,
+        (
+            Phase::ServiceRollingBack { reason, .. } | Phase::RollingBack { reason, .. },
+            Reading::Replaced { by, task_definition, .. },
+        ) => done(
             Status::Failed,
             None,
             Some(format!("{reason}; then deployment {by} of {task_definition} replaced the rollback")),
@@ -145,7 +161,11 @@ mod tests {
     use crate::rollout::state::StrategyName;
 
     fn failed(by: Option<RolledBackBy>) -> Reading {
-        Reading::Failed { reason: "it broke".into(), rolled_back_by: by }
+        Reading::Failed { reason: "it broke".into(), rolled_back_by: by, rollback_ended: true }
+    }
+
+    fn failed_rolling_back(by: RolledBackBy) -> Reading {
+        Reading::Failed { reason: "it broke".into(), rolled_back_by: Some(by), rollback_ended: false }
     }
 
     fn moving() -> Reading {
@@ -164,6 +184,7 @@ mod tests {
     fn shape(phase: &Phase) -> String {
         match phase {
             Phase::RollingOut => "rolling_out".into(),
+            Phase::ServiceRollingBack { by, .. } => format!("service_rolling_back({by:?})"),
             Phase::RollingBack { to, .. } => format!("rolling_back({to})"),
             Phase::Done { status, rolled_back_by, .. } => format!("done({}, {rolled_back_by:?})", status.as_str()),
         }
@@ -174,7 +195,8 @@ mod tests {
     #[test]
     fn every_phase_and_reading() {
         use RolledBackBy::{Codedeploy, EcsAlarms, EcsCircuitBreaker, EcsDeployer, EcsLifecycleHook};
-        let rolling_back = Phase::RollingBack { to: "web:7".into(), reason: "it broke".into() };
+        let rolling_back = Phase::RollingBack { to: "web:7".into(), reason: "it broke".into(), id: None };
+        let by_service = Phase::ServiceRollingBack { by: Codedeploy, reason: "it broke".into() };
         // (phase, reading, rollback policy, expected phase, expected next)
         let cases: Vec<(Phase, Reading, bool, &str, Next)> = vec![
             (
@@ -210,6 +232,17 @@ mod tests {
                 Next::Done,
             ),
             (Phase::RollingOut, failed(Some(Codedeploy)), true, "done(rolled_back, Some(Codedeploy))", Next::Done),
+            (
+                Phase::RollingOut,
+                failed_rolling_back(Codedeploy),
+                true,
+                "service_rolling_back(Codedeploy)",
+                Next::Wait(POLL_INTERVAL),
+            ),
+            (by_service.clone(), moving(), true, "service_rolling_back(Codedeploy)", Next::Wait(POLL_INTERVAL)),
+            (by_service.clone(), Reading::Completed, true, "done(rolled_back, Some(Codedeploy))", Next::Done),
+            (by_service.clone(), failed(None), false, "done(rolled_back, Some(Codedeploy))", Next::Done),
+            (by_service.clone(), replaced("web:9", None), true, "done(failed, None)", Next::Done),
             (
                 Phase::RollingOut,
                 replaced("web:7", Some(EcsCircuitBreaker)),
@@ -276,7 +309,7 @@ mod tests {
         let (phase, _) = decide(&no_previous, &failed(None), 0);
         assert_eq!(reason(phase), "it broke; no revision to go back to is known, so nothing was rolled back");
         let rolled = RolloutState {
-            phase: Phase::RollingBack { to: "web:7".into(), reason: "3 tasks failed".into() },
+            phase: Phase::RollingBack { to: "web:7".into(), reason: "3 tasks failed".into(), id: None },
             ..rolling()
         };
         let (phase, _) = decide(&rolled, &Reading::Completed, 0);

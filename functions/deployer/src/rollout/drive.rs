@@ -120,7 +120,9 @@ mod tests {
             Ok((reading, calls.len()))
         }
         async fn roll_back(&self, state: &mut RolloutState, to: &str) -> Result<(), DeployError> {
-            state.deployment_id = Some("ecs-svc/rollback".into());
+            if let crate::rollout::Phase::RollingBack { id, .. } = &mut state.phase {
+                *id = Some("ecs-svc/rollback".into());
+            }
             self.calls.lock().unwrap().push(format!("roll back to {to}"));
             Ok(())
         }
@@ -143,7 +145,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_is_rolled_back_once_and_the_rollback_followed() {
-        let failed = Reading::Failed { reason: "3 tasks failed".into(), rolled_back_by: None };
+        // The rollback's id, recorded by the observer, is what the next reads look at.
+        let failed = Reading::Failed { reason: "3 tasks failed".into(), rolled_back_by: None, rollback_ended: true };
         let script = vec![moving(), failed, moving(), Reading::Completed];
         let (clock, observer) = (Virtual::default(), Scripted::new(script));
         let mut state = rolling();
@@ -159,7 +162,6 @@ mod tests {
                 reason: Some("3 tasks failed".into())
             }
         );
-        assert_eq!(state.deployment_id.as_deref(), Some("ecs-svc/rollback"));
     }
 
     /// A deadline of now reads once and acts once: what a CodePipeline continuation, an event or `status` does.

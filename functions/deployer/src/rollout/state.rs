@@ -86,8 +86,16 @@ pub struct Policy {
 pub enum Phase {
     /// The new revision is rolling out.
     RollingOut,
-    /// It failed and the deployer put the service back on `to`; that rollout is watched.
-    RollingBack { to: String, reason: String },
+    /// It failed and ECS or CodeDeploy rolls it back by itself (`by`); the deployer only watches that rollback.
+    ServiceRollingBack { by: RolledBackBy, reason: String },
+    /// It failed and the deployer put the service back on `to`; that rollout is watched. `id`: the rollback's
+    /// own rollout in the strategy's terms (ECS deployment id, service deployment ARN, CodeDeploy deployment id).
+    RollingBack {
+        to: String,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
     /// The verdict: the rollout's outcome and why.
     Done {
         status: Status,
@@ -168,6 +176,7 @@ pub(crate) mod tests {
         state.phase = Phase::RollingBack {
             to: "web:7".into(),
             reason: "3 tasks of the new revision failed to start or stay running: CannotPullContainerError".into(),
+            id: Some("ecs-svc/9876543210987654321".into()),
         };
         let json = state.to_json();
         assert!(json.len() < 1024, "{} bytes: {json}", json.len());
