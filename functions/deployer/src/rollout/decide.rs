@@ -30,11 +30,13 @@ pub enum Reading {
     /// It failed. `rolled_back_by`: ECS or CodeDeploy rolls it back by itself (the circuit breaker, deployment
     /// alarms, a lifecycle hook, CodeDeploy's auto-rollback); `None`: nobody does unless the deployer does.
     /// `rollback_ended`: that rollback has ended, or the strategy does not follow it (then it is reported as far
-    /// as it got).
+    /// as it got); `rollback_id`: the rollback's own rollout, where the strategy follows it (CodeDeploy's
+    /// rollback deployment).
     Failed {
         reason: String,
         rolled_back_by: Option<RolledBackBy>,
         rollback_ended: bool,
+        rollback_id: Option<String>,
     },
     /// Another deployment took over and runs `task_definition` (`family:revision`). `ecs_rollback`: it is
     /// ECS's own rollback, finished between two reads (the failed deployment is gone, the service is back on
@@ -87,12 +89,16 @@ pub fn decide(state: &RolloutState, reading: &Reading, now: u64) -> (Phase, Next
         (Phase::RollingOut, Reading::Completed) => done(Status::Completed, None, None),
         // ECS's and CodeDeploy's own rollbacks are never repeated: watched to their end where the strategy follows
         // them, else reported as far as they got.
-        (Phase::RollingOut, Reading::Failed { reason, rolled_back_by: Some(by), rollback_ended: true }) => {
+        (Phase::RollingOut, Reading::Failed { reason, rolled_back_by: Some(by), rollback_ended: true, .. }) => {
             done(Status::RolledBack, Some(*by), Some(reason.clone()))
         }
-        (Phase::RollingOut, Reading::Failed { reason, rolled_back_by: Some(by), rollback_ended: false }) => {
-            (Phase::ServiceRollingBack { by: *by, reason: reason.clone() }, Next::Wait(POLL_INTERVAL))
-        }
+        (
+            Phase::RollingOut,
+            Reading::Failed { reason, rolled_back_by: Some(by), rollback_ended: false, rollback_id },
+        ) => (
+            Phase::ServiceRollingBack { by: *by, reason: reason.clone(), id: rollback_id.clone() },
+            Next::Wait(POLL_INTERVAL),
+        ),
         (Phase::RollingOut, Reading::Failed { reason, rolled_back_by: None, .. }) => {
             match (&state.previous, state.policy.rollback) {
                 (Some(previous), true) => (
@@ -126,7 +132,7 @@ pub fn decide(state: &RolloutState, reading: &Reading, now: u64) -> (Phase, Next
         ),
         // Watching a rollback, the service's own or the deployer's: it ends rolled back whatever the rollback's own
         // rollout does; that rollout's state goes into the report.
-        (Phase::ServiceRollingBack { by, reason }, Reading::Completed | Reading::Failed { .. }) => {
+        (Phase::ServiceRollingBack { by, reason, .. }, Reading::Completed | Reading::Failed { .. }) => {
             done(Status::RolledBack, Some(*by), Some(reason.clone()))
         }
         (Phase::RollingBack { reason, .. }, Reading::Completed | Reading::Failed { .. }) => {
@@ -161,11 +167,16 @@ mod tests {
     use crate::rollout::state::StrategyName;
 
     fn failed(by: Option<RolledBackBy>) -> Reading {
-        Reading::Failed { reason: "it broke".into(), rolled_back_by: by, rollback_ended: true }
+        Reading::Failed { reason: "it broke".into(), rolled_back_by: by, rollback_ended: true, rollback_id: None }
     }
 
     fn failed_rolling_back(by: RolledBackBy) -> Reading {
-        Reading::Failed { reason: "it broke".into(), rolled_back_by: Some(by), rollback_ended: false }
+        Reading::Failed {
+            reason: "it broke".into(),
+            rolled_back_by: Some(by),
+            rollback_ended: false,
+            rollback_id: Some("d-ROLLBACK".into()),
+        }
     }
 
     fn moving() -> Reading {
@@ -184,7 +195,7 @@ mod tests {
     fn shape(phase: &Phase) -> String {
         match phase {
             Phase::RollingOut => "rolling_out".into(),
-            Phase::ServiceRollingBack { by, .. } => format!("service_rolling_back({by:?})"),
+            Phase::ServiceRollingBack { by, id, .. } => format!("service_rolling_back({by:?}, {id:?})"),
             Phase::RollingBack { to, .. } => format!("rolling_back({to})"),
             Phase::Done { status, rolled_back_by, .. } => format!("done({}, {rolled_back_by:?})", status.as_str()),
         }
@@ -196,7 +207,7 @@ mod tests {
     fn every_phase_and_reading() {
         use RolledBackBy::{Codedeploy, EcsAlarms, EcsCircuitBreaker, EcsDeployer, EcsLifecycleHook};
         let rolling_back = Phase::RollingBack { to: "web:7".into(), reason: "it broke".into(), id: None };
-        let by_service = Phase::ServiceRollingBack { by: Codedeploy, reason: "it broke".into() };
+        let by_service = Phase::ServiceRollingBack { by: Codedeploy, reason: "it broke".into(), id: None };
         // (phase, reading, rollback policy, expected phase, expected next)
         let cases: Vec<(Phase, Reading, bool, &str, Next)> = vec![
             (
@@ -236,10 +247,10 @@ mod tests {
                 Phase::RollingOut,
                 failed_rolling_back(Codedeploy),
                 true,
-                "service_rolling_back(Codedeploy)",
+                "service_rolling_back(Codedeploy, Some(\"d-ROLLBACK\"))",
                 Next::Wait(POLL_INTERVAL),
             ),
-            (by_service.clone(), moving(), true, "service_rolling_back(Codedeploy)", Next::Wait(POLL_INTERVAL)),
+            (by_service.clone(), moving(), true, "service_rolling_back(Codedeploy, None)", Next::Wait(POLL_INTERVAL)),
             (by_service.clone(), Reading::Completed, true, "done(rolled_back, Some(Codedeploy))", Next::Done),
             (by_service.clone(), failed(None), false, "done(rolled_back, Some(Codedeploy))", Next::Done),
             (by_service.clone(), replaced("web:9", None), true, "done(failed, None)", Next::Done),

@@ -146,7 +146,12 @@ mod tests {
     #[tokio::test]
     async fn a_failure_is_rolled_back_once_and_the_rollback_followed() {
         // The rollback's id, recorded by the observer, is what the next reads look at.
-        let failed = Reading::Failed { reason: "3 tasks failed".into(), rolled_back_by: None, rollback_ended: true };
+        let failed = Reading::Failed {
+            reason: "3 tasks failed".into(),
+            rolled_back_by: None,
+            rollback_ended: true,
+            rollback_id: None,
+        };
         let script = vec![moving(), failed, moving(), Reading::Completed];
         let (clock, observer) = (Virtual::default(), Scripted::new(script));
         let mut state = rolling();

@@ -53,6 +53,9 @@ pub struct RolloutState {
     /// Production traffic weights (percent) the new revision was seen at, in order (native and CodeDeploy).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub traffic_steps: Vec<f64>,
+    /// The last lifecycle stage seen while the rollout moved forward (native and CodeDeploy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
 }
 
 /// The strategy a rollout runs with, in ECS's and CodeDeploy's names.
@@ -86,8 +89,14 @@ pub struct Policy {
 pub enum Phase {
     /// The new revision is rolling out.
     RollingOut,
-    /// It failed and ECS or CodeDeploy rolls it back by itself (`by`); the deployer only watches that rollback.
-    ServiceRollingBack { by: RolledBackBy, reason: String },
+    /// It failed and ECS or CodeDeploy rolls it back by itself (`by`); the deployer only watches that rollback
+    /// (`id`: its own rollout, CodeDeploy's rollback deployment).
+    ServiceRollingBack {
+        by: RolledBackBy,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
     /// It failed and the deployer put the service back on `to`; that rollout is watched. `id`: the rollback's
     /// own rollout in the strategy's terms (ECS deployment id, service deployment ARN, CodeDeploy deployment id).
     RollingBack {
@@ -158,6 +167,7 @@ pub(crate) mod tests {
             policy: Policy { rollback: true, max_failed_tasks: 3, give_up_at: None },
             phase: Phase::RollingOut,
             traffic_steps: Vec::new(),
+            stage: None,
         }
     }
 
@@ -172,6 +182,7 @@ pub(crate) mod tests {
                 .into(),
         );
         state.traffic_steps = vec![10.0, 100.0];
+        state.stage = Some("POST_PRODUCTION_TRAFFIC_SHIFT".into());
         state.policy.give_up_at = Some(1_000_000 + 24 * 3_600_000);
         state.phase = Phase::RollingBack {
             to: "web:7".into(),
