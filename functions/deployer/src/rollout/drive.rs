@@ -15,19 +15,25 @@ use crate::ports::Clock;
 pub trait Observer: Sync {
     /// The strategy's own view of the last read (the service, its service deployment, the CodeDeploy
     /// deployment), which the face turns into its answer.
-    type Seen: Send;
+    type Seen: Send + Default;
 
-    /// Reads the rollout once (the new revision's in [`super::Phase::RollingOut`], the rollback's in
-    /// [`super::Phase::RollingBack`]); what it identifies on the way (a service deployment, the traffic steps)
-    /// it records in `state`. A failed read is [`Reading::Unknown`], never an error: the next read may work.
+    /// Reads the rollout once (the new revision's in [`super::Phase::RollingOut`], the rollback's in the
+    /// rollback phases); what it identifies on the way (a service deployment, the traffic steps) it records in
+    /// `state`. A failed read is [`Reading::Unknown`], not an error: the next read may work. Errors: the
+    /// rollout cannot be read any more (the service is gone).
     fn observe(
         &self,
         state: &mut RolloutState,
     ) -> impl Future<Output = Result<(Reading, Self::Seen), DeployError>> + Send;
 
-    /// Puts the service back on `to` (`family:revision`) and records the rollback's ids in `state`. An error
-    /// says whether the service was moved.
-    fn roll_back(&self, state: &mut RolloutState, to: &str) -> impl Future<Output = Result<(), DeployError>> + Send;
+    /// Puts the service back on `to` (`family:revision`) and records the rollback's own rollout in `state`;
+    /// answers the rollback's first reading when the way back already read it. An error says whether the
+    /// service was moved.
+    fn roll_back(
+        &self,
+        state: &mut RolloutState,
+        to: &str,
+    ) -> impl Future<Output = Result<Option<Reading>, DeployError>> + Send;
 }
 
 /// Up to a second more between reads, so that many deployers polling one account do not move in lockstep.
@@ -36,28 +42,37 @@ fn jitter(clock: &dyn Clock) -> Duration {
 }
 
 /// Reads, decides and acts until `state` has its verdict or the next read would come after `until` (on
-/// `clock`); answers what the last read saw. `state.phase` says which of the two it was. Errors: a read
-/// the strategy cannot go on from (the service is gone), or a failed rollback.
+/// `clock`); answers the last reading and what that read saw. `state.phase` says which of the two it was.
+/// Errors: a read the strategy cannot go on from (the service is gone), or a failed rollback.
 pub async fn drive<O: Observer>(
     observer: &O,
     clock: &dyn Clock,
     state: &mut RolloutState,
     until: Duration,
-) -> Result<O::Seen, DeployError> {
+) -> Result<(Reading, O::Seen), DeployError> {
+    let mut seen = O::Seen::default();
+    let mut pending: Option<Reading> = None;
     loop {
-        let (reading, seen) = observer.observe(state).await?;
+        let reading = match pending.take() {
+            Some(reading) => reading,
+            None => {
+                let (reading, now_seen) = observer.observe(state).await?;
+                seen = now_seen;
+                reading
+            }
+        };
         let (phase, next) = decide(state, &reading, clock.unix_millis());
         if phase != state.phase {
             tracing::info!(from = ?state.phase, to = ?phase, ?reading, "rollout decided");
         }
         state.phase = phase;
         match next {
-            Next::Done => return Ok(seen),
-            Next::Act(Act::RollBack { to }) => observer.roll_back(state, &to).await?,
+            Next::Done => return Ok((reading, seen)),
+            Next::Act(Act::RollBack { to }) => pending = observer.roll_back(state, &to).await?,
             Next::Wait(interval) => {
                 let pause = interval + jitter(clock);
                 if clock.now() + pause > until {
-                    return Ok(seen);
+                    return Ok((reading, seen));
                 }
                 clock.sleep(pause).await;
             }
@@ -119,12 +134,12 @@ mod tests {
             calls.push(format!("observe {:?}", std::mem::discriminant(&state.phase)));
             Ok((reading, calls.len()))
         }
-        async fn roll_back(&self, state: &mut RolloutState, to: &str) -> Result<(), DeployError> {
+        async fn roll_back(&self, state: &mut RolloutState, to: &str) -> Result<Option<Reading>, DeployError> {
             if let crate::rollout::Phase::RollingBack { id, .. } = &mut state.phase {
                 *id = Some("ecs-svc/rollback".into());
             }
             self.calls.lock().unwrap().push(format!("roll back to {to}"));
-            Ok(())
+            Ok(None)
         }
     }
 
@@ -136,8 +151,8 @@ mod tests {
     async fn a_rollout_is_read_every_few_seconds_until_it_completes() {
         let (clock, observer) = (Virtual::default(), Scripted::new(vec![moving(), moving(), Reading::Completed]));
         let mut state = rolling();
-        let seen = drive(&observer, &clock, &mut state, Duration::from_secs(60)).await.unwrap();
-        assert_eq!(seen, 3, "the third read saw it complete");
+        let (reading, seen) = drive(&observer, &clock, &mut state, Duration::from_secs(60)).await.unwrap();
+        assert_eq!((reading, seen), (Reading::Completed, 3), "the third read saw it complete");
         assert_eq!(state.phase, Phase::Done { status: Status::Completed, rolled_back_by: None, reason: None });
         let waited = clock.now();
         assert!(waited >= Duration::from_secs(10) && waited < Duration::from_secs(12), "{waited:?}");
