@@ -6,20 +6,18 @@ use std::time::Duration;
 
 use aws_sdk_ecs::types::{DesiredStatus, Service};
 use contract::result::{
-    DeployResult, FailureReport, RollbackReport, RolledBackBy, RolloutReport, RolloutState, ServiceDeploymentReport,
-    Status,
+    CodeDeployReport, DeployResult, FailureReport, RollbackReport, RolledBackBy, RolloutReport, RolloutState,
+    ServiceDeploymentReport, Status,
 };
 
 use crate::error::DeployError;
-use crate::plan::family_revision;
+use crate::plan::{family_revision, same_revision};
 use crate::ports::{Clock, Ecs, ServiceLookup};
 use crate::request::{DeployTarget, ServiceRef};
 use crate::rollback;
-use crate::strategy::Strategy;
-use crate::verdict::{
-    ecs_rollback_by, ecs_rolled_back_unseen, judge, last_events, rollout_state, stopped_tasks, EcsRollback, Tracked,
-    Verdict,
-};
+use crate::rollout::{drive, Observer, Phase, Reading};
+use crate::strategy::{Seen, Strategy};
+use crate::verdict::{ecs_rollout_state, judge, last_events, primary, stopped_tasks, EcsRollback, Tracked, Verdict};
 
 /// How often a rollout is read: ECS's DescribeServices allows 20/s per account, shared with every other
 /// caller, and a rollout moves in tens of seconds.
@@ -108,8 +106,121 @@ pub async fn failure_report<E: Ecs>(
     FailureReport { reason, events: last_events(service, 5), stopped_tasks: stopped_tasks(&stopped, failed_arn, 5) }
 }
 
-/// Follows the rollout a deploy started and records how it went in `result`; a failure is rolled back
-/// as [`rollback::after_failure`] decides.
+/// A deploy's rollout as a [`crate::rollout::RolloutState`]: `new_arn` rolled out over `previous_arn` with
+/// `strategy`, begun at `started_at` (unix ms); the ids are the result's.
+pub fn deploy_state(
+    strategy: Strategy,
+    t: &DeployTarget,
+    result: &DeployResult,
+    new_arn: &str,
+    previous_arn: &str,
+    max_failed_tasks: i32,
+    started_at: u64,
+) -> crate::rollout::RolloutState {
+    // A forced new deployment of the running revision has no earlier revision to go back to: the digest the
+    // tasks ran before is no longer what the tag names.
+    let previous = (!same_revision(new_arn, previous_arn)).then(|| family_revision(previous_arn).to_owned());
+    crate::rollout::RolloutState {
+        v: crate::rollout::STATE_VERSION,
+        cluster: t.at.cluster.to_string(),
+        service: t.at.service.to_string(),
+        region: t.at.region.as_ref().map(ToString::to_string),
+        strategy: strategy.name(),
+        task_definition: family_revision(new_arn).to_owned(),
+        previous,
+        version: Some(t.version.to_string()),
+        deployment_id: result.deployment_id.clone(),
+        service_deployment_arn: result.service_deployment.as_ref().map(|sd| sd.arn.clone()),
+        codedeploy_deployment_id: result.codedeploy.as_ref().map(|cd| cd.deployment_id.clone()),
+        started_at,
+        policy: crate::rollout::Policy { rollback: t.options.rollback, max_failed_tasks, give_up_at: None },
+        phase: Phase::RollingOut,
+        traffic_steps: Vec::new(),
+        stage: None,
+    }
+}
+
+/// The observer of a deploy's own rollout, under the deploy's lock: reads with the strategy; goes back with
+/// [`rollback::roll_back`], which follows the way back until `until`.
+struct Following<'a, E> {
+    ecs: &'a E,
+    clock: &'a dyn Clock,
+    strategy: Strategy,
+    t: &'a DeployTarget,
+    new_arn: &'a str,
+    previous_arn: &'a str,
+    until: Duration,
+    rolled: std::sync::Mutex<Option<RollbackReport>>,
+    /// The CodeDeploy deployment as the deploy started it, with every read since laid over it.
+    codedeploy: std::sync::Mutex<Option<CodeDeployReport>>,
+}
+
+/// Lays one read of a CodeDeploy deployment (`seen`) over what was known of it (`known`): the names the deploy
+/// started it with stay; a read of the rollback deployment alone (no `deployment_id`) adds only its status.
+fn merge_codedeploy(known: Option<CodeDeployReport>, seen: CodeDeployReport) -> CodeDeployReport {
+    let Some(known) = known else { return seen };
+    if seen.deployment_id.is_empty() {
+        return CodeDeployReport { rollback_status: seen.rollback_status.or(known.rollback_status.clone()), ..known };
+    }
+    let keep = |seen: String, known: String| if seen.is_empty() { known } else { seen };
+    CodeDeployReport {
+        application: keep(seen.application.clone(), known.application),
+        deployment_group: keep(seen.deployment_group.clone(), known.deployment_group),
+        deployment_config: seen.deployment_config.clone().or(known.deployment_config),
+        ..seen
+    }
+}
+
+impl<E: Ecs> Observer for Following<'_, E> {
+    type Seen = Seen;
+
+    async fn observe(&self, state: &mut crate::rollout::RolloutState) -> Result<(Reading, Seen), DeployError> {
+        let (reading, mut seen) = self.strategy.observe(self.ecs, self.clock, &self.t.at, state).await?;
+        if let Some(read) = seen.codedeploy.take() {
+            let mut known = self.codedeploy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let merged = merge_codedeploy(known.take(), read);
+            *known = Some(merged.clone());
+            seen.codedeploy = Some(merged);
+        }
+        Ok((reading, seen))
+    }
+
+    async fn roll_back(
+        &self,
+        state: &mut crate::rollout::RolloutState,
+        _to: &str,
+    ) -> Result<Option<Reading>, DeployError> {
+        // A revision that existed before the deploy (`task_definition`) is not this deploy's to deregister.
+        let discard = self.t.revision.is_none();
+        let r = rollback::Rollback {
+            at: &self.t.at,
+            strategy: self.strategy,
+            from: self.new_arn,
+            discard,
+            to: self.previous_arn,
+            deadline: self.until,
+        };
+        let (report, restored) = rollback::roll_back(self.ecs, self.clock, r).await?;
+        if let Phase::RollingBack { id, .. } = &mut state.phase {
+            *id = restored.service_deployment_arn.or(restored.deployment_id);
+        }
+        let reading = match restored.state {
+            RolloutState::Completed => Reading::Completed,
+            RolloutState::Failed | RolloutState::Replaced => Reading::Failed {
+                reason: "the rollback's own rollout failed".into(),
+                rolled_back_by: None,
+                rollback_ended: true,
+                rollback_id: None,
+            },
+            RolloutState::InProgress | RolloutState::Unknown => Reading::Moving { stage: None, traffic: None },
+        };
+        *self.rolled.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(report);
+        Ok(Some(reading))
+    }
+}
+
+/// Follows the rollout a deploy started with [`crate::rollout::drive`] until its verdict or `deadline`, and
+/// records how it went in `result`: a failure nobody else rolls back is rolled back when the request asks.
 #[allow(clippy::too_many_arguments)]
 pub async fn follow_deploy<E: Ecs>(
     ecs: &E,
@@ -122,51 +233,76 @@ pub async fn follow_deploy<E: Ecs>(
     previous_arn: &str,
     deadline: Duration,
 ) -> Result<(), DeployError> {
-    let arn = result.service_deployment.as_ref().map(|sd| sd.arn.clone());
-    let codedeploy = result.codedeploy.as_deref().cloned();
-    let tracked = Tracked {
-        deployment_id: result.deployment_id.as_deref(),
-        service_deployment_arn: arn.as_deref(),
-        codedeploy: codedeploy.as_ref(),
-        task_definition: new_arn,
-        max_failed_tasks,
+    let mut state = deploy_state(strategy, t, result, new_arn, previous_arn, max_failed_tasks, clock.unix_millis());
+    let following = Following {
+        ecs,
+        clock,
+        strategy,
+        t,
+        new_arn,
+        previous_arn,
+        until: deadline,
+        rolled: std::sync::Mutex::default(),
+        codedeploy: std::sync::Mutex::new(result.codedeploy.as_deref().cloned()),
     };
-    let followed = strategy.follow(ecs, clock, &t.at, tracked, deadline).await?;
-    if followed.service_deployment.is_some() {
-        result.service_deployment = followed.service_deployment.clone().map(Box::new);
+    let (reading, seen) = drive(&following, clock, &mut state, deadline).await?;
+    let rolled = following.rolled.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if seen.service_deployment.is_some() {
+        result.service_deployment = seen.service_deployment.clone().map(Box::new);
     }
-    if followed.codedeploy.is_some() {
-        result.codedeploy = followed.codedeploy.clone().map(Box::new);
+    if seen.codedeploy.is_some() {
+        result.codedeploy = seen.codedeploy.clone().map(Box::new);
     }
-    let state = rollout_state(followed.verdict.as_ref());
-    let (status, report) = match followed.verdict {
-        Some(Verdict::Completed) => (Status::Completed, RolloutReport::new(state)),
-        None | Some(Verdict::InProgress { .. }) => (
+    let Some(service) = seen.service.clone() else {
+        // Nothing was ever read (every read failed before the deadline): still in progress, never judged.
+        result.status = Status::InProgress;
+        result.rollout = Some(RolloutReport {
+            check: Some(rollback::status_request(&t.at)),
+            ..RolloutReport::new(RolloutState::InProgress)
+        });
+        return Ok(());
+    };
+    let (status, report) = match (&state.phase, &reading) {
+        (Phase::RollingOut, _) => (
             Status::InProgress,
-            RolloutReport { check: Some(rollback::status_request(&t.at)), ..RolloutReport::new(state) },
+            RolloutReport {
+                check: Some(rollback::status_request(&t.at)),
+                ..RolloutReport::new(RolloutState::InProgress)
+            },
         ),
-        Some(Verdict::Replaced { by: replacing, task_definition })
-            if strategy == Strategy::Rolling
-                && family_revision(&task_definition) == family_revision(previous_arn)
-                && ecs_rolled_back_unseen(&followed.service).is_some() =>
-        {
-            // Ours failed and ECS's own rollback (circuit breaker, deployment alarms) finished between two
-            // reads: the service went back to the revision before, by ECS, not by someone else.
-            let by = ecs_rolled_back_unseen(&followed.service).unwrap_or(RolledBackBy::EcsCircuitBreaker);
-            let events = last_events(&followed.service, 5);
-            let reason = format!(
-                "ECS rolled the rollout back to {task_definition} by itself (deployment {replacing}) before its \
-                 failure could be read"
-            );
-            let failure = FailureReport { reason, events, stopped_tasks: Vec::new() };
+        (Phase::Done { status: Status::Completed, .. }, _) => {
+            (Status::Completed, RolloutReport::new(RolloutState::Completed))
+        }
+        // The deployer's own rollback: the failure as ECS told it, and how the way back went.
+        (Phase::RollingBack { reason, .. }, _)
+        | (Phase::Done { rolled_back_by: Some(RolledBackBy::EcsDeployer), reason: Some(reason), .. }, _) => {
+            let failure = failure_report(ecs, &t.at, &service, new_arn, reason.clone()).await;
+            if let Some(r) = &rolled {
+                result.task_definition = Some(r.to.clone());
+            }
+            (
+                Status::RolledBack,
+                RolloutReport { failure: Some(failure), rollback: rolled, ..RolloutReport::new(RolloutState::Failed) },
+            )
+        }
+        // ECS's own rollback, finished between two reads: the service is back on the revision before.
+        (
+            Phase::Done { status: Status::RolledBack, rolled_back_by: Some(by), reason },
+            Reading::Replaced { task_definition, .. },
+        ) => {
+            let failure = FailureReport {
+                reason: reason.clone().unwrap_or_default(),
+                events: last_events(&service, 5),
+                stopped_tasks: Vec::new(),
+            };
             let rollback = RollbackReport {
                 from: family_revision(new_arn).to_owned(),
                 to: task_definition.clone(),
-                by,
-                state: crate::verdict::ecs_rollout_state(crate::verdict::primary(&followed.service)),
+                by: *by,
+                state: seen.service_rollback.unwrap_or_else(|| ecs_rollout_state(primary(&service))),
                 deregistered: None,
             };
-            result.task_definition = Some(task_definition);
+            result.task_definition = Some(task_definition.clone());
             (
                 Status::RolledBack,
                 RolloutReport {
@@ -176,42 +312,51 @@ pub async fn follow_deploy<E: Ecs>(
                 },
             )
         }
-        Some(Verdict::Replaced { by, task_definition }) => {
+        // ECS's or CodeDeploy's own rollback of the failure, as far as it got.
+        (Phase::Done { status: Status::RolledBack, rolled_back_by: Some(by), .. }, _)
+        | (Phase::ServiceRollingBack { by, .. }, _) => {
+            let reason = match &state.phase {
+                Phase::ServiceRollingBack { reason, .. } => reason.clone(),
+                Phase::Done { reason, .. } => reason.clone().unwrap_or_default(),
+                _ => String::new(),
+            };
+            let failure = failure_report(ecs, &t.at, &service, new_arn, reason).await;
+            let to = match strategy {
+                // CodeDeploy's rollback deployment puts back the task set that served before: the previous revision.
+                Strategy::CodeDeploy => family_revision(previous_arn),
+                _ => primary(&service).and_then(|d| d.task_definition()).map_or("unknown", family_revision),
+            }
+            .to_owned();
+            let rollback = RollbackReport {
+                from: family_revision(new_arn).to_owned(),
+                to: to.clone(),
+                by: *by,
+                state: seen.service_rollback.unwrap_or_else(|| ecs_rollout_state(primary(&service))),
+                deregistered: None,
+            };
+            result.task_definition = Some(to);
+            (
+                Status::RolledBack,
+                RolloutReport {
+                    failure: Some(failure),
+                    rollback: Some(rollback),
+                    ..RolloutReport::new(RolloutState::Failed)
+                },
+            )
+        }
+        // Someone else deployed meanwhile.
+        (Phase::Done { reason, .. }, Reading::Replaced { .. }) => {
             let failure = FailureReport {
-                reason: format!("deployment {by} of {task_definition} replaced it: someone else deployed"),
-                events: last_events(&followed.service, 5),
+                reason: reason.clone().unwrap_or_default(),
+                events: last_events(&service, 5),
                 stopped_tasks: Vec::new(),
             };
-            (Status::Failed, RolloutReport { failure: Some(failure), ..RolloutReport::new(state) })
+            (Status::Failed, RolloutReport { failure: Some(failure), ..RolloutReport::new(RolloutState::Replaced) })
         }
-        Some(Verdict::Failed { reason, ecs_rolls_back }) => {
-            let ecs_rollback = ecs_rolls_back.then(|| {
-                followed.ecs_rollback.clone().unwrap_or_else(|| EcsRollback {
-                    by: ecs_rollback_by(&followed.service, &reason).unwrap_or(RolledBackBy::EcsCircuitBreaker),
-                    state: None,
-                })
-            });
-            let failure = failure_report(ecs, &t.at, &followed.service, new_arn, reason).await;
-            let rollback = rollback::after_failure(
-                ecs,
-                clock,
-                strategy,
-                t,
-                &followed.service,
-                ecs_rollback,
-                new_arn,
-                previous_arn,
-                deadline,
-            )
-            .await?;
-            let status = match &rollback {
-                Some(r) => {
-                    result.task_definition = Some(r.to.clone());
-                    Status::RolledBack
-                }
-                None => Status::Failed,
-            };
-            (status, RolloutReport { failure: Some(failure), rollback, ..RolloutReport::new(state) })
+        (Phase::Done { reason, .. }, _) => {
+            let reason = reason.clone().unwrap_or_else(|| "the rollout failed".into());
+            let failure = failure_report(ecs, &t.at, &service, new_arn, reason).await;
+            (Status::Failed, RolloutReport { failure: Some(failure), ..RolloutReport::new(RolloutState::Failed) })
         }
     };
     result.status = status;

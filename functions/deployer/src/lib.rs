@@ -13,6 +13,7 @@ pub mod request; //      2. the request resolved once into typed targets; the al
 pub mod result; //       9. results become the answer, or an error carrying them
 pub mod revisions; //    history, cleanup, redeploying a revision, diff
 pub mod rollback; //     8. the one way back, the one deregistration policy; the rollback action
+pub mod rollout; //      a rollout as data: RolloutState, decide, drive
 pub mod status; //       the status action
 pub mod strategy; //     5. how the service rolls out: start, follow, restore, progress (rolling update)
 pub mod trigger; //      1. what woke the function: the Lambda boundary, EventBridge and CodeBuild events

@@ -14,12 +14,12 @@ use contract::result::{
 
 use crate::error::DeployError;
 use crate::lock;
-use crate::plan::{describe_name, family, family_revision, same_revision, tag_value, PREVIOUS_TAG, VERSION_TAG};
+use crate::plan::{describe_name, family, family_revision, tag_value, PREVIOUS_TAG, VERSION_TAG};
 use crate::ports::{Clock, DescribedTaskDefinition, Ecs, Lock, ServiceLookup};
 use crate::request::{DeployTarget, Invocation, RollbackTarget, ServiceRef, ANSWER_MARGIN};
 use crate::result::millis;
 use crate::strategy::{RestoreError, Restored, Strategy};
-use crate::verdict::{admit_rollback_target, ecs_rollout_state, may_deregister, primary, EcsRollback, RollbackRefusal};
+use crate::verdict::{admit_rollback_target, may_deregister, RollbackRefusal};
 
 /// One rollback: where, how, to what, and what to do with the revision left behind.
 pub struct Rollback<'a> {
@@ -142,44 +142,6 @@ pub async fn explicit_target<E: Ecs>(
     admit_rollback_target(&target_name, &target.tags, current, recorded.as_deref(), service)
         .map_err(|refusal| refused(at, &target_name, refusal))?;
     Ok(target)
-}
-
-/// A followed rollout failed: ECS rolls it back by itself (its circuit breaker, its deployment alarms, a
-/// lifecycle hook of a service deployment: never a second rollback), or
-/// this deployer does when the target asks for it, or nobody does (`None`).
-#[allow(clippy::too_many_arguments)]
-pub async fn after_failure<E: Ecs>(
-    ecs: &E,
-    clock: &dyn Clock,
-    strategy: Strategy,
-    t: &DeployTarget,
-    service: &Service,
-    ecs_rollback: Option<EcsRollback>,
-    failed_arn: &str,
-    previous_arn: &str,
-    deadline: Duration,
-) -> Result<Option<RollbackReport>, DeployError> {
-    if let Some(EcsRollback { by, state }) = ecs_rollback {
-        let primary = primary(service);
-        let to = match strategy {
-            // CodeDeploy's rollback deployment puts back the task set that served before: the previous revision.
-            Strategy::CodeDeploy => family_revision(previous_arn),
-            _ => primary.and_then(|d| d.task_definition()).map_or("unknown", family_revision),
-        }
-        .to_owned();
-        let state = state.unwrap_or_else(|| ecs_rollout_state(primary));
-        let from = family_revision(failed_arn).to_owned();
-        return Ok(Some(RollbackReport { from, to, by, state, deregistered: None }));
-    }
-    // A forced new deployment of the running revision has no earlier revision to go back to: the digest the
-    // tasks ran before is no longer what the tag names.
-    if !t.options.rollback || same_revision(failed_arn, previous_arn) {
-        return Ok(None);
-    }
-    // A revision that existed before the deploy (`task_definition`) is not this deploy's to deregister.
-    let discard = t.revision.is_none();
-    let r = Rollback { at: &t.at, strategy, from: failed_arn, discard, to: previous_arn, deadline };
-    Ok(Some(roll_back(ecs, clock, r).await?.0))
 }
 
 /// The `rollback` action: the service back on the revision recorded when its current one was deployed, or on

@@ -23,7 +23,8 @@ use crate::error::DeployError;
 use crate::follow::Followed;
 use crate::ports::{Clock, Ecs};
 use crate::request::ServiceRef;
-use crate::verdict::Tracked;
+use crate::rollout::{Phase, Reading, StrategyName};
+use crate::verdict::{Tracked, Verdict};
 
 /// A rollout strategy with an implementation here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,19 @@ pub struct Restored {
     pub state: RolloutState,
 }
 
+/// What one read of a rollout saw, beside its [`Reading`]: what the face's answer reports.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// The service as last read.
+    pub service: Option<Service>,
+    /// The ECS-native service deployment (BLUE_GREEN, LINEAR, CANARY).
+    pub service_deployment: Option<contract::result::ServiceDeploymentReport>,
+    /// The CodeDeploy deployment (CODE_DEPLOY).
+    pub codedeploy: Option<contract::result::CodeDeployReport>,
+    /// How far the service's own rollback got, when ECS or CodeDeploy rolls back by itself and says so.
+    pub service_rollback: Option<RolloutState>,
+}
+
 /// What `status` shows of a service's rollouts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
@@ -66,6 +80,95 @@ pub struct Progress {
 }
 
 impl Strategy {
+    /// The strategy's name in a [`crate::rollout::RolloutState`].
+    pub fn name(self) -> StrategyName {
+        match self {
+            Strategy::Rolling => StrategyName::Rolling,
+            Strategy::Native(native::Kind::BlueGreen) => StrategyName::BlueGreen,
+            Strategy::Native(native::Kind::Linear) => StrategyName::Linear,
+            Strategy::Native(native::Kind::Canary) => StrategyName::Canary,
+            Strategy::CodeDeploy => StrategyName::CodeDeploy,
+        }
+    }
+
+    /// The strategy a [`crate::rollout::RolloutState`] names.
+    pub fn named(name: StrategyName) -> Strategy {
+        match name {
+            StrategyName::Rolling => Strategy::Rolling,
+            StrategyName::BlueGreen => Strategy::Native(native::Kind::BlueGreen),
+            StrategyName::Linear => Strategy::Native(native::Kind::Linear),
+            StrategyName::Canary => Strategy::Native(native::Kind::Canary),
+            StrategyName::CodeDeploy => Strategy::CodeDeploy,
+        }
+    }
+
+    /// Reads the rollout `state` describes once, as [`crate::rollout::drive`] asks: the new revision's rollout,
+    /// or in a rollback phase the rollback's. What it identifies on the way (the service deployment, traffic
+    /// steps, the stage) is recorded in `state`. Errors: the service is gone.
+    pub async fn observe<E: Ecs>(
+        self,
+        ecs: &E,
+        clock: &dyn Clock,
+        at: &ServiceRef,
+        state: &mut crate::rollout::RolloutState,
+    ) -> Result<(Reading, Seen), DeployError> {
+        if let (Strategy::CodeDeploy, Phase::ServiceRollingBack { id, .. }) = (self, &state.phase) {
+            return Ok(codedeploy::observe_rollback(ecs, clock, id.as_deref()).await);
+        }
+        let rolling_back = match &state.phase {
+            Phase::RollingBack { to, id, .. } => Some((to.clone(), id.clone())),
+            _ => None,
+        };
+        let (deployment_id, task_definition, max_failed_tasks) = match &rolling_back {
+            Some((to, id)) => (id.clone(), to.clone(), i32::MAX),
+            None => (state.deployment_id.clone(), state.task_definition.clone(), state.policy.max_failed_tasks),
+        };
+        if self == Strategy::Rolling {
+            return rolling::observe(ecs, at, deployment_id.as_deref(), &task_definition, max_failed_tasks).await;
+        }
+        let arn = match &rolling_back {
+            Some((_, id)) if matches!(self, Strategy::Native(_)) => id.clone(),
+            _ => state.service_deployment_arn.clone(),
+        };
+        let codedeploy = match &rolling_back {
+            Some((_, id)) => id.clone(),
+            None => state.codedeploy_deployment_id.clone(),
+        }
+        .map(|deployment_id| contract::result::CodeDeployReport {
+            deployment_id,
+            traffic_steps: state.traffic_steps.clone(),
+            ..Default::default()
+        });
+        let tracked = Tracked {
+            deployment_id: deployment_id.as_deref(),
+            service_deployment_arn: arn.as_deref(),
+            codedeploy: codedeploy.as_ref(),
+            task_definition: &task_definition,
+            max_failed_tasks,
+        };
+        // One read: the strategy's follow with a deadline of now.
+        let mut followed = self.follow(ecs, clock, at, tracked, clock.now()).await?;
+        let forward = matches!(followed.verdict, None | Some(Verdict::InProgress { .. }));
+        if let Some(sd) = followed.service_deployment.as_mut() {
+            if rolling_back.is_none() && !sd.arn.is_empty() {
+                state.service_deployment_arn = Some(sd.arn.clone());
+            }
+            merge_steps(&mut state.traffic_steps, &sd.traffic_steps);
+            sd.traffic_steps.clone_from(&state.traffic_steps);
+            if forward && sd.status.as_deref() == Some("IN_PROGRESS") {
+                state.stage.clone_from(&sd.lifecycle_stage);
+            }
+        }
+        if let Some(cd) = followed.codedeploy.as_mut() {
+            // The report was seeded with the steps seen so far, and the read added its own.
+            state.traffic_steps.clone_from(&cd.traffic_steps);
+            if forward {
+                state.stage.clone_from(&cd.lifecycle_event);
+            }
+        }
+        Ok(reading_of(followed, state.stage.as_deref()))
+    }
+
     /// The strategy of `service` (named `name` in errors); a controller or strategy this deployer cannot
     /// follow is refused.
     pub fn for_service(service: &Service, name: &str) -> Result<Strategy, DeployError> {
@@ -180,6 +283,57 @@ impl Strategy {
             Strategy::Rolling | Strategy::Native(_) | Strategy::CodeDeploy => rolling::progress(service),
         }
     }
+}
+
+/// Appends the weights of `seen` that are new after `steps`' last one.
+fn merge_steps(steps: &mut Vec<f64>, seen: &[f64]) {
+    for w in seen {
+        if steps.last() != Some(w) {
+            steps.push(*w);
+        }
+    }
+}
+
+/// Pure: the strategy-neutral reading of what a native or CodeDeploy follow saw in one read. `stage`: the last
+/// stage seen moving forward, named in a failure's reason when ECS's reason names none.
+fn reading_of(followed: Followed, stage: Option<&str>) -> (Reading, Seen) {
+    let Followed { verdict, service, mut service_deployment, ecs_rollback, codedeploy } = followed;
+    let reading = match verdict {
+        None | Some(Verdict::InProgress { .. }) => Reading::Moving {
+            stage: service_deployment
+                .as_ref()
+                .and_then(|sd| sd.lifecycle_stage.clone())
+                .or_else(|| codedeploy.as_ref().and_then(|cd| cd.lifecycle_event.clone())),
+            traffic: service_deployment
+                .as_ref()
+                .and_then(|sd| sd.production_traffic_percent)
+                .or_else(|| codedeploy.as_ref().and_then(|cd| cd.traffic_percent)),
+        },
+        Some(Verdict::Completed) => Reading::Completed,
+        Some(Verdict::Failed { mut reason, ecs_rolls_back }) => {
+            if let (Some(sd), Some(stage)) = (service_deployment.as_mut(), stage) {
+                // Reads are seconds apart: the last stage seen may be earlier than the one ECS names.
+                let names_a_stage =
+                    aws_sdk_ecs::types::ServiceDeploymentLifecycleStage::values().iter().any(|s| reason.contains(s));
+                if !names_a_stage {
+                    reason.push_str(&format!(" (at {stage})"));
+                }
+                sd.lifecycle_stage = sd.lifecycle_stage.take().or(Some(stage.to_owned()));
+            }
+            let by =
+                ecs_rolls_back.then(|| ecs_rollback.as_ref().map_or(contract::result::RolledBackBy::Ecs, |r| r.by));
+            let rollback_ended = ecs_rollback.as_ref().and_then(|r| r.state) != Some(RolloutState::InProgress);
+            let rollback_id = codedeploy.as_ref().and_then(|cd| cd.rollback_deployment_id.clone());
+            Reading::Failed { reason, rolled_back_by: by, rollback_ended, rollback_id }
+        }
+        Some(Verdict::Replaced { by, task_definition }) => Reading::Replaced {
+            by,
+            task_definition: crate::plan::family_revision(&task_definition).to_owned(),
+            ecs_rollback: None,
+        },
+    };
+    let service_rollback = ecs_rollback.and_then(|r| r.state);
+    (reading, Seen { service: Some(service), service_deployment, codedeploy, service_rollback })
 }
 
 /// Why a restore failed: the call that should put the service back, or following it.

@@ -8,11 +8,15 @@ use aws_sdk_ecs::types::Service;
 use contract::result::DeploymentSummary;
 use contract::AwsError;
 
-use super::{Progress, RestoreError, Restored, Started};
+use super::{Progress, RestoreError, Restored, Seen, Started};
+use crate::error::DeployError;
 use crate::plan::{family_revision, same_revision};
-use crate::ports::{Clock, Ecs};
+use crate::ports::{Clock, Ecs, ServiceLookup};
 use crate::request::ServiceRef;
-use crate::verdict::{primary, rollout_state, Tracked};
+use crate::rollout::Reading;
+use crate::verdict::{
+    ecs_rollback_by, ecs_rolled_back_unseen, ecs_rollout_state, judge, primary, rollout_state, Tracked, Verdict,
+};
 
 /// The deployment UpdateService started for `task_definition`. `deployments[0]` is not always it.
 pub fn deployment_for(service: &Service, task_definition: &str) -> Option<String> {
@@ -52,6 +56,58 @@ pub async fn restore<E: Ecs>(
     let followed = crate::follow::follow(ecs, clock, at, tracked, deadline).await.map_err(RestoreError::Follow)?;
     let state = rollout_state(followed.verdict.as_ref());
     Ok(Restored { deployment_id: started.deployment_id, service_deployment_arn: None, state })
+}
+
+/// One read of a rolling update (DescribeServices): the deployment `deployment_id` (else the one running
+/// `task_definition`) judged by [`judge`]. A failed read is [`Reading::Unknown`]; a missing service or cluster
+/// is `ServiceNotFound`. A failure the circuit breaker or the deployment alarms roll back is theirs, reported
+/// as far as their rollback got (it is not followed).
+pub async fn observe<E: Ecs>(
+    ecs: &E,
+    at: &ServiceRef,
+    deployment_id: Option<&str>,
+    task_definition: &str,
+    max_failed_tasks: i32,
+) -> Result<(Reading, Seen), DeployError> {
+    let service = match ecs.describe_service(&at.cluster, &at.service).await {
+        Ok(ServiceLookup::Found(service)) => *service,
+        Ok(_) => {
+            return Err(DeployError::ServiceNotFound {
+                cluster: at.cluster.to_string(),
+                service: at.service.to_string(),
+            })
+        }
+        Err(e) => {
+            tracing::warn!("reading the rollout failed, trying again: {e}");
+            return Ok((Reading::Unknown { why: format!("reading the service failed: {e}") }, Seen::default()));
+        }
+    };
+    let tracked =
+        Tracked { deployment_id, service_deployment_arn: None, codedeploy: None, task_definition, max_failed_tasks };
+    let verdict = judge(&service, &tracked);
+    tracing::debug!(?verdict, "rollout");
+    let mut service_rollback = None;
+    let reading = match verdict {
+        Verdict::InProgress { .. } => Reading::Moving { stage: None, traffic: None },
+        Verdict::Completed => Reading::Completed,
+        Verdict::Failed { reason, ecs_rolls_back } => {
+            let by = ecs_rolls_back.then(|| {
+                ecs_rollback_by(&service, &reason).unwrap_or(contract::result::RolledBackBy::EcsCircuitBreaker)
+            });
+            if by.is_some() {
+                service_rollback = Some(ecs_rollout_state(primary(&service)));
+            }
+            Reading::Failed { reason, rolled_back_by: by, rollback_ended: true, rollback_id: None }
+        }
+        Verdict::Replaced { by, task_definition } => {
+            let ecs_rollback = ecs_rolled_back_unseen(&service);
+            if ecs_rollback.is_some() {
+                service_rollback = Some(ecs_rollout_state(primary(&service)));
+            }
+            Reading::Replaced { by, task_definition: family_revision(&task_definition).to_owned(), ecs_rollback }
+        }
+    };
+    Ok((reading, Seen { service: Some(service), service_rollback, ..Seen::default() }))
 }
 
 pub fn progress(service: &Service) -> Progress {

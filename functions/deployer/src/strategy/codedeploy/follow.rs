@@ -13,6 +13,8 @@ use crate::follow::{Followed, POLL_INTERVAL};
 use crate::ports::{Clock, Ecs};
 use crate::request::ServiceRef;
 use crate::rollback::read_service;
+use crate::rollout::Reading;
+use crate::strategy::Seen;
 use crate::verdict::{EcsRollback, Tracked, Verdict};
 
 /// Pure: where a CodeDeploy deployment stands. Succeeded is [`Verdict::Completed`]; Failed and Stopped are
@@ -156,6 +158,35 @@ pub(super) async fn rollback_status<E: Ecs>(
         }
         clock.sleep(pause).await;
     }
+}
+
+/// One read of CodeDeploy's own rollback deployment `id` after a failure ([`crate::rollout::Phase::ServiceRollingBack`]):
+/// Succeeded is [`Reading::Completed`], Failed or Stopped [`Reading::Failed`], anything else still moving.
+pub async fn observe_rollback<E: Ecs>(ecs: &E, clock: &dyn Clock, id: Option<&str>) -> (Reading, Seen) {
+    let Some(id) = id else {
+        return (Reading::Completed, Seen::default());
+    };
+    let status = rollback_status(ecs, clock, id, clock.now()).await;
+    let (reading, state) = match status {
+        Some(DeploymentStatus::Succeeded) => (Reading::Completed, RolloutState::Completed),
+        Some(DeploymentStatus::Failed | DeploymentStatus::Stopped) => (
+            Reading::Failed {
+                reason: format!("CodeDeploy's rollback deployment {id} did not succeed"),
+                rolled_back_by: None,
+                rollback_ended: true,
+                rollback_id: None,
+            },
+            RolloutState::Failed,
+        ),
+        _ => (Reading::Moving { stage: None, traffic: None }, RolloutState::InProgress),
+    };
+    // A report of the rollback deployment alone: no `deployment_id` of its own.
+    let report = CodeDeployReport {
+        rollback_deployment_id: Some(id.to_owned()),
+        rollback_status: status.map(|s| s.as_str().to_owned()),
+        ..CodeDeployReport::default()
+    };
+    (reading, Seen { service_rollback: Some(state), codedeploy: Some(report), ..Seen::default() })
 }
 
 /// Follows the CodeDeploy deployment a deploy created until a verdict or `deadline`; a failure's rollback

@@ -27,7 +27,7 @@ use contract::AwsError;
 
 use self::appspec::description;
 pub use self::appspec::{appspec, sha256_hex};
-pub use self::follow::{failed_hook, follow, green_traffic, judge, observe};
+pub use self::follow::{failed_hook, follow, green_traffic, judge, observe, observe_rollback};
 use self::follow::{rollback_status, target_id, terminal, watch};
 use super::{RestoreError, Restored, Started};
 use crate::error::DeployError;
