@@ -178,6 +178,25 @@ async fn a_bearer_deploy_invokes_the_deployer_and_answers_its_result() {
     );
 }
 
+/// Issue 23, D11: a top-level `region` is forwarded as the request's (one invoke, the deployer routes it as
+/// a request); the allow-list judges the service in that region, before any invoke.
+#[tokio::test]
+async fn a_top_level_region_is_forwarded_and_allowed_only_where_listed() {
+    let f = front(FakeLambda::default());
+    let body = r#"{"version":"v2","region":"us-east-1","dry_run":true}"#;
+    assert_eq!(call(&f, v2("POST", "/deploy", "", bearer(TOKEN), body)).await.0, 200);
+    assert_eq!(
+        f.invoker.calls()[0].1,
+        json!({"version": "v2", "region": "us-east-1", "dry_run": true, "cluster": "demo", "service": "web",
+               "requested_by": "bearer-token", "answer_within": 25})
+    );
+    // demo/web is listed for the function's own region only.
+    let (status, body) =
+        call(&f, v2("POST", "/deploy", "", bearer(TOKEN), r#"{"version":"v2","region":"eu-west-1"}"#)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("NotAllowed")), "{body}");
+    assert_eq!(f.invoker.calls().len(), 1, "a refusal invokes nothing");
+}
+
 #[tokio::test]
 async fn tokens_are_required_checked_and_read_once() {
     let f = front(FakeLambda::default());
