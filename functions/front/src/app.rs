@@ -347,7 +347,11 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
                 let (cluster, service) = (job.cluster(), job.service());
                 let region = home.map_or(self.config.region.as_str(), |h| h.region.as_str());
                 tracing::warn!(user = %command.user_id, cluster, service, code = err.code().as_str(), "Slack command refused: {err}");
-                return answer(&slack::refusal(&job, &err, self.config.allowed.allows(region, cluster, service, region)));
+                return answer(&slack::refusal(
+                    &job,
+                    &err,
+                    self.config.allowed.allows(region, cluster, service, region),
+                ));
             }
         };
         let job = job.checked(&checked.request);

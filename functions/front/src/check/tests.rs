@@ -190,9 +190,15 @@ fn a_top_level_region_is_forwarded_and_judged_there() {
         // demo/web is allowed in the function's region only; demo/api in eu-west-1 only.
         (json!({"action": "status", "region": "eu-west-1"}), json!("NotAllowed")),
         (json!({"action": "status", "service": "api"}), json!("NotAllowed")),
-        (json!({"version": "v2", "region": "eu-west-1", "targets": [{"cluster": "demo", "service": "web"}]}), json!("NotAllowed")),
+        (
+            json!({"version": "v2", "region": "eu-west-1", "targets": [{"cluster": "demo", "service": "web"}]}),
+            json!("NotAllowed"),
+        ),
         // The request's ARNs are of its region.
-        (json!({"action": "status", "region": "eu-west-1", "cluster": format!("{ARN}:cluster/demo"), "service": "api"}), json!("NotAllowed")),
+        (
+            json!({"action": "status", "region": "eu-west-1", "cluster": format!("{ARN}:cluster/demo"), "service": "api"}),
+            json!("NotAllowed"),
+        ),
         (json!({"action": "status", "region": "Mars"}), json!("InvalidRequest")),
     ] {
         assert_eq!(outcome(&c, Some(&h), input.clone()), expected, "{input}");
