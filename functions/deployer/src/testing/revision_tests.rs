@@ -100,6 +100,41 @@ async fn history_without_records_reads_the_revisions_tags() {
     assert_eq!(history["history"][0]["source"], "tags");
 }
 
+/// Issue 23, D9: `containers` naming only a non-ECR container (the fixtures' `xray`) chose what was checked,
+/// so a revision whose app image is not in ECR passed. Every private-ECR image is checked; `containers`
+/// chooses only what is reported.
+#[tokio::test]
+async fn containers_choose_what_is_reported_never_what_is_checked() {
+    let d = deployer();
+    d.execute(request(json!({"version": "v2"})), &inv("r1", 60)).await.unwrap();
+    assert_eq!(running(&d), "web:8");
+    pass_time(&d, 600);
+    // web:7's app image (v1) leaves ECR (the service runs web:8); the xray sidecar is on ECR Public.
+    d.ecs().state.lock().unwrap().registries.values_mut().for_each(|i| i.retain(|i| !i.tags.contains(&"v1".into())));
+    for body in [
+        json!({"task_definition": "web:7", "containers": ["xray"], "dry_run": true}),
+        json!({"task_definition": "web:7", "containers": ["envoy"]}),
+        json!({"task_definition": "web:7", "repository": "aws-appmesh-envoy"}),
+        json!({"action": "diff", "task_definition": "web:7", "containers": ["xray"]}),
+    ] {
+        d.ecs().state.lock().unwrap().calls.clear();
+        let err = d.execute(request(body.clone()), &inv("r2", 60)).await.unwrap_err();
+        assert_eq!(err.code().as_str(), "ImageNotFound", "{body}: {err}");
+        assert!(!d.ecs().ops().contains(&"UpdateService"), "{body}");
+    }
+    // With every image there, `containers` says what the result reports.
+    d.ecs().push(ACCOUNT, REGION, REPOSITORY, "v1");
+    d.ecs().state.lock().unwrap().calls.clear();
+    let out = d
+        .execute(request(json!({"task_definition": "web:7", "containers": ["xray"], "dry_run": true})), &inv("r3", 60))
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "dry_run", "{out:#}");
+    assert_eq!(out["containers_updated"], json!([]), "xray's image is not in ECR: nothing of it to report");
+    let images = d.ecs().calls().iter().filter(|c| c.op == "DescribeImages").count();
+    assert_eq!(images, 2, "the app's image and envoy's are both checked");
+}
+
 #[tokio::test]
 async fn deploying_an_existing_revision_registers_nothing_and_checks_its_images() {
     let d = deployer();
