@@ -388,14 +388,27 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
         answer(&job.acknowledgement())
     }
 
-    /// The Slack continuation: verify it, run the job through the deployer, POST the outcome to Slack.
-    /// Once verified it always succeeds (the outcome is in the message), so Lambda never retries it and a
-    /// deploy never runs twice.
+    /// The Slack continuation: verify it, claim it (each sealed continuation runs at most once: a conditional
+    /// write in the replay table, issue 23 D7), run the job through the deployer, POST the outcome to Slack.
+    /// Once claimed it always succeeds (the outcome is in the message), so Lambda never retries it and a
+    /// deploy never runs twice. A continuation claimed before answers `{"status": "already_ran"}` and invokes
+    /// and posts nothing. Errors: `Forbidden`, `InvalidRequest` (see [`continuation::open`]), `NotConfigured`
+    /// without `SLACK_REPLAY_TABLE`, and an AWS error when the claim could not be written (then nothing ran).
     pub async fn continue_slack(&self, envelope: &Envelope) -> Result<Value, FrontError> {
         let secret = self.signing.get(&self.secrets, "SLACK_SIGNING_SECRET_ARN").await?;
         let c = continuation::open(envelope, secret.expose(), self.now_secs())?;
         if !c.response_url.starts_with(&self.config.response_url_prefix) {
             return Err(FrontError::Forbidden { reason: "response_url outside SLACK_RESPONSE_URL_PREFIX".into() });
+        }
+        let Some(replays) = &self.replay else {
+            return Err(FrontError::NotConfigured {
+                what: "SLACK_REPLAY_TABLE is not set: a Slack continuation cannot be claimed".into(),
+            });
+        };
+        let claim = replay::continuation_key(envelope.signature());
+        if !replays.first_sight(&claim, envelope.remember_until()).await? {
+            tracing::warn!(job = ?c.job, user = %c.user_id, "Slack continuation received again: it ran already");
+            return Ok(json!({"job": c.job, "status": "already_ran", "posted": false}));
         }
         let request = DeployRequest {
             requested_by: Some(slack::requested_by(&c.user_id)),

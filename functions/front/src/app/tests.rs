@@ -445,6 +445,44 @@ async fn the_continuation_runs_the_job_and_posts_the_outcome() {
     assert_eq!(message["blocks"][1]["fields"][1]["text"], "*Revision*\nweb:1 → web:2");
 }
 
+/// Issue 23, D7: replaying the sealed continuation of `/deploy rollback web` rolled the service back a second
+/// step. Each continuation is claimed in the replay table before it runs: a second invoke of the same sealed
+/// payload answers that it already ran, invokes no deployer and posts nothing.
+#[tokio::test]
+async fn a_continuation_runs_at_most_once() {
+    let result = json!({"status": "rolled_back", "cluster": "demo", "service": "web", "from": "web:4", "to": "web:3"});
+    let f = front(FakeLambda::default().answer("deployer", Ok(Invoked::Answer(result))));
+    let (url, slack) = one_shot_http(200, "/commands/T1/1/x").await;
+    call(&f, slack_request(&slack_body("U1", "rollback web", &url), NOW, SIGNING)).await;
+    let sealed = f.invoker.calls()[0].1.clone();
+    let summary = invoke(&f, &sealed).await.unwrap();
+    assert_eq!(summary["posted"], true, "{summary}");
+    assert_ne!(summary["status"], "already_ran");
+    slack.await.unwrap();
+    assert_eq!(f.invoker.calls().len(), 2, "the continuation, then the deployer");
+
+    for _ in 0..2 {
+        let again = invoke(&f, &sealed).await.unwrap();
+        assert_eq!((again["status"].as_str(), again["posted"].as_bool()), (Some("already_ran"), Some(false)));
+    }
+    assert_eq!(f.invoker.calls().len(), 2, "a replay invokes no deployer");
+    let replay = f.replay.as_ref().unwrap();
+    let claim = crate::replay::continuation_key(sealed["signature"].as_str().unwrap());
+    assert!(replay.seen.lock().unwrap().contains(&claim));
+    assert!(replay.expiries.lock().unwrap().contains(&(NOW + continuation::MAX_AGE_SECS + 60)));
+
+    // A claim that cannot be written runs nothing (and is a function error: Lambda retries the event).
+    let failing = Front::new(
+        config(),
+        FakeLambda::default(),
+        FakeSecrets::default(),
+        Some(FakeReplay { fail: true, ..FakeReplay::default() }),
+    )
+    .with_clock(|| NOW_MS);
+    assert!(invoke(&failing, &sealed).await.is_err());
+    assert!(failing.invoker.calls().is_empty());
+}
+
 #[tokio::test]
 async fn forged_or_stale_continuations_are_function_errors() {
     let f = front(FakeLambda::default());
