@@ -273,11 +273,22 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
 
     /// A request that changes nothing (status, history), from a query: checked, then answered with the
     /// deployer's JSON.
+    /// A history is shown only when it is the one of the service the caller asked for and may act on (issue
+    /// 23, D10): an answer about another service is withheld (`Internal`).
     async fn ask(&self, request: DeployRequest, home: Option<&Home>) -> Result<Response<Body>, FrontError> {
-        let Checked { request, .. } = check::check(request, &self.config, home)?;
+        let Checked { request, services } = check::check(request, &self.config, home)?;
         let payload = request_payload(&within(request.clone(), HTTP_ANSWER_WITHIN));
         let invoked = self.invoker.invoke(&self.config.deployer_function, &payload, Mode::Wait).await?;
         let result = deployer_outcome(invoked)?;
+        if request.action == Action::History && !self.config.allowed.is_open() {
+            let answered = (result["cluster"].as_str(), result["service"].as_str());
+            if !services.iter().any(|(c, s)| answered == (Some(c.as_str()), Some(s.as_str()))) {
+                tracing::error!(?answered, ?services, "the deployer answered the history of another service: withheld");
+                return Err(FrontError::Internal {
+                    reason: "the deployer's history is not the one of the service asked for".into(),
+                });
+            }
+        }
         tracing::info!(action = request.action.as_str(), status = answer_status(&result), "done");
         Ok(json_response(200, &result))
     }

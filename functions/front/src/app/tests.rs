@@ -197,6 +197,24 @@ async fn a_top_level_region_is_forwarded_and_allowed_only_where_listed() {
     assert_eq!(f.invoker.calls().len(), 1, "a refusal invokes nothing");
 }
 
+/// Issue 23, D10: the history route shows the history of the service asked for (which the door allows) and
+/// nothing else, whatever the deployer answered.
+#[tokio::test]
+async fn the_history_route_shows_only_the_history_of_the_service_asked_for() {
+    let entry = json!({"action": "deploy", "status": "deployed", "task_definition": "web:8", "source": "tags"});
+    let ours = json!({"status": "ok", "cluster": "demo", "service": "web", "history": [entry]});
+    let f = front(FakeLambda::default().answer("deployer", Ok(Invoked::Answer(ours.clone()))));
+    let (status, body) = call(&f, v2("GET", "/history", "service=web", bearer(TOKEN), "")).await;
+    assert_eq!((status, body), (200, ours));
+    let theirs = json!({"status": "ok", "cluster": "demo", "service": "canary", "history": [entry]});
+    let f = front(FakeLambda::default().answer("deployer", Ok(Invoked::Answer(theirs))));
+    let (status, body) = call(&f, v2("GET", "/history", "service=web", bearer(TOKEN), "")).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(!body.to_string().contains("web:8") && !body.to_string().contains("canary"), "{body}");
+    let (status, _) = call(&f, v2("GET", "/history", "service=canary", bearer(TOKEN), "")).await;
+    assert_eq!(status, 403, "canary is not one this door allows");
+}
+
 #[tokio::test]
 async fn tokens_are_required_checked_and_read_once() {
     let f = front(FakeLambda::default());
@@ -678,8 +696,8 @@ async fn history_diff_cleanup_and_revision_deploys_are_sent_checked_with_who_ask
     let f = front(FakeLambda::default().answer("deployer", Ok(Invoked::Answer(answer.clone()))));
     let cases = [
         (
-            v2("GET", "/history", "service=api&limit=5", bearer(TOKEN), ""),
-            json!({"action": "history", "cluster": "demo", "service": "api", "limit": 5,
+            v2("GET", "/history", "service=web&limit=5", bearer(TOKEN), ""),
+            json!({"action": "history", "cluster": "demo", "service": "web", "limit": 5,
                    "requested_by": "bearer-token", "answer_within": 25}),
         ),
         (
