@@ -180,7 +180,8 @@ impl<E: Ecs> Deployer<E> {
             Resolved::Rollback(r) => {
                 let ecs = self.ecs_for(r.at.region.as_ref())?;
                 let started_ms = self.clock.unix_millis();
-                let rolled = rollback::explicit(&*ecs, &*self.lock, &*self.clock, &self.region, &r, inv).await?;
+                let rolled =
+                    rollback::explicit(&*ecs, &*self.lock, &*self.history, &*self.clock, &self.region, &r, inv).await?;
                 if rolled.status != Status::AlreadyDeployed {
                     self.remember(&self.rollback_record(&r, inv, &rolled, started_ms)).await;
                 }
@@ -227,10 +228,10 @@ impl<E: Ecs> Deployer<E> {
     ) -> Result<contract::result::CleanupResult, DeployError> {
         let ecs = self.ecs_for(c.at.region.as_ref())?;
         let deadline = self.clock.now() + inv.budget.saturating_sub(ANSWER_MARGIN);
-        let work = crate::revisions::cleanup::run(&*ecs, &*self.clock, c, deadline);
         let key = c.at.lock_key(&self.region);
+        let work = crate::revisions::cleanup::run(&*ecs, &*self.clock, &*self.history, &key, c, deadline);
         let lease = lock::lease(inv.budget);
-        lock::with_lock(&*self.lock, !c.dry_run, key, &inv.request_id, lease, c.at.service.name(), work).await
+        lock::with_lock(&*self.lock, !c.dry_run, key.clone(), &inv.request_id, lease, c.at.service.name(), work).await
     }
 
     /// Ships `request.version` to one service and answers its result, whatever its status. The invocation
@@ -469,7 +470,10 @@ impl<E: Ecs> Deployer<E> {
         if let Some(keep) = t.keep.filter(|_| matches!(result.status, Status::Deployed | Status::Completed)) {
             // Still under the deploy's lock; a cleanup that fails is reported in the log, the deploy stands.
             let deadline = started + inv.budget.saturating_sub(ANSWER_MARGIN);
-            match crate::revisions::cleanup::after_deploy(ecs, &*self.clock, &t.at, keep, deadline).await {
+            let key = t.at.lock_key(&self.region);
+            let history = &*self.history;
+            match crate::revisions::cleanup::after_deploy(ecs, &*self.clock, history, &key, &t.at, keep, deadline).await
+            {
                 Ok(cleaned) => result.cleanup = Some(Box::new(cleaned)),
                 Err(e) => tracing::warn!(code = e.code().as_str(), "the cleanup after the deploy failed: {e}"),
             }

@@ -15,7 +15,7 @@ use contract::result::{
 use crate::error::DeployError;
 use crate::lock;
 use crate::plan::{describe_name, family, family_revision, tag_value, PREVIOUS_TAG, VERSION_TAG};
-use crate::ports::{Clock, DescribedTaskDefinition, Ecs, Lock, ServiceLookup};
+use crate::ports::{Clock, DescribedTaskDefinition, Ecs, History, Lock, ServiceLookup};
 use crate::request::{DeployTarget, Invocation, RollbackTarget, ServiceRef, ANSWER_MARGIN};
 use crate::result::millis;
 use crate::strategy::{RestoreError, Restored, Strategy};
@@ -103,8 +103,10 @@ pub async fn read_service<E: Ecs>(ecs: &E, at: &ServiceRef) -> Result<Service, D
     }
 }
 
-/// The revision an explicit rollback of `service` goes to: `to`, or the one recorded in the running
-/// revision's [`PREVIOUS_TAG`]. It must be of the service's family (`RollbackOutsideFamily`, checked before
+/// The revision an explicit rollback of `service` goes to: `to`, else `recorded` (what the history's newest
+/// deploy record of the running revision says ran right before it: after a `task_definition` deploy the
+/// revision's tag names what ran before its first deploy), else the one recorded in the running revision's
+/// [`PREVIOUS_TAG`]. It must be of the service's family (`RollbackOutsideFamily`, checked before
 /// the target is read), exist (`TaskDefinitionNotFound`), be ACTIVE (`NoRollbackTarget`) and be vouched for
 /// (`UntrustedRollbackTarget`, see [`admit_rollback_target`]).
 pub async fn explicit_target<E: Ecs>(
@@ -113,9 +115,11 @@ pub async fn explicit_target<E: Ecs>(
     service: &Service,
     current: &str,
     to: Option<String>,
+    recorded: Option<String>,
 ) -> Result<DescribedTaskDefinition, DeployError> {
     let described = ecs.describe_task_definition(current).await?;
-    let recorded = described.as_ref().and_then(|d| tag_value(&d.tags, PREVIOUS_TAG)).map(str::to_owned);
+    let tagged = described.as_ref().and_then(|d| tag_value(&d.tags, PREVIOUS_TAG)).map(str::to_owned);
+    let recorded = recorded.or(tagged);
     let Some(to) = to.or_else(|| recorded.clone()) else {
         return Err(DeployError::NoRollbackTarget {
             service: at.service.to_string(),
@@ -144,19 +148,41 @@ pub async fn explicit_target<E: Ecs>(
     Ok(target)
 }
 
-/// The `rollback` action: the service back on the revision recorded when its current one was deployed, or on
-/// `to`, under the service's lock; followed when asked. The revision left is kept: it did not fail.
+/// Pure: what the newest deploy record of `current` (`records` newest first) says the service ran right
+/// before it.
+pub fn recorded_previous(records: &[contract::result::HistoryEntry], current: &str) -> Option<String> {
+    records
+        .iter()
+        .find(|r| r.action == "deploy" && r.task_definition.as_deref().map(family_revision) == Some(current))
+        .and_then(|r| r.previous_task_definition.clone())
+}
+
+/// The `rollback` action: the service back on the revision recorded when its current one was deployed (the
+/// history's record of that deploy, else the revision's tag), or on `to`, under the service's lock — always,
+/// `force` included: a rollback racing a cleanup could land on a revision the cleanup deregisters next
+/// (issue 23, D6); a held lock is `DeploymentInProgress`. Followed when asked. The revision left is kept: it
+/// did not fail. `history` holds the service's records under its lock key; one that cannot be read is
+/// logged and the tag answers alone.
+#[allow(clippy::too_many_arguments)]
 pub async fn explicit<E: Ecs>(
     ecs: &E,
     lock: &dyn Lock,
+    history: &dyn History,
     clock: &dyn Clock,
     home_region: &str,
     r: &RollbackTarget,
     inv: &Invocation,
 ) -> Result<RollbackResult, DeployError> {
     let started = clock.now();
+    let key = r.at.lock_key(home_region);
     let work = async {
-        let service = read_service(ecs, &r.at).await?;
+        let (service, records) =
+            tokio::join!(read_service(ecs, &r.at), history.recent(&key, crate::revisions::cleanup::HISTORY_LOOKBACK));
+        let service = service?;
+        let records: Vec<_> = records.map(|rs| rs.into_iter().map(|r| r.entry).collect()).unwrap_or_else(|e| {
+            tracing::warn!(code = e.code().as_str(), "the history records cannot be read; the tag answers: {e}");
+            Vec::new()
+        });
         let strategy = Strategy::for_service(&service, &r.at.service)?;
         let current = service.task_definition().unwrap_or_default().to_owned();
         if strategy == Strategy::CodeDeploy {
@@ -164,7 +190,9 @@ pub async fn explicit<E: Ecs>(
                 return Ok(stopped);
             }
         }
-        let target = explicit_target(ecs, &r.at, &service, &current, r.to.as_ref().map(ToString::to_string)).await?;
+        let recorded = recorded_previous(&records, family_revision(&current));
+        let to = r.to.as_ref().map(ToString::to_string);
+        let target = explicit_target(ecs, &r.at, &service, &current, to, recorded).await?;
         let target_arn = target
             .task_definition
             .task_definition_arn()
@@ -205,8 +233,7 @@ pub async fn explicit<E: Ecs>(
         result.timings_ms.total = millis(clock.now() - started);
         Ok(result)
     };
-    let key = r.at.lock_key(home_region);
-    lock::with_lock(lock, !r.force, key, &inv.request_id, lock::lease(inv.budget), &r.at.service, work).await
+    lock::with_lock(lock, true, key.clone(), &inv.request_id, lock::lease(inv.budget), &r.at.service, work).await
 }
 
 /// A CODE_DEPLOY service whose group has a deployment in flight: StopDeployment with auto-rollback, and the

@@ -273,11 +273,22 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
 
     /// A request that changes nothing (status, history), from a query: checked, then answered with the
     /// deployer's JSON.
+    /// A history is shown only when it is the one of the service the caller asked for and may act on (issue
+    /// 23, D10): an answer about another service is withheld (`Internal`).
     async fn ask(&self, request: DeployRequest, home: Option<&Home>) -> Result<Response<Body>, FrontError> {
-        let Checked { request, .. } = check::check(request, &self.config, home)?;
+        let Checked { request, services } = check::check(request, &self.config, home)?;
         let payload = request_payload(&within(request.clone(), HTTP_ANSWER_WITHIN));
         let invoked = self.invoker.invoke(&self.config.deployer_function, &payload, Mode::Wait).await?;
         let result = deployer_outcome(invoked)?;
+        if request.action == Action::History && !self.config.allowed.is_open() {
+            let answered = (result["cluster"].as_str(), result["service"].as_str());
+            if !services.iter().any(|(c, s)| answered == (Some(c.as_str()), Some(s.as_str()))) {
+                tracing::error!(?answered, ?services, "the deployer answered the history of another service: withheld");
+                return Err(FrontError::Internal {
+                    reason: "the deployer's history is not the one of the service asked for".into(),
+                });
+            }
+        }
         tracing::info!(action = request.action.as_str(), status = answer_status(&result), "done");
         Ok(json_response(200, &result))
     }
@@ -345,8 +356,13 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
             Ok(checked) => checked,
             Err(err) => {
                 let (cluster, service) = (job.cluster(), job.service());
+                let region = home.map_or(self.config.region.as_str(), |h| h.region.as_str());
                 tracing::warn!(user = %command.user_id, cluster, service, code = err.code().as_str(), "Slack command refused: {err}");
-                return answer(&slack::refusal(&job, &err, self.config.allowed.allows(cluster, service)));
+                return answer(&slack::refusal(
+                    &job,
+                    &err,
+                    self.config.allowed.allows(region, cluster, service, region),
+                ));
             }
         };
         let job = job.checked(&checked.request);
@@ -383,14 +399,27 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
         answer(&job.acknowledgement())
     }
 
-    /// The Slack continuation: verify it, run the job through the deployer, POST the outcome to Slack.
-    /// Once verified it always succeeds (the outcome is in the message), so Lambda never retries it and a
-    /// deploy never runs twice.
+    /// The Slack continuation: verify it, claim it (each sealed continuation runs at most once: a conditional
+    /// write in the replay table, issue 23 D7), run the job through the deployer, POST the outcome to Slack.
+    /// Once claimed it always succeeds (the outcome is in the message), so Lambda never retries it and a
+    /// deploy never runs twice. A continuation claimed before answers `{"status": "already_ran"}` and invokes
+    /// and posts nothing. Errors: `Forbidden`, `InvalidRequest` (see [`continuation::open`]), `NotConfigured`
+    /// without `SLACK_REPLAY_TABLE`, and an AWS error when the claim could not be written (then nothing ran).
     pub async fn continue_slack(&self, envelope: &Envelope) -> Result<Value, FrontError> {
         let secret = self.signing.get(&self.secrets, "SLACK_SIGNING_SECRET_ARN").await?;
         let c = continuation::open(envelope, secret.expose(), self.now_secs())?;
         if !c.response_url.starts_with(&self.config.response_url_prefix) {
             return Err(FrontError::Forbidden { reason: "response_url outside SLACK_RESPONSE_URL_PREFIX".into() });
+        }
+        let Some(replays) = &self.replay else {
+            return Err(FrontError::NotConfigured {
+                what: "SLACK_REPLAY_TABLE is not set: a Slack continuation cannot be claimed".into(),
+            });
+        };
+        let claim = replay::continuation_key(envelope.signature());
+        if !replays.first_sight(&claim, envelope.remember_until()).await? {
+            tracing::warn!(job = ?c.job, user = %c.user_id, "Slack continuation received again: it ran already");
+            return Ok(json!({"job": c.job, "status": "already_ran", "posted": false}));
         }
         let request = DeployRequest {
             requested_by: Some(slack::requested_by(&c.user_id)),

@@ -60,7 +60,13 @@ fn refused(err: IdentityError, cluster: Option<&str>, service: Option<&str>) -> 
 /// account for ARNs; its region is the request's unless a target names another). Errors: `InvalidRequest`,
 /// `InvalidVersion`, `NotAllowed`, as listed in the module documentation.
 pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -> Result<Checked, FrontError> {
-    let region = home.map_or(config.region.as_str(), |h| h.region.as_str()).to_owned();
+    let home_region = home.map_or(config.region.as_str(), |h| h.region.as_str()).to_owned();
+    // The request's `region` (every action takes it, as the deployer does): its names are looked for there,
+    // and the allow-list judges the service there (issue 23, D11).
+    if let Some(r) = &request.region {
+        request.region = Some(Region::parse(r)?.to_string());
+    }
+    let region = request.region.clone().unwrap_or_else(|| home_region.clone());
     // keep, limit, answer_within and requested_by, as the deployer checks them (one rule, in the contract).
     request.check_ranges().map_err(invalid)?;
     codedeploy_caller(&request, config)?;
@@ -104,7 +110,10 @@ pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -
                 return Err(invalid("name the cluster and service inside each of \"targets\", not beside it"));
             }
             let targets = check_targets(targets, home, &region)?;
-            let services = targets.iter().map(|t| (t.cluster.clone(), t.service.clone())).collect();
+            let services = targets
+                .iter()
+                .map(|t| (t.region.clone().unwrap_or_else(|| region.clone()), t.cluster.clone(), t.service.clone()))
+                .collect();
             request.targets = Some(targets);
             services
         }
@@ -119,7 +128,7 @@ pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -
                     let (cluster, service) = resolve_service(&c, &s, home, &region)?;
                     request.cluster = Some(cluster.clone());
                     request.service = Some(service.clone());
-                    vec![(cluster, service)]
+                    vec![(region.clone(), cluster, service)]
                 }
                 (c, s) if !config.allowed.is_open() => {
                     return Err(not_allowed(
@@ -139,24 +148,25 @@ pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -
     };
     if let Some(to) = request.to.take() {
         let (cluster, service) =
-            services.first().map(|(c, s)| (Some(c.as_str()), Some(s.as_str()))).unwrap_or_default();
+            services.first().map(|(_, c, s)| (Some(c.as_str()), Some(s.as_str()))).unwrap_or_default();
         let to = identity::task_definition(&to, home, &region).map_err(|e| refused(e, cluster, service))?;
         request.to = Some(to.to_string());
     }
     if let Some(revision) = request.task_definition.take() {
         let (cluster, service) =
-            services.first().map(|(c, s)| (Some(c.as_str()), Some(s.as_str()))).unwrap_or_default();
+            services.first().map(|(_, c, s)| (Some(c.as_str()), Some(s.as_str()))).unwrap_or_default();
         let revision = identity::revision("task_definition", &revision, home, &region)
             .map_err(|e| refused(e, cluster, service))?;
         request.task_definition = Some(revision.to_string());
     }
-    if let Some((c, s)) = services.iter().find(|(c, s)| !config.allowed.allows(c, s)) {
+    if let Some((r, c, s)) = services.iter().find(|(r, c, s)| !config.allowed.allows(r, c, s, &home_region)) {
         return Err(not_allowed(
-            format!("service {s} in cluster {c} is not one this door may act on (ALLOWED_TARGETS)"),
+            format!("service {s} in cluster {c} (region {r}) is not one this door may act on (ALLOWED_TARGETS)"),
             Some(c),
             Some(s),
         ));
     }
+    let services = services.into_iter().map(|(_, c, s)| (c, s)).collect();
     Ok(Checked { request, services })
 }
 

@@ -3,7 +3,7 @@
 
 use contract::env::Env;
 use contract::identity::Home;
-use contract::names::{ClusterName, ServiceName};
+use contract::names::AllowedTarget;
 
 use crate::error::FrontError;
 
@@ -90,29 +90,26 @@ impl Config {
     }
 }
 
-/// `cluster/service,cluster/service`: the services a request may name, by name. Empty: any service.
+/// `cluster/service,region/cluster/service`: the services a request may name, by name, as the deployer's
+/// `DEPLOY_ALLOWED_TARGETS` reads them ([`AllowedTarget`]: an entry without a region is in the function's own
+/// region). Empty: any service.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AllowList(Vec<(String, String)>);
+pub struct AllowList(Vec<AllowedTarget>);
 
 impl AllowList {
-    /// Errors: [`FrontError::NotConfigured`] for an entry that is not `cluster/service` of two ECS names.
+    /// Errors: [`FrontError::NotConfigured`] for an entry that is not `cluster/service` or
+    /// `region/cluster/service` of plain ECS names.
     pub fn parse(list: &str) -> Result<AllowList, FrontError> {
-        let mut entries = Vec::new();
-        let name = |what: &str, n: &str| {
-            !n.starts_with("arn:") && ClusterName::parse(what, n).is_ok() && ServiceName::parse(what, n).is_ok()
-        };
-        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            match entry.split_once('/') {
-                Some((cluster, service)) if name("cluster", cluster) && name("service", service) => {
-                    entries.push((cluster.to_owned(), service.to_owned()))
-                }
-                _ => {
-                    return Err(FrontError::NotConfigured {
-                        what: format!("ALLOWED_TARGETS entry {entry:?} is not cluster/service"),
-                    })
-                }
-            }
-        }
+        let entries = list
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(|entry| {
+                AllowedTarget::parse(entry).map_err(|_| FrontError::NotConfigured {
+                    what: format!("ALLOWED_TARGETS entry {entry:?} is not cluster/service or region/cluster/service"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(AllowList(entries))
     }
 
@@ -121,10 +118,12 @@ impl AllowList {
         self.0.is_empty()
     }
 
-    /// `cluster` and `service` are names, resolved from whatever the request said
-    /// ([`crate::check`] turns an ARN into its name only once it is known to be this account's).
-    pub fn allows(&self, cluster: &str, service: &str) -> bool {
-        self.is_open() || self.0.iter().any(|(c, s)| c == cluster && s == service)
+    /// Whether service `service` of cluster `cluster` in `region` is allowed; `home_region` is the function's
+    /// own, which an entry without a region stands for. `cluster` and `service` are names, resolved from
+    /// whatever the request said ([`crate::check`] turns an ARN into its name only once it is known to be
+    /// this account's, in `region`).
+    pub fn allows(&self, region: &str, cluster: &str, service: &str, home_region: &str) -> bool {
+        self.is_open() || self.0.iter().any(|a| a.matches(region, cluster, service, home_region))
     }
 }
 
@@ -167,7 +166,8 @@ mod tests {
         assert_eq!(c.slack_channels, ["C9"]);
         assert_eq!(c.response_url_prefix, "http://127.0.0.1:");
         assert!(!c.slack_wait);
-        assert!(c.allowed.allows("prod", "api") && !c.allowed.allows("prod", "worker"));
+        assert!(c.allowed.allows("eu-west-1", "prod", "api", "eu-west-1"));
+        assert!(!c.allowed.allows("eu-west-1", "prod", "worker", "eu-west-1"));
 
         let c = config(&[
             ("DEPLOYER_FUNCTION", "d"),
@@ -198,19 +198,22 @@ mod tests {
 
     #[test]
     fn the_allow_list_compares_resolved_names_exactly() {
-        let list = AllowList::parse("prod/web").unwrap();
+        let list = AllowList::parse("prod/web, eu-central-1/prod/api").unwrap();
         let cases = [
-            ("prod", "web", true),
+            ("us-east-1", "prod", "web", true),
             // ARNs never reach the list: they are resolved (and placed) first, see check.rs.
-            ("arn:aws:ecs:eu-west-1:999999999999:cluster/prod", "web", false),
-            ("prod", "arn:aws:ecs:eu-west-1:999999999999:service/prod/web", false),
-            ("prod", "api", false),
-            ("staging", "web", false),
-            ("prod", "Web", false),
+            ("us-east-1", "arn:aws:ecs:eu-west-1:999999999999:cluster/prod", "web", false),
+            ("us-east-1", "prod", "arn:aws:ecs:eu-west-1:999999999999:service/prod/web", false),
+            ("us-east-1", "prod", "api", false),
+            ("us-east-1", "staging", "web", false),
+            ("us-east-1", "prod", "Web", false),
+            // An entry without a region is the function's own region only (issue 23, D11).
+            ("eu-west-1", "prod", "web", false),
+            ("eu-central-1", "prod", "api", true),
         ];
-        for (cluster, service, allowed) in cases {
-            assert_eq!(list.allows(cluster, service), allowed, "{cluster}/{service}");
+        for (region, cluster, service, allowed) in cases {
+            assert_eq!(list.allows(region, cluster, service, "us-east-1"), allowed, "{region}/{cluster}/{service}");
         }
-        assert!(AllowList::default().allows("any", "thing"));
+        assert!(AllowList::default().allows("eu-west-1", "any", "thing", "us-east-1"));
     }
 }

@@ -6,7 +6,10 @@
 //! The continuation arrives as a direct invoke, which anyone allowed to invoke this function could send;
 //! it would make this function invoke the deployer. So it is signed: HMAC-SHA256 with the Slack signing
 //! secret (which only this door and Slack know) under its own purpose label, over the exact payload bytes
-//! and the time it was issued, and it expires after 30 minutes (as Slack's `response_url` does).
+//! and the time it was issued, and it expires after 30 minutes (as Slack's `response_url` does). Within those
+//! 30 minutes it runs at most once: it is claimed in the replay table ([`crate::replay::continuation_key`])
+//! with a conditional write before its job starts, so a replayed (or twice delivered) continuation changes
+//! nothing.
 //!
 //! Wire shape: `{"continuation": "<payload JSON text>", "issued_at": <unix seconds>, "signature": "<hex>"}`.
 
@@ -43,6 +46,17 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// The signature, as sent: what the replay table remembers the continuation by (hashed).
+    pub fn signature(&self) -> &str {
+        &self.signature
+    }
+
+    /// Until when (Unix seconds) the continuation must be remembered to run at most once: the end of its
+    /// validity, plus a minute of clock skew between this function and DynamoDB's TTL.
+    pub fn remember_until(&self) -> u64 {
+        self.issued_at.saturating_add(MAX_AGE_SECS + 60)
+    }
+
     /// The envelope of a direct-invoke event, read without any secret: `{"continuation": "<text>",
     /// "issued_at": <unix seconds>, "signature": "<hex>"}` and nothing else. Errors: `InvalidRequest`.
     pub fn from_event(event: &Value) -> Result<Envelope, FrontError> {

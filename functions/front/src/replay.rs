@@ -27,6 +27,15 @@ pub fn key(timestamp: &str, signature: &str) -> String {
     format!("{KEY_PREFIX}{hex}")
 }
 
+/// The key a Slack continuation is claimed by before it runs (issue 23, D7): a hash of its signature, under
+/// the same prefix (the front's role writes only keys with it). A signature covers the continuation's exact
+/// payload and issue time, so each sealed continuation has one key.
+pub fn continuation_key(signature: &str) -> String {
+    let digest = Sha256::digest(format!("continuation\n{}", signature.trim().to_ascii_lowercase()));
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{KEY_PREFIX}{hex}")
+}
+
 /// Until when (Unix seconds) a request sent at `timestamp` must be remembered: the end of the window in
 /// which its timestamp is accepted, plus a minute of clock skew between this function and DynamoDB's TTL.
 pub fn remember_until(timestamp: u64) -> u64 {

@@ -20,6 +20,14 @@ use crate::error::HookError;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Invocation {
     CodeDeploy(CodeDeployLifecycleEvent),
+    /// A payload that is not JSON serde_json can read (nested deeper than its 128 levels, or malformed)
+    /// whose `DeploymentId` and `LifecycleEventHookExecutionId` could still be read: reported `Failed` with
+    /// `reason`, no check runs.
+    CodeDeployUnreadable {
+        deployment_id: String,
+        execution_id: String,
+        reason: String,
+    },
     /// An ECS event; `Err` holds why its fields could not be read (answered `FAILED`, never an error).
     Ecs(Result<EcsHookEvent, String>),
 }
@@ -41,6 +49,34 @@ pub fn parse(event: Value) -> Result<Invocation, HookError> {
                  (lifecycleStage)"
             .into(),
     })
+}
+
+/// The CodeDeploy ids of a payload, read without building its values: serde_json skips the fields it does
+/// not keep without its recursion limit, so the ids of a payload nested too deep to read are still found.
+#[derive(Deserialize)]
+struct Ids {
+    #[serde(rename = "DeploymentId")]
+    deployment_id: Option<String>,
+    #[serde(rename = "LifecycleEventHookExecutionId")]
+    execution_id: Option<String>,
+}
+
+/// [`parse`] of the payload as the runtime hands it over (raw JSON text). A payload serde_json cannot read as
+/// a value — nested deeper than its 128 levels (a 300-deep `hookDetails`, issue 23 D8), or not JSON — is
+/// never an error: with both CodeDeploy ids readable it is [`Invocation::CodeDeployUnreadable`], else an ECS
+/// event that could not be read (answered `FAILED` with the reason, which is all ECS reads).
+pub fn parse_raw(raw: &str) -> Result<Invocation, HookError> {
+    let err = match serde_json::from_str::<Value>(raw) {
+        Ok(event) => return parse(event),
+        Err(e) => e,
+    };
+    let reason = format!("the event could not be read: {err}");
+    match serde_json::from_str::<Ids>(raw) {
+        Ok(Ids { deployment_id: Some(deployment_id), execution_id: Some(execution_id) }) => {
+            Ok(Invocation::CodeDeployUnreadable { deployment_id, execution_id, reason })
+        }
+        _ => Ok(Invocation::Ecs(Err(reason))),
+    }
 }
 
 /// The event of an ECS lifecycle hook.

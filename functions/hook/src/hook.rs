@@ -23,7 +23,7 @@ use tracing::{info, warn, Instrument};
 use crate::check::{judge_alarms, judge_response, summary, verdict, Outcome, Verdict};
 use crate::config::{plan, Config, Plan};
 use crate::error::HookError;
-use crate::event::{parse, EcsAnswer, EcsHookEvent, HookStatus, Invocation};
+use crate::event::{parse, parse_raw, EcsAnswer, EcsHookEvent, HookStatus, Invocation};
 use crate::ports::{Aws, LifecycleStatus, Probe, ProbeRequest, Reported};
 
 /// The key of `hookDetails` under which the hook keeps its progress between ECS invocations.
@@ -64,10 +64,27 @@ impl<A: Aws, P: Probe> Hook<A, P> {
     /// the time in seconds since the Unix epoch. Errors: [`HookError::InvalidEvent`] for an event of
     /// neither shape; for CodeDeploy, [`HookError::Aws`] when PutLifecycleEventHookExecutionStatus failed.
     pub async fn handle(&self, event: Value, time_left: Option<Duration>, now: u64) -> Result<Value, HookError> {
-        match parse(event)? {
+        self.answer(parse(event)?, time_left, now).await
+    }
+
+    /// [`Hook::handle`] of the payload as the runtime hands it over (raw JSON text, so that no limit of the
+    /// runtime's own parsing turns into a function error): a payload that cannot be read is answered `Failed`
+    /// (CodeDeploy, when its ids can be read) or `FAILED` (ECS) with the reason ([`crate::event::parse_raw`]).
+    /// Errors: as [`Hook::handle`].
+    pub async fn handle_raw(&self, raw: &str, time_left: Option<Duration>, now: u64) -> Result<Value, HookError> {
+        self.answer(parse_raw(raw)?, time_left, now).await
+    }
+
+    async fn answer(&self, invocation: Invocation, time_left: Option<Duration>, now: u64) -> Result<Value, HookError> {
+        match invocation {
             Invocation::CodeDeploy(e) => {
                 let span = tracing::info_span!("codedeploy_hook", deployment_id = %e.deployment_id);
                 self.codedeploy(e, time_left).instrument(span).await
+            }
+            Invocation::CodeDeployUnreadable { deployment_id, execution_id, reason } => {
+                let span = tracing::info_span!("codedeploy_hook", deployment_id = %deployment_id);
+                let outcomes = vec![failed("event", reason)];
+                self.report_codedeploy(&deployment_id, &execution_id, outcomes).instrument(span).await
             }
             Invocation::Ecs(e) => {
                 let stage = e.as_ref().map(|e| e.lifecycle_stage.clone()).unwrap_or_default();
@@ -91,6 +108,17 @@ impl<A: Aws, P: Probe> Hook<A, P> {
                 Ok(plan) => self.all_rounds(&plan, self.budget(time_left)).await,
             },
         };
+        self.report_codedeploy(&e.deployment_id, &e.lifecycle_event_hook_execution_id, outcomes).await
+    }
+
+    /// The one PutLifecycleEventHookExecutionStatus of a CodeDeploy invocation: `Succeeded` when every outcome
+    /// passed, `Failed` otherwise; then the notice and the function's own answer.
+    async fn report_codedeploy(
+        &self,
+        deployment_id: &str,
+        execution_id: &str,
+        outcomes: Vec<Outcome>,
+    ) -> Result<Value, HookError> {
         // Every round ran unless one failed or the time ran out, which leaves a failed outcome.
         let status = if !outcomes.is_empty() && outcomes.iter().all(|o| o.passed) {
             LifecycleStatus::Succeeded
@@ -98,7 +126,7 @@ impl<A: Aws, P: Probe> Hook<A, P> {
             LifecycleStatus::Failed
         };
         let text = summary(&outcomes);
-        let reported = self.aws.report(&e.deployment_id, &e.lifecycle_event_hook_execution_id, status).await?;
+        let reported = self.aws.report(deployment_id, execution_id, status).await?;
         match status {
             LifecycleStatus::Succeeded => info!(status = status.as_str(), ?reported, "{text}"),
             LifecycleStatus::Failed => warn!(status = status.as_str(), ?reported, "{text}"),
@@ -108,7 +136,7 @@ impl<A: Aws, P: Probe> Hook<A, P> {
             Reported::AlreadyCompleted => "already_completed",
         };
         let answer = json!({"status": status.as_str(), "reported": reported, "summary": text, "outcomes": outcomes});
-        let notice = json!({"hook": "codedeploy", "deployment_id": e.deployment_id, "status": status.as_str(),
+        let notice = json!({"hook": "codedeploy", "deployment_id": deployment_id, "status": status.as_str(),
                             "summary": text, "outcomes": outcomes});
         self.notify(&format!("ecs-deployer hook {}", status.as_str()), &notice).await;
         Ok(answer)

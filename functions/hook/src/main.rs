@@ -14,7 +14,7 @@ use hook::hook::Hook;
 use hook::http::HyperProbe;
 use hook::sdk::SdkAws;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -26,11 +26,13 @@ async fn main() -> Result<(), Error> {
     let aws = SdkAws::new(&config_loader().load().await);
     let hook = Hook::new(config, aws, HyperProbe::default());
     let hook = &hook;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let deadline = Duration::from_millis(event.context.deadline);
         let time_left = deadline.checked_sub(now);
-        hook.handle(event.payload, time_left, now.as_secs()).await
+        // The payload is parsed by the hook, not by the runtime: an event it cannot read is answered, never
+        // an error (issue 23, D8).
+        hook.handle_raw(event.payload.get(), time_left, now.as_secs()).await
     }))
     .await
 }

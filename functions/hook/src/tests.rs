@@ -192,6 +192,50 @@ async fn strangers_are_refused_without_a_report() {
     assert!(h.aws.reports().is_empty() && h.probe.calls().is_empty());
 }
 
+/// `{"a":{"a":…}}`, `depth` levels, as text: deeper than serde_json reads as a value (128).
+fn nested(depth: usize) -> String {
+    format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth))
+}
+
+/// Issue 23, D8: a payload too deep (or too broken) to read is answered through the normal path, never with
+/// an error: CodeDeploy gets its one `Failed` report, ECS a `FAILED` `hookStatus` with the reason; no check
+/// runs.
+#[tokio::test]
+async fn an_unreadable_event_is_answered_failed_with_the_reason() {
+    let ecs = format!(
+        r#"{{"executionId":"e-1","lifecycleStage":"POST_TEST_TRAFFIC_SHIFT","resourceArn":"{GREEN}","hookDetails":{}}}"#,
+        nested(300)
+    );
+    assert!(serde_json::from_str::<Value>(&ecs).is_err(), "deeper than serde_json's limit");
+    let h = hook(&fast(&[]), FakeAws::default(), FakeProbe::status(200));
+    let out = h.handle_raw(&ecs, None, 0).await.unwrap();
+    assert_eq!(out["hookStatus"], "FAILED", "{out}");
+    let saw = out["hookDetails"][STATE_KEY]["outcomes"][0]["saw"].as_str().unwrap();
+    assert!(saw.contains("the event could not be read") && saw.contains("recursion limit"), "{saw}");
+    assert!(h.probe.calls().is_empty() && h.aws.reports().is_empty());
+
+    let codedeploy =
+        format!(r#"{{"DeploymentId":"d-ABCDEF123","LifecycleEventHookExecutionId":"exec-1","x":{}}}"#, nested(300));
+    let h = hook(&fast(&[]), FakeAws::default(), FakeProbe::status(200));
+    let out = h.handle_raw(&codedeploy, None, 0).await.unwrap();
+    assert_eq!((out["status"].as_str(), out["reported"].as_str()), (Some("Failed"), Some("recorded")), "{out}");
+    assert!(out["summary"].as_str().unwrap().contains("recursion limit"), "{out}");
+    assert_eq!(h.aws.reports(), [("d-ABCDEF123".to_owned(), "exec-1".to_owned(), LifecycleStatus::Failed)]);
+    assert!(h.probe.calls().is_empty());
+
+    for broken in ["{\"lifecycleStage\": ", "not json", ""] {
+        let h = hook(&fast(&[]), FakeAws::default(), FakeProbe::status(200));
+        let out = h.handle_raw(broken, None, 0).await.unwrap();
+        assert_eq!(out["hookStatus"], "FAILED", "{broken:?}");
+        assert!(h.probe.calls().is_empty() && h.aws.reports().is_empty());
+    }
+    // A readable payload goes the usual way.
+    let h = hook(&fast(&[]), FakeAws::default(), FakeProbe::status(200));
+    let out = h.handle_raw(&codedeploy_event().to_string(), None, 0).await.unwrap();
+    assert_eq!(out["status"], "Succeeded");
+    assert!(h.handle_raw(r#"{"version":"v2"}"#, None, 0).await.is_err(), "a stranger is still refused");
+}
+
 // ---- ECS ----
 
 const GREEN: &str = "arn:aws:ecs:us-west-2:1234567890:service-revision/my-cluster/my-service/9313423515462893900";

@@ -15,8 +15,14 @@
 //!   without a revision runs the newest ACTIVE one, which is kept (`scheduled_task`);
 //! - another service of the cluster (its task definition or any of its deployments) (`other_service`);
 //! - the revision recorded ([`PREVIOUS_TAG`]) as the rollback target of a revision the service's deployments
-//!   run (`rollback_target`). One level only: the kept rollback target's own record is not followed, or a
-//!   deploy history would keep every revision it ever had.
+//!   run, and the revision the history's newest deploy record of such a revision says the service ran right
+//!   before it — what a `rollback` without `to` goes to after a `task_definition` deploy, whose revision
+//!   carries the tag of its first deploy (`rollback_target`). One level only: the kept rollback target's own
+//!   record is not followed, or a deploy history would keep every revision it ever had.
+//!
+//! The facts are read once; then, under the service's lock (which every deploy and rollback takes), the
+//! service is read again before each deregistration, and a revision one of its deployments now runs is kept
+//! (`deployment`): whatever moved the service meanwhile, it never runs an INACTIVE revision because of this.
 //!
 //! Not looked at: services and tasks of other clusters, EventBridge Scheduler schedules, rules on custom
 //! event buses, and anything in other accounts. A revision they run keeps running when it is deregistered
@@ -27,13 +33,13 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{Service, Tag, Task, TaskDefinitionStatus};
-use contract::result::{CleanupFailure, CleanupResult, CleanupStatus, KeepReason, Kept, KeptRevision};
+use contract::result::{CleanupFailure, CleanupResult, CleanupStatus, HistoryEntry, KeepReason, Kept, KeptRevision};
 use contract::AwsError;
 use tracing::Instrument;
 
 use crate::error::DeployError;
 use crate::plan::{family, family_revision, tag_value, PREVIOUS_TAG};
-use crate::ports::{Clock, Ecs, RuleTarget, ServiceLookup};
+use crate::ports::{Clock, Ecs, History, RuleTarget, ServiceLookup};
 use crate::request::{CleanupTarget, ServiceRef};
 
 /// The pause between two DeregisterTaskDefinition calls. DeregisterTaskDefinition shares one throttling
@@ -210,6 +216,27 @@ pub fn rollback_uses(in_use: &[(String, Vec<Tag>)]) -> Vec<Use> {
         .collect()
 }
 
+/// How many of the service's newest history records [`run`] reads for [`recorded_uses`].
+pub const HISTORY_LOOKBACK: u32 = 10;
+
+/// The revisions the service's history records as what it ran right before a deploy of a revision it runs
+/// (`in_use`, `family:revision`): for each, the newest deploy record of it names its `previous_task_definition`,
+/// a use held by that revision. `records` are newest first.
+pub fn recorded_uses(records: &[HistoryEntry], in_use: &BTreeSet<&str>) -> Vec<Use> {
+    let mut seen = BTreeSet::new();
+    let mut uses = Vec::new();
+    for r in records.iter().filter(|r| r.action == "deploy") {
+        let Some(td) = r.task_definition.as_deref().map(family_revision) else { continue };
+        if !in_use.contains(td) || !seen.insert(td) {
+            continue;
+        }
+        if let Some(previous) = &r.previous_task_definition {
+            uses.push(Use::new(previous.clone(), KeepReason::RollbackTarget, td));
+        }
+    }
+    uses
+}
+
 /// The facts [`run`] gathers, besides the service itself.
 struct Facts {
     active: Vec<String>,
@@ -225,6 +252,7 @@ async fn gather<E: Ecs>(
     service: &Service,
     family_name: &str,
     delete_inactive: bool,
+    records: &[HistoryEntry],
 ) -> Result<Facts, AwsError> {
     let ours = service.service_name().unwrap_or_default();
     let deployments = deployment_uses(service);
@@ -267,11 +295,13 @@ async fn gather<E: Ecs>(
         Ok::<_, AwsError>(((*fr).to_owned(), described.map(|d| d.tags).unwrap_or_default()))
     }));
     let (active, inactive, tasks, services, rules, tags) = tokio::join!(active, inactive, tasks, services, rules, tags);
+    let recorded = recorded_uses(records, &in_use);
     let mut uses = deployments;
     uses.extend(task_uses(&tasks?));
     uses.extend(rule_uses(&rules?, cluster_arn));
     uses.extend(other_service_uses(&services?, ours));
     uses.extend(rollback_uses(&tags?));
+    uses.extend(recorded);
     Ok(Facts { active: active?, inactive: inactive?, uses })
 }
 
@@ -283,16 +313,19 @@ fn failure(arn: &str, e: &AwsError) -> CleanupFailure {
     }
 }
 
-/// Cleans up the family of `target.at`'s service. `deadline` is a time on `clock` ([`Clock::now`]): no
-/// deregistration or deletion starts after it, and what is left is counted in `remaining`. Takes no lock:
-/// the caller holds the service's (the `cleanup` action takes it; a deploy cleaning up after itself already
-/// holds it).
+/// Cleans up the family of `target.at`'s service. `history` holds the service's records under `key` (its
+/// lock key). `deadline` is a time on `clock` ([`Clock::now`]): no deregistration or deletion starts after
+/// it, and what is left is counted in `remaining`. Takes no lock: the caller holds the service's (the
+/// `cleanup` action takes it; a deploy cleaning up after itself already holds it).
 ///
-/// Errors: `ServiceNotFound`, `ClusterNotFound`, and an AWS error while reading the facts (then nothing was
-/// changed). A revision that fails to go is a `failures` entry (status `partial`), and the others still go.
+/// Errors: `ServiceNotFound`, `ClusterNotFound`, and an AWS error while reading the facts or the history
+/// (then nothing was changed: a rollback target the history knows is never lost to a failed read). A
+/// revision that fails to go is a `failures` entry (status `partial`), and the others still go.
 pub async fn run<E: Ecs>(
     ecs: &E,
     clock: &dyn Clock,
+    history: &dyn History,
+    key: &str,
     target: &CleanupTarget,
     deadline: Duration,
 ) -> Result<CleanupResult, DeployError> {
@@ -307,8 +340,11 @@ pub async fn run<E: Ecs>(
     );
     async {
         let (cluster, service) = (at.cluster.name(), at.service.name());
-        let (looked_up, described_cluster) =
-            tokio::join!(ecs.describe_service(cluster, service), ecs.describe_cluster(cluster));
+        let (looked_up, described_cluster, records) = tokio::join!(
+            ecs.describe_service(cluster, service),
+            ecs.describe_cluster(cluster),
+            history.recent(key, HISTORY_LOOKBACK)
+        );
         let svc = match looked_up? {
             ServiceLookup::Found(s) => s,
             ServiceLookup::Missing => {
@@ -327,7 +363,8 @@ pub async fn run<E: Ecs>(
             });
         }
         tracing::Span::current().record("family", family_name.as_str());
-        let facts = gather(ecs, cluster, &cluster_arn, &svc, &family_name, target.delete_inactive).await?;
+        let records: Vec<HistoryEntry> = records?.into_iter().map(|r| r.entry).collect();
+        let facts = gather(ecs, cluster, &cluster_arn, &svc, &family_name, target.delete_inactive, &records).await?;
         let decision = decide(&family_name, &facts.active, target.keep, &facts.uses);
         let (to_delete, kept_inactive) = if target.delete_inactive {
             decide_inactive(&family_name, &facts.inactive, &facts.uses)
@@ -357,7 +394,7 @@ pub async fn run<E: Ecs>(
             );
             return Ok(result);
         }
-        deregister_paced(ecs, clock, &decision.deregister, deadline, &mut result).await;
+        deregister_paced(ecs, clock, at, &decision.deregister, deadline, &mut result).await;
         delete_batches(ecs, clock, &to_delete, deadline, &mut result).await;
         result.status = if result.failures.is_empty() && result.remaining == 0 {
             CleanupStatus::Cleaned
@@ -377,10 +414,21 @@ pub async fn run<E: Ecs>(
     .await
 }
 
+/// The deployments of `at`'s service, read again just before a deregistration: the uses they make now.
+async fn deployments_now<E: Ecs>(ecs: &E, at: &ServiceRef) -> Result<Vec<Use>, AwsError> {
+    match ecs.describe_service(at.cluster.name(), at.service.name()).await? {
+        ServiceLookup::Found(s) => Ok(deployment_uses(&s)),
+        ServiceLookup::Missing | ServiceLookup::ClusterMissing => Ok(Vec::new()),
+    }
+}
+
 /// Deregisters `arns` in order, one at a time, [`DEREGISTER_PACE`] apart, none started after `deadline`.
+/// Before each, `at`'s service is read again: a revision one of its deployments now runs is kept (added to
+/// `kept` with reason `deployment`), and one that cannot be checked is a failure, not deregistered.
 async fn deregister_paced<E: Ecs>(
     ecs: &E,
     clock: &dyn Clock,
+    at: &ServiceRef,
     arns: &[String],
     deadline: Duration,
     result: &mut CleanupResult,
@@ -397,8 +445,24 @@ async fn deregister_paced<E: Ecs>(
             result.remaining += u32::try_from(arns.len() - i).unwrap_or(u32::MAX);
             return;
         }
+        let revision = family_revision(arn);
+        match deployments_now(ecs, at).await {
+            Ok(uses) => {
+                let now: Vec<Kept> = reasons_for(revision, family(revision), None, &uses);
+                if !now.is_empty() {
+                    tracing::warn!("keeping {revision}: the service moved onto it since the cleanup decided");
+                    result.kept.push(KeptRevision { task_definition: revision.to_owned(), reasons: now });
+                    continue;
+                }
+            }
+            Err(e) => {
+                tracing::warn!("could not read the service again before deregistering {revision}: {e}");
+                result.failures.push(failure(arn, &e));
+                continue;
+            }
+        }
         match ecs.deregister_task_definition(arn).await {
-            Ok(()) => result.deregistered.push(family_revision(arn).to_owned()),
+            Ok(()) => result.deregistered.push(revision.to_owned()),
             Err(e) => {
                 tracing::warn!("could not deregister {}: {e}", family_revision(arn));
                 result.failures.push(failure(arn, &e));
@@ -446,12 +510,14 @@ async fn delete_batches<E: Ecs>(
 pub async fn after_deploy<E: Ecs>(
     ecs: &E,
     clock: &dyn Clock,
+    history: &dyn History,
+    key: &str,
     at: &ServiceRef,
     keep: u32,
     deadline: Duration,
 ) -> Result<CleanupResult, DeployError> {
     let target = CleanupTarget { at: at.clone(), keep, delete_inactive: false, dry_run: false };
-    run(ecs, clock, &target, deadline).await
+    run(ecs, clock, history, key, &target, deadline).await
 }
 
 #[cfg(test)]

@@ -3,13 +3,15 @@
 //! registered whose record is gone (or was never written: no lock table) still tells its story through its
 //! tags (`Version`, `ecs-deployer:previous-task-definition`) and `registeredAt`/`registeredBy`.
 
+use std::collections::BTreeSet;
+
 use aws_sdk_ecs::types::TaskDefinitionStatus;
 use aws_smithy_types::date_time::Format;
 use contract::result::{HistoryEntry, HistoryResult, HistorySource, ReportStatus};
 use futures_util::stream::{self, StreamExt};
 
 use crate::error::DeployError;
-use crate::plan::{describe_name, family, tag_value, PREVIOUS_TAG, VERSION_TAG};
+use crate::plan::{describe_name, family, family_revision, tag_value, PREVIOUS_TAG, VERSION_TAG};
 use crate::ports::{DescribedTaskDefinition, Ecs, History, HistoryRecord};
 use crate::request::ServiceRef;
 
@@ -72,8 +74,28 @@ pub fn merge(records: Vec<HistoryEntry>, tagged: Vec<HistoryEntry>, limit: u32) 
     all
 }
 
-/// The `history` action: the newest `limit` records of the service, completed from its family's newest ACTIVE
-/// revisions' tags when the records are fewer. `key` is the service's lock key. Errors: `ServiceNotFound`,
+/// Pure: the revisions (`family:revision`) known to be this service's: those its deployments and task sets
+/// run, and those its records name (deployed, or running right before a deploy). A family's revision may
+/// be another service's (several services can share a family): only these fill the history in from tags.
+pub fn own_revisions(service: &aws_sdk_ecs::types::Service, records: &[HistoryEntry]) -> BTreeSet<String> {
+    let deployed = service.deployments().iter().filter_map(|d| d.task_definition());
+    let task_sets = service.task_sets().iter().filter_map(|t| t.task_definition());
+    let recorded =
+        records.iter().flat_map(|r| [r.task_definition.as_deref(), r.previous_task_definition.as_deref()]).flatten();
+    service
+        .task_definition()
+        .into_iter()
+        .chain(deployed)
+        .chain(task_sets)
+        .chain(recorded)
+        .map(|td| family_revision(td).to_owned())
+        .collect()
+}
+
+/// The `history` action: the newest `limit` records of the service, completed from the tags of its family's
+/// newest ACTIVE revisions that are known to be this service's ([`own_revisions`]: a deploy of another
+/// service of the same family is never shown as this one's) when the records are fewer. `key` is the
+/// service's lock key. Errors: `ServiceNotFound`,
 /// `ClusterNotFound`, and AWS errors of ECS; a history table that cannot be read is logged and the tags
 /// answer alone.
 pub async fn read<E: Ecs>(
@@ -93,7 +115,9 @@ pub async fn read<E: Ecs>(
     if records.len() < limit as usize {
         let family = family(service.task_definition().unwrap_or_default()).to_owned();
         let arns = ecs.list_task_definitions(&family, TaskDefinitionStatus::Active).await?;
-        let wanted: Vec<String> = arns.into_iter().take(limit as usize).collect();
+        let own = own_revisions(&service, &records);
+        let wanted: Vec<String> =
+            arns.into_iter().filter(|a| own.contains(family_revision(a))).take(limit as usize).collect();
         let described: Vec<_> = stream::iter(wanted)
             .map(|arn| async move { ecs.describe_task_definition(&arn).await })
             .buffered(DESCRIBE_CONCURRENCY)

@@ -29,23 +29,35 @@ pub struct PulledImage {
     pub version: Version,
 }
 
-/// Pure: the images of `td` to check, as a version's are: those of the containers `named`, else of the
-/// containers that run `repository` (directly or through a pull-through cache), else of every container;
-/// of those, each whose reference names a private ECR registry, with the tag or digest it pulls (`latest`
-/// when it names neither, as Docker does). Images elsewhere (Docker Hub, ECR Public) are not checked:
-/// nothing here can read those registries.
+/// The images of a revision: every one that is checked, and those the result reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevisionImages {
+    /// Every container's image in a private ECR registry, in the revision's order: each is pulled by the
+    /// tasks, so each is checked, whatever `containers` says (issue 23, D9).
+    pub checked: Vec<PulledImage>,
+    /// Those the result reports (`containers_updated`, `image`, `version`): of the containers `named`, else of
+    /// the containers that run `repository`, else all of `checked`.
+    pub reported: Vec<PulledImage>,
+}
+
+/// Pure: the images of `td`, as a version's are checked: each container's whose reference names a private
+/// ECR registry, where its tasks will pull it (a pull-through cache's upstream for a cached repository),
+/// with the tag or digest it pulls (`latest` when it names neither, as Docker does). Images elsewhere
+/// (Docker Hub, ECR Public) are not checked: nothing here can read those registries. `named` and
+/// `repository` choose only what is reported ([`RevisionImages::reported`]). Errors: a `named` container
+/// the revision does not have, or an image reference whose tag is not a version.
 pub fn pulled_images(
     td: &aws_sdk_ecs::types::TaskDefinition,
     named: &[String],
     repository: Option<&str>,
     pull_through: &[PullThrough],
-) -> Result<Vec<PulledImage>, String> {
+) -> Result<RevisionImages, String> {
     let defs = td.container_definitions();
     if let Some(missing) = named.iter().find(|n| !defs.iter().any(|c| c.name() == Some(n.as_str()))) {
         return Err(format!("{} has no container named {missing}", describe_name(td)));
     }
     let mut all = Vec::new();
-    for c in defs.iter().filter(|c| named.is_empty() || named.iter().any(|n| c.name() == Some(n.as_str()))) {
+    for c in defs {
         let Some(image) = c.image() else { continue };
         let Some(parsed) = ImageRef::parse(image) else { continue };
         let Some(registry) = parsed.ecr() else { continue };
@@ -67,12 +79,18 @@ pub fn pulled_images(
                 repository: parsed.repository.clone(),
             },
         };
-        let runs_repository = repository.is_some_and(|r| r == query.repository);
         let container = c.name().unwrap_or_default().to_owned();
-        all.push((runs_repository, PulledImage { container, image: image.to_owned(), query, version }));
+        all.push(PulledImage { container, image: image.to_owned(), query, version });
     }
-    let of_repository = named.is_empty() && all.iter().any(|(runs, _)| *runs);
-    Ok(all.into_iter().filter(|(runs, _)| *runs || !of_repository).map(|(_, p)| p).collect())
+    let runs_repository = |p: &PulledImage| repository.is_some_and(|r| r == p.query.repository);
+    let reported: Vec<PulledImage> = if !named.is_empty() {
+        all.iter().filter(|p| named.contains(&p.container)).cloned().collect()
+    } else if all.iter().any(runs_repository) {
+        all.iter().filter(|p| runs_repository(p)).cloned().collect()
+    } else {
+        all.clone()
+    };
+    Ok(RevisionImages { checked: all, reported })
 }
 
 /// The version a redeploy reports: the revision's `Version` tag, else the first checked image's tag or digest.
@@ -174,8 +192,9 @@ impl<E: Ecs> Deployer<E> {
             });
         }
         let repository = r.repository.as_ref().map(|r| r.as_str());
-        let images = pulled_images(&named.task_definition, &r.containers, repository, &self.config().pull_through)
-            .map_err(|reason| DeployError::InvalidRequest { reason })?;
+        let RevisionImages { checked: pulled, reported: images } =
+            pulled_images(&named.task_definition, &r.containers, repository, &self.config().pull_through)
+                .map_err(|reason| DeployError::InvalidRequest { reason })?;
         let running = async {
             if same_revision(&current, named.task_definition.task_definition_arn().unwrap_or_default()) {
                 Ok(Some(named.clone()))
@@ -183,7 +202,7 @@ impl<E: Ecs> Deployer<E> {
                 ecs.describe_task_definition(&current).await
             }
         };
-        let checks = join_all(images.iter().map(|i| ecs.describe_image(&i.query, &i.version)));
+        let checks = join_all(pulled.iter().map(|i| ecs.describe_image(&i.query, &i.version)));
         let (running, answers) = tokio::join!(running, checks);
         let running =
             running?.ok_or_else(|| DeployError::TaskDefinitionNotFound { task_definition: current.clone() })?;
@@ -204,16 +223,18 @@ impl<E: Ecs> Deployer<E> {
             requested_by: r.requested_by.clone(),
         };
         let mut failures = Vec::new();
-        let mut checked: Vec<CheckedImage> = Vec::new();
-        for (image, answer) in images.iter().zip(&answers) {
+        let mut every: Vec<(&PulledImage, CheckedImage)> = Vec::new();
+        for (image, answer) in pulled.iter().zip(&answers) {
             match preflight::judge(&image.query, answer, &image.version) {
-                Ok(ok) => checked.push(ok),
+                Ok(ok) => every.push((image, ok)),
                 Err(e) => failures.push(e),
             }
         }
         if !failures.is_empty() {
             return Err(one_or_all(failures, &t));
         }
+        let checked: Vec<CheckedImage> =
+            images.iter().filter_map(|i| every.iter().find(|(p, _)| *p == i).map(|(_, c)| c.clone())).collect();
         let facts =
             PreflightFacts { service, strategy, base: named.clone(), running: running.clone(), lookups: Vec::new() };
         let already = same_revision(&current, named.task_definition.task_definition_arn().unwrap_or_default());
@@ -298,7 +319,7 @@ mod tests {
             ("pinned", "444455556666.dkr.ecr-fips.us-east-1.amazonaws.com/tools@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
             ("bare", "111122223333.dkr.ecr.eu-west-1.amazonaws.com/web"),
         ]);
-        let got = pulled_images(&t, &[], None, &[]).unwrap();
+        let got = pulled_images(&t, &[], None, &[]).unwrap().checked;
         let summary: Vec<(&str, Option<&str>, &str, &str, &str)> = got
             .iter()
             .map(|i| {
@@ -325,10 +346,20 @@ mod tests {
                 ("bare", Some("111122223333"), "eu-west-1", "web", "latest"),
             ]
         );
-        assert_eq!(pulled_images(&t, &["app".into()], None, &[]).unwrap().len(), 1);
-        let of_repository = pulled_images(&t, &[], Some("web"), &[]).unwrap();
-        assert_eq!(of_repository.iter().map(|i| i.container.as_str()).collect::<Vec<_>>(), ["app", "bare"]);
-        assert_eq!(pulled_images(&t, &[], Some("elsewhere"), &[]).unwrap().len(), 3, "none runs it: every ECR image");
+        let containers = |images: &[PulledImage]| images.iter().map(|i| i.container.clone()).collect::<Vec<_>>();
+        let every = ["app", "pinned", "bare"];
+        for (named, repository, reported) in [
+            (vec![], None, every.to_vec()),
+            (vec!["app".to_owned()], None, vec!["app"]),
+            (vec![], Some("web"), vec!["app", "bare"]),
+            (vec![], Some("elsewhere"), every.to_vec()),
+            // Issue 23, D9: a non-ECR container reports nothing, and every ECR image is still checked.
+            (vec!["sidecar".to_owned()], None, vec![]),
+        ] {
+            let images = pulled_images(&t, &named, repository, &[]).unwrap();
+            assert_eq!(containers(&images.checked), every, "{named:?} {repository:?}: every ECR image is checked");
+            assert_eq!(containers(&images.reported), reported, "{named:?} {repository:?}");
+        }
         assert!(pulled_images(&t, &["nope".into()], None, &[]).unwrap_err().contains("no container named nope"));
     }
 }

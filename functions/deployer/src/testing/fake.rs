@@ -430,6 +430,9 @@ impl FakeAws {
             for t in tags {
                 s.push(repo_key(ACCOUNT, REGION, repository), t);
             }
+            // The fixtures' envoy sidecar (`fixtures::sidecars`), in AWS's own registry: a `task_definition`
+            // deploy checks every private-ECR image its tasks pull.
+            s.push(repo_key("840364872350", "eu-west-1", "aws-appmesh-envoy"), "v1.29.6.0-prod");
             s.clusters.insert(
                 "prod".into(),
                 Cluster::builder().cluster_name("prod").cluster_arn(CLUSTER_ARN).status("ACTIVE").build(),

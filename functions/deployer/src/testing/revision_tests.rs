@@ -100,6 +100,41 @@ async fn history_without_records_reads_the_revisions_tags() {
     assert_eq!(history["history"][0]["source"], "tags");
 }
 
+/// Issue 23, D9: `containers` naming only a non-ECR container (the fixtures' `xray`) chose what was checked,
+/// so a revision whose app image is not in ECR passed. Every private-ECR image is checked; `containers`
+/// chooses only what is reported.
+#[tokio::test]
+async fn containers_choose_what_is_reported_never_what_is_checked() {
+    let d = deployer();
+    d.execute(request(json!({"version": "v2"})), &inv("r1", 60)).await.unwrap();
+    assert_eq!(running(&d), "web:8");
+    pass_time(&d, 600);
+    // web:7's app image (v1) leaves ECR (the service runs web:8); the xray sidecar is on ECR Public.
+    d.ecs().state.lock().unwrap().registries.values_mut().for_each(|i| i.retain(|i| !i.tags.contains(&"v1".into())));
+    for body in [
+        json!({"task_definition": "web:7", "containers": ["xray"], "dry_run": true}),
+        json!({"task_definition": "web:7", "containers": ["envoy"]}),
+        json!({"task_definition": "web:7", "repository": "aws-appmesh-envoy"}),
+        json!({"action": "diff", "task_definition": "web:7", "containers": ["xray"]}),
+    ] {
+        d.ecs().state.lock().unwrap().calls.clear();
+        let err = d.execute(request(body.clone()), &inv("r2", 60)).await.unwrap_err();
+        assert_eq!(err.code().as_str(), "ImageNotFound", "{body}: {err}");
+        assert!(!d.ecs().ops().contains(&"UpdateService"), "{body}");
+    }
+    // With every image there, `containers` says what the result reports.
+    d.ecs().push(ACCOUNT, REGION, REPOSITORY, "v1");
+    d.ecs().state.lock().unwrap().calls.clear();
+    let out = d
+        .execute(request(json!({"task_definition": "web:7", "containers": ["xray"], "dry_run": true})), &inv("r3", 60))
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "dry_run", "{out:#}");
+    assert_eq!(out["containers_updated"], json!([]), "xray's image is not in ECR: nothing of it to report");
+    let images = d.ecs().calls().iter().filter(|c| c.op == "DescribeImages").count();
+    assert_eq!(images, 2, "the app's image and envoy's are both checked");
+}
+
 #[tokio::test]
 async fn deploying_an_existing_revision_registers_nothing_and_checks_its_images() {
     let d = deployer();
@@ -328,4 +363,122 @@ async fn answer_within_bounds_a_cleanup_and_it_says_what_remains() {
     assert_eq!(out["remaining"].as_u64().unwrap() as usize, 19 - gone, "{out:#}");
     let err = d.execute(request(json!({"action": "cleanup", "keep": 1, "answer_within": 0})), &inv("r2", 900)).await;
     assert_eq!(err.unwrap_err().code().as_str(), "InvalidRequest");
+}
+
+/// The revisions `cleanup` kept, each with its reasons as `reason by`.
+fn kept_reasons(out: &Value) -> Vec<(String, Vec<String>)> {
+    out["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            let reasons = k["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| format!("{} {}", r["reason"].as_str().unwrap(), r["by"].as_str().unwrap_or("-")))
+                .collect();
+            (k["task_definition"].as_str().unwrap().to_owned(), reasons)
+        })
+        .collect()
+}
+
+/// Issue 23, D5: after `{"task_definition": "web:7"}` from `web:9`, the history records `web:9` as what ran
+/// before; `web:7`'s tag says nothing of it (the fixture's `web:7` was registered by hand). Cleanup keeps
+/// `web:9` as the rollback target, and `rollback` without `to` goes back to it.
+#[tokio::test]
+async fn a_task_definition_deploy_records_what_ran_before_and_cleanup_and_rollback_honour_it() {
+    let d = deployer();
+    d.ecs().push(ACCOUNT, REGION, REPOSITORY, "v3");
+    d.execute(request(json!({"version": "v2", "wait": true})), &inv("r1", 300)).await.unwrap();
+    pass_time(&d, 600);
+    d.execute(request(json!({"version": "v3", "wait": true})), &inv("r2", 300)).await.unwrap();
+    pass_time(&d, 600);
+    assert_eq!(running(&d), "web:9");
+    let out = d.execute(request(json!({"task_definition": "web:7", "wait": true})), &inv("r3", 300)).await.unwrap();
+    assert_eq!((out["status"].as_str(), running(&d).as_str()), (Some("completed"), "web:7"), "{out:#}");
+    pass_time(&d, 60);
+    let history = d.execute(request(json!({"action": "history", "limit": 1})), &inv("r4", 60)).await.unwrap();
+    assert_eq!(summary(&history), [row("deploy", "completed", "web:7", "web:9", "v1", "invoke")], "{history:#}");
+
+    let dry = json!({"action": "cleanup", "keep": 1, "dry_run": true});
+    let out = d.execute(request(dry), &inv("r5", 60)).await.unwrap();
+    assert_eq!(out["deregistered"], json!(["web:8"]), "{out:#}");
+    let kept = kept_reasons(&out);
+    assert!(kept.contains(&("web:9".into(), vec!["newest -".into(), "rollback_target web:7".into()])), "{kept:?}");
+
+    // keep 1 with a newer revision registered by hand: web:9 is no longer the newest, the record still keeps it.
+    d.ecs().state.lock().unwrap().task_definitions.push(described(10, "v3"));
+    let out = d.execute(request(json!({"action": "cleanup", "keep": 1})), &inv("r6", 60)).await.unwrap();
+    assert_eq!(out["deregistered"], json!(["web:8"]), "{out:#}");
+    assert!(kept_reasons(&out).contains(&("web:9".into(), vec!["rollback_target web:7".into()])), "{out:#}");
+
+    let out = d.execute(request(json!({"action": "rollback"})), &inv("r7", 60)).await.unwrap();
+    assert_eq!((out["from"].as_str(), out["to"].as_str()), (Some("web:7"), Some("web:9")), "{out:#}");
+    assert_eq!(running(&d), "web:9");
+}
+
+/// Issue 23, D6: a forced rollback raced a cleanup and landed on a revision the cleanup deregistered a
+/// moment later. Every rollback takes the service's lock (`force` too): while a cleanup holds it, the
+/// rollback is refused and changes nothing.
+#[tokio::test]
+async fn a_forced_rollback_waits_for_no_cleanup_it_is_refused_while_one_holds_the_lock() {
+    let d = deployer();
+    d.ecs().push(ACCOUNT, REGION, REPOSITORY, "v3");
+    d.execute(request(json!({"version": "v2"})), &inv("r1", 60)).await.unwrap();
+    pass_time(&d, 600);
+    d.execute(request(json!({"version": "v3"})), &inv("r2", 60)).await.unwrap();
+    pass_time(&d, 600);
+    for r in 10..=12 {
+        d.ecs().state.lock().unwrap().task_definitions.push(described(r, "v3"));
+    }
+    assert_eq!(running(&d), "web:9");
+    let c1 = inv("c1", 60);
+    let cleanup = d.execute(request(json!({"action": "cleanup", "keep": 1})), &c1);
+    let rollback = async {
+        // Once the cleanup has deregistered its first revision, it still holds the lock.
+        while !d.ecs().ops().contains(&"DeregisterTaskDefinition") {
+            tokio::task::yield_now().await;
+        }
+        d.execute(request(json!({"action": "rollback", "to": "web:8", "force": true})), &inv("rb", 60)).await
+    };
+    let (cleaned, rolled) = tokio::join!(cleanup, rollback);
+    let err = rolled.unwrap_err();
+    assert_eq!(err.code().as_str(), "DeploymentInProgress", "{err}");
+    let cleaned = cleaned.unwrap();
+    assert_eq!(cleaned["status"], "cleaned", "{cleaned:#}");
+    assert_eq!(running(&d), "web:9", "the refused rollback changed nothing");
+    let statuses: Vec<(String, bool)> = d
+        .ecs()
+        .revisions("web")
+        .iter()
+        .map(|r| (describe(r), r.task_definition.status() == Some(&TaskDefinitionStatus::Active)))
+        .collect();
+    assert!(statuses.contains(&("web:9".into(), true)), "{statuses:?}");
+}
+
+fn describe(d: &crate::ports::DescribedTaskDefinition) -> String {
+    crate::plan::describe_name(&d.task_definition)
+}
+
+/// Issue 23, D10: `canary` runs `web`'s family; a deploy to it registered `web:8`. `web`'s history (its
+/// records gone, so tags fill in) shows only what is known to be `web`'s, never `canary`'s deploy.
+#[tokio::test]
+async fn history_from_tags_shows_only_this_service_s_revisions() {
+    let d = deployer();
+    d.ecs().add_service("canary", "web:7");
+    d.execute(request(json!({"version": "v2", "service": "canary"})), &inv("r1", 60)).await.unwrap();
+    pass_time(&d, 60);
+    assert_eq!(running(&d), "web:7");
+    let history = d.execute(request(json!({"action": "history", "limit": 50})), &inv("r2", 60)).await.unwrap();
+    assert_eq!(summary(&history), Vec::<(String, String, String, String, String, String)>::new(), "{history:#}");
+    let canary = d.execute(request(json!({"action": "history", "service": "canary"})), &inv("r3", 60)).await.unwrap();
+    assert_eq!(summary(&canary), [row("deploy", "deployed", "web:8", "web:7", "v2", "invoke")], "{canary:#}");
+
+    // Without records, canary's deploy still tells its story there (canary runs web:8), never on web.
+    d.ecs().state.lock().unwrap().history.clear();
+    let history = d.execute(request(json!({"action": "history"})), &inv("r4", 60)).await.unwrap();
+    assert!(summary(&history).is_empty(), "{history:#}");
+    let canary = d.execute(request(json!({"action": "history", "service": "canary"})), &inv("r5", 60)).await.unwrap();
+    assert_eq!(summary(&canary), [row("deploy", "registered", "web:8", "web:7", "v2", "-")], "{canary:#}");
 }

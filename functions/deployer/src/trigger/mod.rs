@@ -80,11 +80,14 @@ pub struct Envelope {
     pub detail: Value,
 }
 
-/// The envelope fields a request never has (`version` is both): a body holding one of them is taken as an
-/// event and must be a well-formed one.
-const EVENT_ONLY_FIELDS: &[&str] = &["id", "detail-type", "source", "account", "time", "region", "resources", "detail"];
+/// The envelope fields that make an EventBridge event what it is (what sent it, what kind, its body) and that
+/// no request has: a body holding one of them is taken as an event and must be a well-formed one. `version`
+/// and `region` are fields of both shapes, so they decide nothing (a request's documented `region` once made
+/// every request a malformed event: issue 23, D11); `id`, `account`, `time` and `resources` alone are refused
+/// as a request's unknown fields.
+const EVENT_ONLY_FIELDS: &[&str] = &["source", "detail-type", "detail"];
 
-/// Decides what an event is. A JSON object with any of EventBridge's own fields must be a well-formed
+/// Decides what an event is. A JSON object with `source`, `detail-type` or `detail` must be a well-formed
 /// EventBridge event (exactly the envelope's fields, version `0`, a 12-digit account, a region) of a
 /// supported source; anything else must be a direct-invoke request (unknown fields refused). Pure; errors
 /// are `InvalidRequest`.
@@ -202,6 +205,23 @@ mod tests {
         assert!(route(json!({"version": "v2", "oops": 1})).is_err());
     }
 
+    /// Issue 23, D11: `region` is a request's field too (README "Request"); a request with it is a request on
+    /// every action, and an event is still told by its envelope.
+    #[test]
+    fn a_top_level_region_is_a_request_field() {
+        for body in [
+            json!({"action": "status", "region": "us-east-1"}),
+            json!({"version": "v2", "region": "us-east-1", "dry_run": true}),
+            json!({"action": "history", "region": "eu-west-1"}),
+            json!({"action": "rollback", "region": "eu-west-1", "to": "web:3"}),
+        ] {
+            let Inbound::Request(r) = route(body.clone()).unwrap() else { panic!("a request: {body}") };
+            assert_eq!(r.region.as_deref(), body["region"].as_str(), "{body}");
+        }
+        let Inbound::EcsDeployment(e) = route(event(ECS_EVENT)).unwrap() else { panic!("still an event") };
+        assert_eq!(e.origin.region, "us-east-1");
+    }
+
     #[test]
     fn ecs_deployment_events_name_the_service_and_deployment() {
         let Inbound::EcsDeployment(e) = route(event(ECS_EVENT)).unwrap() else { panic!("an ECS deployment event") };
@@ -245,11 +265,17 @@ mod tests {
             "detail": {"eventName": "SERVICE_DEPLOYMENT_FAILED", "deploymentId": "ecs-svc/1"},
         });
         assert!(refusal(bare).contains("not a well-formed EventBridge event"));
-        // One envelope field is enough to be taken as an event, never as a request.
-        for field in ["detail-type", "source", "detail", "resources", "account", "region", "time", "id"] {
+        // One of the fields that make an event is enough to be taken as one, never as a request.
+        for field in ["detail-type", "source", "detail"] {
             let mut body = json!({"version": "v2"});
             body[field] = json!("x");
             assert!(refusal(body).contains("not a well-formed EventBridge event"), "{field}");
+        }
+        // The envelope's other fields are no request's either: refused as unknown fields.
+        for field in ["resources", "account", "time", "id"] {
+            let mut body = json!({"version": "v2"});
+            body[field] = json!("x");
+            assert!(refusal(body).contains(&format!("unknown field `{field}`")), "{field}");
         }
         for (field, value) in [
             ("version", json!("1")),

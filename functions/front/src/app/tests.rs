@@ -179,6 +179,43 @@ async fn a_bearer_deploy_invokes_the_deployer_and_answers_its_result() {
     );
 }
 
+/// Issue 23, D11: a top-level `region` is forwarded as the request's (one invoke, the deployer routes it as
+/// a request); the allow-list judges the service in that region, before any invoke.
+#[tokio::test]
+async fn a_top_level_region_is_forwarded_and_allowed_only_where_listed() {
+    let f = front(FakeLambda::default());
+    let body = r#"{"version":"v2","region":"us-east-1","dry_run":true}"#;
+    assert_eq!(call(&f, v2("POST", "/deploy", "", bearer(TOKEN), body)).await.0, 200);
+    assert_eq!(
+        f.invoker.calls()[0].1,
+        json!({"version": "v2", "region": "us-east-1", "dry_run": true, "cluster": "demo", "service": "web",
+               "requested_by": "bearer-token", "answer_within": 25})
+    );
+    // demo/web is listed for the function's own region only.
+    let (status, body) =
+        call(&f, v2("POST", "/deploy", "", bearer(TOKEN), r#"{"version":"v2","region":"eu-west-1"}"#)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("NotAllowed")), "{body}");
+    assert_eq!(f.invoker.calls().len(), 1, "a refusal invokes nothing");
+}
+
+/// Issue 23, D10: the history route shows the history of the service asked for (which the door allows) and
+/// nothing else, whatever the deployer answered.
+#[tokio::test]
+async fn the_history_route_shows_only_the_history_of_the_service_asked_for() {
+    let entry = json!({"action": "deploy", "status": "deployed", "task_definition": "web:8", "source": "tags"});
+    let ours = json!({"status": "ok", "cluster": "demo", "service": "web", "history": [entry]});
+    let f = front(FakeLambda::default().answer("deployer", Ok(Invoked::Answer(ours.clone()))));
+    let (status, body) = call(&f, v2("GET", "/history", "service=web", bearer(TOKEN), "")).await;
+    assert_eq!((status, body), (200, ours));
+    let theirs = json!({"status": "ok", "cluster": "demo", "service": "canary", "history": [entry]});
+    let f = front(FakeLambda::default().answer("deployer", Ok(Invoked::Answer(theirs))));
+    let (status, body) = call(&f, v2("GET", "/history", "service=web", bearer(TOKEN), "")).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(!body.to_string().contains("web:8") && !body.to_string().contains("canary"), "{body}");
+    let (status, _) = call(&f, v2("GET", "/history", "service=canary", bearer(TOKEN), "")).await;
+    assert_eq!(status, 403, "canary is not one this door allows");
+}
+
 #[tokio::test]
 async fn tokens_are_required_checked_and_read_once() {
     let f = front(FakeLambda::default());
@@ -427,6 +464,44 @@ async fn the_continuation_runs_the_job_and_posts_the_outcome() {
     assert_eq!(message["blocks"][1]["fields"][1]["text"], "*Revision*\nweb:1 → web:2");
 }
 
+/// Issue 23, D7: replaying the sealed continuation of `/deploy rollback web` rolled the service back a second
+/// step. Each continuation is claimed in the replay table before it runs: a second invoke of the same sealed
+/// payload answers that it already ran, invokes no deployer and posts nothing.
+#[tokio::test]
+async fn a_continuation_runs_at_most_once() {
+    let result = json!({"status": "rolled_back", "cluster": "demo", "service": "web", "from": "web:4", "to": "web:3"});
+    let f = front(FakeLambda::default().answer("deployer", Ok(Invoked::Answer(result))));
+    let (url, slack) = one_shot_http(200, "/commands/T1/1/x").await;
+    call(&f, slack_request(&slack_body("U1", "rollback web", &url), NOW, SIGNING)).await;
+    let sealed = f.invoker.calls()[0].1.clone();
+    let summary = invoke(&f, &sealed).await.unwrap();
+    assert_eq!(summary["posted"], true, "{summary}");
+    assert_ne!(summary["status"], "already_ran");
+    slack.await.unwrap();
+    assert_eq!(f.invoker.calls().len(), 2, "the continuation, then the deployer");
+
+    for _ in 0..2 {
+        let again = invoke(&f, &sealed).await.unwrap();
+        assert_eq!((again["status"].as_str(), again["posted"].as_bool()), (Some("already_ran"), Some(false)));
+    }
+    assert_eq!(f.invoker.calls().len(), 2, "a replay invokes no deployer");
+    let replay = f.replay.as_ref().unwrap();
+    let claim = crate::replay::continuation_key(sealed["signature"].as_str().unwrap());
+    assert!(replay.seen.lock().unwrap().contains(&claim));
+    assert!(replay.expiries.lock().unwrap().contains(&(NOW + continuation::MAX_AGE_SECS + 60)));
+
+    // A claim that cannot be written runs nothing (and is a function error: Lambda retries the event).
+    let failing = Front::new(
+        config(),
+        FakeLambda::default(),
+        FakeSecrets::default(),
+        Some(FakeReplay { fail: true, ..FakeReplay::default() }),
+    )
+    .with_clock(|| NOW_MS);
+    assert!(invoke(&failing, &sealed).await.is_err());
+    assert!(failing.invoker.calls().is_empty());
+}
+
 #[tokio::test]
 async fn forged_or_stale_continuations_are_function_errors() {
     let f = front(FakeLambda::default());
@@ -622,8 +697,8 @@ async fn history_diff_cleanup_and_revision_deploys_are_sent_checked_with_who_ask
     let f = front(FakeLambda::default().answer("deployer", Ok(Invoked::Answer(answer.clone()))));
     let cases = [
         (
-            v2("GET", "/history", "service=api&limit=5", bearer(TOKEN), ""),
-            json!({"action": "history", "cluster": "demo", "service": "api", "limit": 5,
+            v2("GET", "/history", "service=web&limit=5", bearer(TOKEN), ""),
+            json!({"action": "history", "cluster": "demo", "service": "web", "limit": 5,
                    "requested_by": "bearer-token", "answer_within": 25}),
         ),
         (

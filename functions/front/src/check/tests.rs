@@ -133,7 +133,7 @@ fn rollbacks_and_status_take_only_their_fields() {
 
 #[test]
 fn targets_are_each_checked_resolved_and_allowed() {
-    let c = config("demo/web,demo/api");
+    let c = config("demo/web,demo/api,eu-west-1/demo/api");
     let h = home();
     let ok = json!({"version": "v2", "targets": [
         {"cluster": format!("{ARN}:cluster/demo"), "service": "web"},
@@ -161,6 +161,48 @@ fn targets_are_each_checked_resolved_and_allowed() {
     }
     let beside = json!({"version": "v2", "cluster": "demo", "targets": [target("demo", "web")]});
     assert_eq!(outcome(&c, Some(&h), beside), "InvalidRequest");
+}
+
+/// Issue 23, D11: a top-level `region` (README "Request": every action takes it) is forwarded, and the
+/// allow-list judges the service in that region; the request's ARNs are of that region.
+#[test]
+fn a_top_level_region_is_forwarded_and_judged_there() {
+    let c = config("demo/web,eu-west-1/demo/api");
+    let h = home();
+    for (input, expected) in [
+        (
+            json!({"action": "status", "region": "us-east-1"}),
+            json!({"action": "status", "region": "us-east-1", "cluster": "demo", "service": "web"}),
+        ),
+        (
+            json!({"version": "v2", "region": "eu-west-1", "service": "api", "dry_run": true}),
+            json!({"version": "v2", "region": "eu-west-1", "cluster": "demo", "service": "api", "dry_run": true}),
+        ),
+        (
+            json!({"action": "history", "region": "eu-west-1", "service": "arn:aws:ecs:eu-west-1:123456789012:service/demo/api", "cluster": "demo"}),
+            json!({"action": "history", "region": "eu-west-1", "cluster": "demo", "service": "api"}),
+        ),
+        // A target without its own region is in the request's.
+        (
+            json!({"version": "v2", "region": "eu-west-1", "targets": [{"cluster": "demo", "service": "api"}]}),
+            json!({"version": "v2", "region": "eu-west-1", "targets": [{"cluster": "demo", "service": "api"}]}),
+        ),
+        // demo/web is allowed in the function's region only; demo/api in eu-west-1 only.
+        (json!({"action": "status", "region": "eu-west-1"}), json!("NotAllowed")),
+        (json!({"action": "status", "service": "api"}), json!("NotAllowed")),
+        (
+            json!({"version": "v2", "region": "eu-west-1", "targets": [{"cluster": "demo", "service": "web"}]}),
+            json!("NotAllowed"),
+        ),
+        // The request's ARNs are of its region.
+        (
+            json!({"action": "status", "region": "eu-west-1", "cluster": format!("{ARN}:cluster/demo"), "service": "api"}),
+            json!("NotAllowed"),
+        ),
+        (json!({"action": "status", "region": "Mars"}), json!("InvalidRequest")),
+    ] {
+        assert_eq!(outcome(&c, Some(&h), input.clone()), expected, "{input}");
+    }
 }
 
 #[test]

@@ -219,6 +219,11 @@ fn busy_world() -> FakeAws {
     fake
 }
 
+/// The lock key (and history key) of the standard service.
+fn key() -> String {
+    format!("{REGION}/prod/web")
+}
+
 fn target(keep: u32, dry_run: bool, delete_inactive: bool) -> CleanupTarget {
     let d = defaults();
     CleanupTarget {
@@ -268,7 +273,7 @@ fn kept_of(result: &CleanupResult) -> Vec<(String, Vec<KeepReason>)> {
 async fn dry_run_lists_what_would_go_and_changes_nothing() {
     let fake = busy_world();
     let before = statuses(&fake);
-    let result = run(&fake, &fake, &target(2, true, false), Duration::from_secs(60)).await.unwrap();
+    let result = run(&fake, &fake, &fake, &key(), &target(2, true, false), Duration::from_secs(60)).await.unwrap();
     assert_eq!(result.status, CleanupStatus::DryRun);
     assert_eq!(result.deregistered, names(&[5, 7, 8]));
     assert_eq!(kept_of(&result), expected_kept());
@@ -281,7 +286,7 @@ async fn dry_run_lists_what_would_go_and_changes_nothing() {
 async fn keeps_every_revision_in_use_even_older_than_n_and_paces_deregistrations() {
     let fake = busy_world();
     let started = fake.now();
-    let result = run(&fake, &fake, &target(2, false, false), Duration::from_secs(60)).await.unwrap();
+    let result = run(&fake, &fake, &fake, &key(), &target(2, false, false), Duration::from_secs(60)).await.unwrap();
     assert_eq!(result.status, CleanupStatus::Cleaned);
     assert_eq!(result.deregistered, names(&[5, 7, 8]));
     assert_eq!(result.family, "web");
@@ -306,7 +311,7 @@ async fn keeps_every_revision_in_use_even_older_than_n_and_paces_deregistrations
 #[tokio::test]
 async fn reads_the_facts_with_the_calls_the_iam_policy_allows() {
     let fake = busy_world();
-    run(&fake, &fake, &target(2, true, true), Duration::from_secs(60)).await.unwrap();
+    run(&fake, &fake, &fake, &key(), &target(2, true, true), Duration::from_secs(60)).await.unwrap();
     let mut ops = fake.ops();
     ops.sort();
     ops.dedup();
@@ -322,6 +327,8 @@ async fn reads_the_facts_with_the_calls_the_iam_policy_allows() {
             "ListTargetsByRule",
             "ListTaskDefinitions",
             "ListTasks",
+            // The service's history records: what a task_definition deploy's record names as previous.
+            "Query",
         ]
     );
     let calls = fake.calls();
@@ -339,7 +346,7 @@ async fn a_failed_deregistration_is_reported_and_the_others_still_go() {
     let fake = busy_world();
     fake.pass_next("DeregisterTaskDefinition");
     fake.fail_next("DeregisterTaskDefinition", AwsErrorKind::Throttled, false);
-    let result = run(&fake, &fake, &target(2, false, false), Duration::from_secs(60)).await.unwrap();
+    let result = run(&fake, &fake, &fake, &key(), &target(2, false, false), Duration::from_secs(60)).await.unwrap();
     assert_eq!(result.status, CleanupStatus::Partial);
     assert_eq!(result.deregistered, names(&[5, 8]));
     assert_eq!(result.failures.len(), 1);
@@ -352,7 +359,7 @@ async fn stops_before_the_deadline_and_says_how_many_remain() {
     let fake = busy_world();
     // Time for the first deregistration and one pause, not two.
     let deadline = fake.now() + DEREGISTER_PACE + Duration::from_millis(500);
-    let result = run(&fake, &fake, &target(2, false, false), deadline).await.unwrap();
+    let result = run(&fake, &fake, &fake, &key(), &target(2, false, false), deadline).await.unwrap();
     assert_eq!(result.status, CleanupStatus::Partial);
     assert_eq!(result.deregistered, names(&[5, 7]));
     assert_eq!(result.remaining, 1);
@@ -373,7 +380,7 @@ async fn delete_inactive_deletes_only_unused_inactive_revisions_ten_at_a_time() 
         }
     }
     fake.run_task("web:12", 12);
-    let result = run(&fake, &fake, &target(2, false, true), Duration::from_secs(60)).await.unwrap();
+    let result = run(&fake, &fake, &fake, &key(), &target(2, false, true), Duration::from_secs(60)).await.unwrap();
     assert_eq!(result.status, CleanupStatus::Cleaned);
     let mut deleted = result.deleted.clone();
     deleted.sort();
@@ -400,7 +407,7 @@ async fn a_missing_service_is_an_error_and_changes_nothing() {
     let fake = busy_world();
     let mut t = target(2, false, false);
     t.at.service = contract::names::ServiceName::parse("service", "nope").unwrap();
-    let err = run(&fake, &fake, &t, Duration::from_secs(60)).await.unwrap_err();
+    let err = run(&fake, &fake, &fake, &key(), &t, Duration::from_secs(60)).await.unwrap_err();
     assert!(matches!(err, crate::error::DeployError::ServiceNotFound { .. }), "{err}");
     assert!(!fake.ops().contains(&"DeregisterTaskDefinition"));
 }
@@ -409,7 +416,7 @@ async fn a_missing_service_is_an_error_and_changes_nothing() {
 async fn a_failed_read_changes_nothing() {
     let fake = busy_world();
     fake.fail_next("ListTargetsByRule", AwsErrorKind::Throttled, false);
-    let err = run(&fake, &fake, &target(2, false, false), Duration::from_secs(60)).await.unwrap_err();
+    let err = run(&fake, &fake, &fake, &key(), &target(2, false, false), Duration::from_secs(60)).await.unwrap_err();
     assert!(matches!(err, crate::error::DeployError::Aws(_)), "{err}");
     assert!(!fake.ops().contains(&"DeregisterTaskDefinition"));
     assert_eq!(active(&fake), (1..=10).collect::<Vec<_>>());
@@ -457,8 +464,74 @@ async fn a_dry_run_takes_no_lock() {
 async fn after_deploy_cleans_up_without_deleting() {
     let fake = busy_world();
     let t = target(3, false, false);
-    let result = after_deploy(&fake, &fake, &t.at, 3, Duration::from_secs(60)).await.unwrap();
+    let result = after_deploy(&fake, &fake, &fake, &key(), &t.at, 3, Duration::from_secs(60)).await.unwrap();
     assert_eq!(result.deregistered, names(&[5, 7]));
     assert!(!fake.ops().contains(&"DeleteTaskDefinitions"));
     assert!(!fake.ops().contains(&"PutItem"));
+}
+
+/// Issue 23, D6: the service moved onto a revision the cleanup had decided to deregister (a rollback that
+/// raced it, or anything that does not take the lock): the service is read again before each
+/// deregistration, and that revision is kept, as a deployment's.
+#[tokio::test]
+async fn a_revision_the_service_moved_onto_meanwhile_is_kept() {
+    let fake = busy_world();
+    let (k, t) = (key(), target(2, false, false));
+    let cleanup = run(&fake, &fake, &fake, &k, &t, Duration::from_secs(60));
+    let move_service = async {
+        while !fake.ops().contains(&"DeregisterTaskDefinition") {
+            tokio::task::yield_now().await;
+        }
+        let onto = arn("web:8");
+        let moved = Service::builder()
+            .service_name("web")
+            .status("ACTIVE")
+            .task_definition(onto.clone())
+            .deployments(Deployment::builder().id("ecs-svc/9").status("PRIMARY").task_definition(onto).build())
+            .build();
+        fake.state.lock().unwrap().services.insert("web".into(), moved);
+    };
+    let (result, ()) = tokio::join!(cleanup, move_service);
+    let result = result.unwrap();
+    assert_eq!(result.deregistered, names(&[5, 7]), "{result:?}");
+    assert!(
+        result.kept.contains(&KeptRevision {
+            task_definition: "web:8".into(),
+            reasons: vec![Kept { reason: KeepReason::Deployment, by: Some("ecs-svc/9".into()) }],
+        }),
+        "{result:?}"
+    );
+    assert!(active(&fake).contains(&8), "the service never runs an INACTIVE revision because of the cleanup");
+    // One read of the service before each deregistration.
+    let describes = fake.calls().iter().filter(|c| c.op == "DescribeServices").count();
+    assert!(describes >= 4, "the first read and one per deregistration: {describes}");
+}
+
+#[test]
+fn the_history_s_record_of_a_running_revision_names_a_rollback_target() {
+    use contract::result::{HistoryEntry, HistorySource};
+    let entry = |action: &str, td: &str, previous: &str| HistoryEntry {
+        action: action.into(),
+        status: "completed".into(),
+        version: None,
+        digest: None,
+        task_definition: Some(td.into()),
+        previous_task_definition: Some(previous.into()),
+        at: String::new(),
+        ended_at: None,
+        by: None,
+        reason: None,
+        deployment_id: None,
+        source: HistorySource::Record,
+    };
+    // Newest first: web:3 deployed again (from web:5), a rollback, web:3's first deploy (from web:2).
+    let records = [
+        entry("deploy", "web:3", "web:5"),
+        entry("rollback", "web:3", "web:4"),
+        entry("deploy", "web:3", "web:2"),
+        entry("deploy", "web:4", "web:3"),
+    ];
+    let in_use: BTreeSet<&str> = ["web:3"].into();
+    assert_eq!(recorded_uses(&records, &in_use), [Use::new("web:5", KeepReason::RollbackTarget, "web:3")]);
+    assert!(recorded_uses(&records, &BTreeSet::new()).is_empty());
 }
