@@ -214,8 +214,14 @@ impl<E: Ecs> Deployer<E> {
         if !failures.is_empty() {
             return Err(one_or_all(failures, &t));
         }
-        let facts =
-            PreflightFacts { service, strategy, base: named.clone(), running: running.clone(), lookups: Vec::new() };
+        let facts = PreflightFacts {
+            service,
+            strategy,
+            base: named.clone(),
+            running: running.clone(),
+            lookups: Vec::new(),
+            running_tasks: None,
+        };
         let already = same_revision(&current, named.task_definition.task_definition_arn().unwrap_or_default());
         if !r.options.force && !already {
             preflight::refuse_foreign_rollout(&t, &facts)?;
