@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 const BUILD: &str = "cargo lambda build --release --package deployer --bin deployer --output-format zip";
 const USAGE: &str = "usage: bench [--delay-ms N] [--deploys N] [--binary PATH] [--zip PATH] [--write FILE]
              [--cold-starts N] [--throttle-every K] [--throttle-deploys N] [--fanout-repeats N]
-             [--front-zip PATH] [--hook-zip PATH] [--wide-targets N]
+             [--front-zip PATH] [--hook-zip PATH] [--wide-targets N] [--fake-only yes]
 
   --delay-ms N          latency the proxy adds to every AWS call (default 40)
   --deploys N           single-service deploys measured (default 20)
@@ -33,6 +33,7 @@ const USAGE: &str = "usage: bench [--delay-ms N] [--deploys N] [--binary PATH] [
                         target/lambda/front/bootstrap.zip; skipped when missing)
   --hook-zip PATH       the hook's release zip (default target/lambda/hook/bootstrap.zip)
   --wide-targets N      services of the fan-out run with throttling (default 50)
+  --fake-only yes       only the fan-out on the in-process fake (no release build, no moto)
 
 Build the release zip first:
   cargo lambda build --release --package deployer --bin deployer --output-format zip";
@@ -76,6 +77,7 @@ struct Args {
     front_zip: PathBuf,
     hook_zip: PathBuf,
     wide_targets: usize,
+    fake_only: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -93,6 +95,7 @@ fn parse_args() -> Result<Args, String> {
         front_zip: repo_root().join("target/lambda/front/bootstrap.zip"),
         hook_zip: repo_root().join("target/lambda/hook/bootstrap.zip"),
         wide_targets: 50,
+        fake_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -114,6 +117,7 @@ fn parse_args() -> Result<Args, String> {
             "--front-zip" => args.front_zip = PathBuf::from(value),
             "--hook-zip" => args.hook_zip = PathBuf::from(value),
             "--wide-targets" => args.wide_targets = number(&value)?.clamp(1, 500) as usize,
+            "--fake-only" => args.fake_only = value == "yes",
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -1204,6 +1208,9 @@ fn is_targets_unsupported(error: &Value) -> bool {
 }
 
 async fn run(args: &Args, report: &mut Report) -> Result<(), String> {
+    if args.fake_only {
+        return run_fake(args, report).await;
+    }
     if !args.zip.exists() {
         return Err(format!("{} not found: build it first with\n  {BUILD}", args.zip.display()));
     }
@@ -1381,7 +1388,12 @@ async fn run(args: &Args, report: &mut Report) -> Result<(), String> {
     drop(throttling);
     drop(proxy);
     drop(world);
+    run_fake(args, report).await
+}
 
+/// The fan-out of 1 and 20 services on the in-process fake.
+async fn run_fake(args: &Args, report: &mut Report) -> Result<(), String> {
+    let delay = Duration::from_millis(args.delay_ms);
     println!("== fan-out on the in-process fake at {} ms per call", args.delay_ms);
     for n in [1, 20] {
         let mut windows = Vec::new();
