@@ -49,10 +49,12 @@ test-local-aws: tools
 demo: tools
 	cargo run --quiet --locked -p deployer-tests --bin demo
 
-## Release build, then the benchmark; rewrites docs/BENCHMARKS.md and docs/fanout.svg. `--compiler cargo`
+## Release builds of the three functions, then the benchmark; rewrites docs/BENCHMARKS.md and docs/fanout.svg. `--compiler cargo`
 ## builds with the host toolchain (no Zig needed): the bench runs the binary here, not in Lambda.
 bench: tools
 	cargo lambda build --release --compiler cargo --locked --package deployer --bin deployer --output-format zip
+	cargo lambda build --profile release-front --compiler cargo --locked --package front --output-format zip
+	cargo lambda build --release --compiler cargo --locked --package hook --bin hook --output-format zip
 	cargo run --quiet --locked -p deployer-tests --bin bench -- --write docs/BENCHMARKS.md
 
 ## The deployable zips for Lambda on arm64 (target/lambda/<function>/bootstrap.zip) of the three functions. cargo-lambda adds the

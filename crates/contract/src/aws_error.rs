@@ -93,19 +93,48 @@ where
     AwsError { operation, kind, aws_code, message: DisplayErrorContext(err).to_string() }
 }
 
-/// The AWS configuration every client is built from: adaptive retries with jitter for throttling, and
-/// time-outs short enough that a hung call cannot eat a Lambda's whole life. The caller adds region,
-/// credentials and endpoint (or leaves them to the environment) and loads it once per cold start.
+/// Attempts per call, the first included: a throttled or dropped call is retried at most three times.
+pub const MAX_ATTEMPTS: u32 = 4;
+/// The backoff before the first retry is drawn from `0..INITIAL_BACKOFF` (full jitter), and doubles for each
+/// further retry up to [`MAX_BACKOFF`].
+pub const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
+/// The longest wait before any retry.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// One attempt of a call (ECS, ECR, DynamoDB, … answer in well under a second).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A whole call, its retries and backoffs included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How every client retries: the SDK's *standard* mode (exponential backoff with full jitter, a retry quota
+/// per endpoint), [`MAX_ATTEMPTS`] attempts, waits bounded by [`MAX_BACKOFF`]. Not the *adaptive* mode: its
+/// client-side rate limiter, once a throttling answer switches it on, sends at most at the rate it measured,
+/// never below 0.5 requests/s (`MIN_FILL_RATE` in aws-smithy-runtime's `client_rate_limiter.rs`), so at a
+/// deployer's few calls per second it held each retry back 4–20 s, and every target of a fan-out shares
+/// it. The SDKs' reference guide recommends standard mode and calls adaptive mode "appropriate only for
+/// specialized use-cases" (<https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html>).
+/// The backoff is `rand(0..1) × min(INITIAL_BACKOFF × 2^(retry − 1), MAX_BACKOFF)` (aws-smithy-runtime's
+/// `standard.rs`, `calculate_exponential_backoff`). Measured in `make bench`
+/// (docs/BENCHMARKS.md, the throttling run).
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(INITIAL_BACKOFF)
+        .with_max_backoff(MAX_BACKOFF)
+}
+
+/// The AWS configuration every client is built from: [`retry_config`], and time-outs short enough that a
+/// hung call cannot eat a Lambda's whole life (3 s to connect, [`ATTEMPT_TIMEOUT`] per attempt,
+/// [`OPERATION_TIMEOUT`] per call). A client whose calls must not be repeated (the front's synchronous
+/// invoke) overrides both. The caller adds region, credentials and endpoint (or leaves them to the
+/// environment) and loads it once per cold start.
 pub fn config_loader() -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(4))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(10))
-                .operation_timeout(Duration::from_secs(25))
-                .build(),
-        )
+    aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config()).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build(),
+    )
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ pub trait Fleet: Sync {
 }
 
 /// How many targets of one request are deployed at the same time. ECS's RegisterTaskDefinition bucket
-/// bursts to 20; the SDK's adaptive retry absorbs what goes beyond.
+/// bursts to 20; the SDK's standard retries (`contract::aws_error::retry_config`) absorb what goes beyond.
 pub const PARALLEL_TARGETS: usize = 20;
 
 /// Deploys every target and reports each.

@@ -337,7 +337,9 @@ impl<E: Ecs> Deployer<E> {
         let change = match action {
             Action::Register(input) => Some(Change::Register(input)),
             Action::Unchanged => {
-                let running = preflight::running_digests(ecs, t, &previous_arn, &mut result.containers_updated).await?;
+                let listed = facts.running_tasks;
+                let running =
+                    preflight::running_digests(ecs, t, &previous_arn, &mut result.containers_updated, listed).await?;
                 if running == Running::Moved {
                     result.forced_new_deployment = true;
                     Some(Change::ForceNewDeployment)

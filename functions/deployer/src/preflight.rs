@@ -38,6 +38,10 @@ pub struct PreflightFacts {
     pub running: DescribedTaskDefinition,
     /// What ECR answered where the image was expected; [`images`] reuses what matches.
     pub lookups: Vec<Lookup>,
+    /// The service's running tasks (ListTasks), read in the first round when this process was last asked
+    /// for the same version of the same service, so that a repeat (`already_deployed`) reads its tasks'
+    /// digests one round sooner; `None` when not read ([`running_digests`] then asks).
+    pub running_tasks: Option<Result<Vec<String>, AwsError>>,
 }
 
 type ServiceKey = (Option<Region>, ClusterName, ServiceName);
@@ -51,6 +55,8 @@ type ImageKey = (ServiceKey, String, Vec<String>);
 pub struct ServiceCache {
     families: Mutex<HashMap<ServiceKey, String>>,
     images: Mutex<HashMap<ImageKey, Vec<ImageQuery>>>,
+    /// The version this process was last asked to deploy to each service.
+    versions: Mutex<HashMap<ServiceKey, String>>,
 }
 
 impl ServiceCache {
@@ -60,6 +66,12 @@ impl ServiceCache {
 
     fn put_family(&self, key: ServiceKey, family: &str) {
         self.families.lock().unwrap_or_else(|p| p.into_inner()).insert(key, family.to_owned());
+    }
+
+    /// True when the last deploy asked of this service was of `version` too; remembers `version` for the next.
+    fn repeats(&self, key: &ServiceKey, version: &Version) -> bool {
+        let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        versions.insert(key.clone(), version.to_string()).as_deref() == Some(version.as_str())
     }
 
     fn image_queries(&self, t: &DeployTarget) -> Option<Vec<ImageQuery>> {
@@ -90,10 +102,21 @@ pub async fn check<E: Ecs>(
     let expected = cache.image_queries(t).unwrap_or_else(|| {
         vec![ImageQuery { registry_id: None, region: region.to_owned(), repository: t.repository.to_string() }]
     });
-    let (answers, cluster, service) = tokio::join!(
+    // A repeat of the last version is most likely `already_deployed`, which reads the running tasks: ask
+    // for them now rather than after the plan (one call more when the guess is wrong, never a round more).
+    // Not with `pin_digest`: its references name the digest, which answers without reading the tasks.
+    let repeat = cache.repeats(&key(t), &t.version) && !t.pin_digest;
+    let tasks = async {
+        match repeat {
+            true => Some(ecs.list_tasks(&t.at.cluster, &t.at.service, DesiredStatus::Running).await),
+            false => None,
+        }
+    };
+    let (answers, cluster, service, running_tasks) = tokio::join!(
         join_all(expected.iter().map(|q| ecs.describe_image(q, &t.version))),
         ecs.describe_cluster(&t.at.cluster),
         service_and_task_definitions(ecs, t, cache),
+        tasks,
     );
     let lookups: Vec<Lookup> = expected.into_iter().zip(answers).collect();
     let mut failures = Vec::new();
@@ -115,7 +138,7 @@ pub async fn check<E: Ecs>(
     };
     match found {
         Some((service, strategy, base, running)) if failures.is_empty() => {
-            Ok(PreflightFacts { service, strategy, base, running, lookups })
+            Ok(PreflightFacts { service, strategy, base, running, lookups, running_tasks })
         }
         _ => {
             // Without the task definition the image cannot be located: report it where it was expected.
@@ -223,8 +246,12 @@ pub async fn images<E: Ecs>(
 type ServiceFacts = (Service, Strategy, DescribedTaskDefinition, DescribedTaskDefinition);
 
 /// The service, checked, with its strategy, then the base revision and the one the service runs (one call
-/// when they are the same revision). When this process has seen the service before, the base revision of
-/// its family is read in the same round as the service and kept only if the service still runs that family.
+/// when they are the same revision). The base revision of the family the service most likely runs is read
+/// in the same round as the service: the family this process saw it run, or else one named as the service
+/// (the usual naming, and the one `register-task-definition --family <service>` gives). The guess is kept
+/// only if the service runs that family; otherwise the real family is read after the service (one round
+/// more, as without the guess). A failed guess is not an error: DescribeTaskDefinition of a family with no
+/// ACTIVE revision is a `ClientException` (the API reference's "Errors"), which only means "guessed wrong".
 /// `Ok(None)` when the cluster is missing: the cluster check reports that.
 async fn service_and_task_definitions<E: Ecs>(
     ecs: &E,
@@ -233,7 +260,7 @@ async fn service_and_task_definitions<E: Ecs>(
 ) -> Result<Option<ServiceFacts>, Vec<DeployError>> {
     let key = key(t);
     let known_family = match t.base {
-        Base::Latest => cache.family(&key),
+        Base::Latest => cache.family(&key).or_else(|| Some(t.at.service.name().to_owned())),
         Base::Service => None,
     };
     let early_base = async {
@@ -331,17 +358,23 @@ pub fn refuse_foreign_rollout(t: &DeployTarget, facts: &PreflightFacts) -> Resul
 /// The register request would change nothing: do the running tasks run the digest the tag resolves to?
 /// References that pin a digest answer without a call; otherwise the service's running tasks are read
 /// (ListTasks, DescribeTasks) and each change's `digest_before` filled in.
+/// `listed` is the first round's ListTasks answer, when it asked ([`PreflightFacts::running_tasks`]).
 pub async fn running_digests<E: Ecs>(
     ecs: &E,
     t: &DeployTarget,
     running_arn: &str,
     changes: &mut [ContainerChange],
+    listed: Option<Result<Vec<String>, AwsError>>,
 ) -> Result<Running, DeployError> {
     if let Some(pinned) = digest::pinned_by_reference(changes) {
         let same = changes.iter().zip(&pinned).all(|(c, d)| c.digest_after.as_deref() == Some(d.as_str()));
         return Ok(if same { Running::Same } else { Running::Moved });
     }
-    let arns = ecs.list_tasks(&t.at.cluster, &t.at.service, DesiredStatus::Running).await?;
+    let arns = match listed {
+        Some(Ok(arns)) => arns,
+        // A failed early read is asked again now, as it would have been without it.
+        _ => ecs.list_tasks(&t.at.cluster, &t.at.service, DesiredStatus::Running).await?,
+    };
     let tasks = if arns.is_empty() { Vec::new() } else { ecs.describe_tasks(&t.at.cluster, &arns).await? };
     Ok(digest::compare(changes, running_arn, &tasks))
 }

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 const BUILD: &str = "cargo lambda build --release --package deployer --bin deployer --output-format zip";
 const USAGE: &str = "usage: bench [--delay-ms N] [--deploys N] [--binary PATH] [--zip PATH] [--write FILE]
              [--cold-starts N] [--throttle-every K] [--throttle-deploys N] [--fanout-repeats N]
+             [--front-zip PATH] [--hook-zip PATH] [--wide-targets N] [--fake-only yes]
 
   --delay-ms N          latency the proxy adds to every AWS call (default 40)
   --deploys N           single-service deploys measured (default 20)
@@ -28,6 +29,11 @@ const USAGE: &str = "usage: bench [--delay-ms N] [--deploys N] [--binary PATH] [
   --throttle-every K    in the throttling run, every K-th call is throttled (default 5)
   --throttle-deploys N  deploys in the throttling run (default 10)
   --fanout-repeats N    invocations per fan-out size; the median is reported (default 3)
+  --front-zip PATH      the front's release zip, whose bootstrap's start is measured (default
+                        target/lambda/front/bootstrap.zip; skipped when missing)
+  --hook-zip PATH       the hook's release zip (default target/lambda/hook/bootstrap.zip)
+  --wide-targets N      services of the fan-out run with throttling (default 50)
+  --fake-only yes       only the fan-out on the in-process fake (no release build, no moto)
 
 Build the release zip first:
   cargo lambda build --release --package deployer --bin deployer --output-format zip";
@@ -48,6 +54,14 @@ const TARGET_READY_MS: f64 = 15.0;
 const TARGET_RSS_MB: f64 = 16.0;
 const TARGET_ZIP_MB: f64 = 4.0;
 const TARGET_FANOUT_RATIO: f64 = 2.0;
+/// 20 services against one on the in-process fake (no moto behind the calls).
+const TARGET_FAKE_FANOUT_RATIO: f64 = 1.2;
+/// With every 5th call throttled: the API window's median and the throttled call → its retry, p95.
+const TARGET_THROTTLED_WINDOW_MS: f64 = 2000.0;
+const TARGET_RETRY_GAP_MS: f64 = 1500.0;
+/// Rounds of a warm `already_deployed` and of a cold first deploy.
+const TARGET_WARM_ROUNDS: usize = 3;
+const TARGET_COLD_ROUNDS: usize = 3;
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -60,6 +74,10 @@ struct Args {
     throttle_every: u32,
     throttle_deploys: usize,
     fanout_repeats: usize,
+    front_zip: PathBuf,
+    hook_zip: PathBuf,
+    wide_targets: usize,
+    fake_only: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -74,6 +92,10 @@ fn parse_args() -> Result<Args, String> {
         throttle_every: 5,
         throttle_deploys: 10,
         fanout_repeats: 3,
+        front_zip: repo_root().join("target/lambda/front/bootstrap.zip"),
+        hook_zip: repo_root().join("target/lambda/hook/bootstrap.zip"),
+        wide_targets: 50,
+        fake_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -92,6 +114,10 @@ fn parse_args() -> Result<Args, String> {
             "--throttle-every" => args.throttle_every = number(&value)?.clamp(1, 1000) as u32,
             "--throttle-deploys" => args.throttle_deploys = number(&value)?.clamp(1, 1000) as usize,
             "--fanout-repeats" => args.fanout_repeats = number(&value)?.clamp(1, 100) as usize,
+            "--front-zip" => args.front_zip = PathBuf::from(value),
+            "--hook-zip" => args.hook_zip = PathBuf::from(value),
+            "--wide-targets" => args.wide_targets = number(&value)?.clamp(1, 500) as usize,
+            "--fake-only" => args.fake_only = value == "yes",
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -426,6 +452,14 @@ struct Report {
     /// (services, samples) or None when this build has no `targets`.
     fanout: Option<Vec<(usize, Vec<Sample>)>>,
     fanout_note: Option<String>,
+    /// (services, API windows) on the in-process fake.
+    fake_fanout: Vec<(usize, Vec<f64>)>,
+    /// The throttled function's VmHWM after the many-service fan-out.
+    rss_wide_kb: Option<u64>,
+    /// The fan-out to many services with throttling: (services, sample).
+    wide: Option<(usize, Sample)>,
+    /// The other functions: (name, start → ready times, zip bytes).
+    others: Vec<(&'static str, Vec<f64>, Option<u64>)>,
     failures: Vec<String>,
 }
 
@@ -524,21 +558,21 @@ impl Report {
         });
         let ready = median(&self.cold_starts);
         rows.push(Row {
-            figure: format!("process start → ready (median of {})", self.cold_starts.len()),
+            figure: format!("deployer: process start → ready (median of {})", self.cold_starts.len()),
             measured: format!("{ready:.1} ms"),
             target: format!("≤ {TARGET_READY_MS:.0} ms"),
             verdict: verdict(ready, TARGET_READY_MS, "ms", 1),
         });
         let rss = self.rss_peak_kb.map_or(f64::NAN, |kb| mb(kb * 1024));
         rows.push(Row {
-            figure: "peak RSS (VmHWM) after every run".into(),
+            figure: "deployer: peak RSS (VmHWM) after every run (20-service fan-out and throttling included)".into(),
             measured: format!("{rss:.1} MB"),
             target: format!("≤ {TARGET_RSS_MB:.0} MB"),
             verdict: verdict(rss, TARGET_RSS_MB, "MB", 1),
         });
         let zip = self.zip_bytes.map_or(f64::NAN, mb);
         rows.push(Row {
-            figure: "release zip".into(),
+            figure: "deployer: release zip".into(),
             measured: format!("{zip:.2} MB"),
             target: format!("≤ {TARGET_ZIP_MB:.0} MB"),
             verdict: verdict(zip, TARGET_ZIP_MB, "MB", 2),
@@ -546,12 +580,17 @@ impl Report {
         let fan = self.fanout_medians();
         let one = fan.iter().find(|r| r.0 == 1).and_then(|r| r.1);
         let twenty = fan.iter().find(|r| r.0 == 20).and_then(|r| r.1);
+        let moto = |n: usize| fan.iter().find(|r| r.0 == n).map_or(f64::NAN, |r| r.5);
         match (one, twenty) {
             (Some(one), Some(twenty)) => {
                 let ratio = twenty / one;
                 rows.push(Row {
-                    figure: "20 services vs one: API window".into(),
-                    measured: format!("{twenty:.0} ms vs {one:.0} ms = {ratio:.2}×"),
+                    figure: "20 services vs one, local AWS: API window (moto's own time per call)".into(),
+                    measured: format!(
+                        "{twenty:.0} ms vs {one:.0} ms = {ratio:.2}× (moto {:.1} ms vs {:.1} ms per call)",
+                        moto(20),
+                        moto(1)
+                    ),
                     target: format!("≤ {TARGET_FANOUT_RATIO:.0}×"),
                     verdict: verdict(ratio, TARGET_FANOUT_RATIO, "×", 2),
                 });
@@ -563,7 +602,97 @@ impl Report {
                 verdict: "not measured".into(),
             }),
         }
+        self.more_rows(&mut rows);
         rows
+    }
+
+    /// Issue 24's further targets: throttling, the fan-out on the fake and with throttling, rounds, the
+    /// other functions.
+    fn more_rows(&self, rows: &mut Vec<Row>) {
+        let fake = |n: usize| self.fake_fanout.iter().find(|f| f.0 == n).map(|f| median(&f.1));
+        if let (Some(one), Some(twenty)) = (fake(1), fake(20)) {
+            let ratio = twenty / one;
+            rows.push(Row {
+                figure: format!("20 services vs one, in-process fake at {} ms per call: API window", self.delay_ms),
+                measured: format!("{twenty:.0} ms vs {one:.0} ms = {ratio:.2}×"),
+                target: format!("≤ {TARGET_FAKE_FANOUT_RATIO:.1}×"),
+                verdict: verdict(ratio, TARGET_FAKE_FANOUT_RATIO, "×", 2),
+            });
+        }
+        if !self.throttled.is_empty() {
+            let ok = self.throttled.iter().filter(|s| s.status() == "deployed").count();
+            let windows: Vec<f64> = self.throttled.iter().map(|s| ms(s.window)).collect();
+            let w50 = median(&windows);
+            rows.push(Row {
+                figure: format!("throttling (every {}th call): API window, median", self.throttle_every),
+                measured: format!("{w50:.0} ms ({ok}/{} deployed)", self.throttled.len()),
+                target: format!("≤ {TARGET_THROTTLED_WINDOW_MS:.0} ms, every deploy correct"),
+                verdict: if ok == self.throttled.len() {
+                    verdict(w50, TARGET_THROTTLED_WINDOW_MS, "ms", 0)
+                } else {
+                    format!("missed: {} of {} failed", self.throttled.len() - ok, self.throttled.len())
+                },
+            });
+            let gaps: Vec<f64> = self.throttled.iter().flat_map(|s| s.retry_gaps.iter().map(|g| ms(*g))).collect();
+            let g95 = percentile(&gaps, 95.0);
+            rows.push(Row {
+                figure: "throttling: throttled answer → its retry, p95".into(),
+                measured: format!("{g95:.0} ms (n = {})", gaps.len()),
+                target: format!("≤ {TARGET_RETRY_GAP_MS:.0} ms"),
+                verdict: verdict(g95, TARGET_RETRY_GAP_MS, "ms", 0),
+            });
+        }
+        if let Some((n, wide)) = &self.wide {
+            let deployed = wide
+                .outcome
+                .as_ref()
+                .ok()
+                .and_then(|v| v["targets"].as_array())
+                .map_or(0, |t| t.iter().filter(|e| e["status"] == "deployed").count());
+            rows.push(Row {
+                figure: format!("{n} services, every {}th call throttled, one invocation", self.throttle_every),
+                measured: format!(
+                    "{deployed}/{n} deployed in {:.0} ms ({} of {} calls throttled)",
+                    ms(wide.invocation),
+                    wide.throttled,
+                    wide.calls
+                ),
+                target: "all complete in one invocation".into(),
+                verdict: if deployed == *n { "met".into() } else { format!("missed: {}", wide.status()) },
+            });
+        }
+        if let Some(w) = &self.warm {
+            rows.push(Row {
+                figure: format!("warm repeat (`{}`): sequential rounds, every call", w.status()),
+                measured: format!("{} ({} calls)", w.rounds, w.calls),
+                target: format!("≤ {TARGET_WARM_ROUNDS}"),
+                verdict: verdict(w.rounds as f64, TARGET_WARM_ROUNDS as f64, "rounds", 0),
+            });
+        }
+        if let Some(first) = self.singles.first() {
+            rows.push(Row {
+                figure: "cold first deploy: sequential rounds in the window".into(),
+                measured: format!("{}", first.window_rounds),
+                target: format!("{TARGET_COLD_ROUNDS}"),
+                verdict: verdict(first.window_rounds as f64, TARGET_COLD_ROUNDS as f64, "rounds", 0),
+            });
+        }
+        for (name, starts, zip) in &self.others {
+            let ready = if starts.is_empty() { f64::NAN } else { median(starts) };
+            rows.push(Row {
+                figure: format!("{name}: process start → ready (median of {})", starts.len()),
+                measured: format!("{ready:.1} ms"),
+                target: format!("≤ {TARGET_READY_MS:.0} ms"),
+                verdict: verdict(ready, TARGET_READY_MS, "ms", 1),
+            });
+            let zip = zip.map_or(f64::NAN, mb);
+            rows.push(Row {
+                figure: format!("{name}: release zip"),
+                measured: format!("{zip:.2} MB"),
+                target: format!("≤ {TARGET_ZIP_MB:.0} MB"),
+                verdict: verdict(zip, TARGET_ZIP_MB, "MB", 2),
+            });
+        }
     }
 
     fn info_rows(&self) -> Vec<(String, String)> {
@@ -613,6 +742,13 @@ impl Report {
         }
         if let Some(kb) = self.rss_after_singles_kb {
             info.push(("peak RSS after the single deploys".into(), format!("{:.1} MB", mb(kb * 1024))));
+        }
+        if let Some(kb) = self.rss_wide_kb {
+            let n = self.wide.as_ref().map_or(0, |w| w.0);
+            info.push((
+                format!("peak RSS of the throttled process after its {n}-service fan-out"),
+                format!("{:.1} MB", mb(kb * 1024)),
+            ));
         }
         if let Some(kb) = self.rss_now_kb {
             info.push(("RSS at the end (VmRSS)".into(), format!("{:.1} MB", mb(kb * 1024))));
@@ -727,9 +863,10 @@ impl Report {
         let _ = writeln!(md, "```sh\nmake bench\n```\n");
         let _ = writeln!(
             md,
-            "runs `cargo lambda build --release --package deployer --bin deployer --output-format zip`, then \
+            "builds the three functions' release zips (`cargo lambda build --release` for the deployer and the hook, \
+             `--profile release-front` for the front, as `make package` does), then \
              `cargo run -p deployer-tests --bin bench -- --write docs/BENCHMARKS.md` (options: `--delay-ms`, \
-             `--deploys`, `--binary`, `--zip`, …; see `--help`). The bench runs the `bootstrap` inside the zip.\n"
+             `--deploys`, `--binary`, `--zip`, …; see `--help`). The bench runs the `bootstrap` inside each zip.\n"
         );
         let _ = writeln!(md, "## Machine\n");
         let _ = writeln!(md, "| | |\n|---|---|");
@@ -812,9 +949,13 @@ impl Report {
             "- Why a single deploy makes 7 calls, not 6: the seventh is the per-service lock in DynamoDB \
              (`PutItem`), taken in the same round as the preflight so that it costs a call but no round; \
              releasing it (`DeleteItem`) comes after UpdateService. Three rounds at 40 ms are 120 ms; moto's own \
-             time per call makes up the rest of the window. The first deploy after a cold start needs a fourth \
-             round: the service's task-definition family is not known yet, so DescribeTaskDefinition waits for \
-             DescribeServices; the family is then remembered for the life of the process.\n\
+             time per call makes up the rest of the window. The first deploy after a cold start reads the \
+             task-definition family named as the service beside DescribeServices (kept only if the service runs \
+             it; otherwise the real family costs a fourth round); the family is then remembered for the life of \
+             the process. A repeat of the version last asked for reads the service's tasks (ListTasks) in the \
+             first round, as `already_deployed` needs them.\n\
+             - The in-process fake (`deployer::testing::FakeAws`) answers every call after the same delay and \
+             at once otherwise: its fan-out shows the deployer's own share, without moto's.\n\
              - Every call's time is the proxy's delay plus moto's own time (its median is shown). moto is one \
              Python process on this machine's few cores: when many calls arrive at once it answers them \
              largely one after another, so its time per call grows with the fan-out (see the table) in a way \
@@ -825,11 +966,11 @@ impl Report {
              - The throttling run uses a separate proxy and function process that answer every {}th call \
              (deterministically) with HTTP 400 `{{\"__type\":\"ThrottlingException\"}}` (also in \
              `x-amzn-ErrorType`), as ECS and ECR do; the SDK classifies that as throttling and retries it. \
-             The deployer uses the SDK's adaptive retry mode: besides the backoff (at most 1 s before a first \
-             retry), a throttling answer switches on the SDK's client-side rate limiter, which then sends at \
-             the rate it measured before, cut by 30% and never below 0.5 requests/s (`MIN_FILL_RATE` in \
-             aws-smithy-runtime's `client_rate_limiter.rs`); at a deployer's few calls per second that is \
-             where the seconds between a throttled answer and its retry come from.\n\
+             The deployer uses the SDK's standard retry mode (`contract::aws_error::retry_config`): up to 4 \
+             attempts, a backoff drawn from 0–250 ms before the first retry, doubling up to 1 s. The adaptive \
+             mode it used before also switched on the SDK's client-side rate limiter at the first throttling \
+             answer, which then sent at most 0.5 requests/s at a deployer's rates (`MIN_FILL_RATE` in \
+             aws-smithy-runtime's `client_rate_limiter.rs`): a throttled deploy's window was 22.3 s (median).\n\
              - Every figure comes from this machine at the date above; rerun `make bench` to refresh it.",
             self.throttle_every
         );
@@ -1067,6 +1208,9 @@ fn is_targets_unsupported(error: &Value) -> bool {
 }
 
 async fn run(args: &Args, report: &mut Report) -> Result<(), String> {
+    if args.fake_only {
+        return run_fake(args, report).await;
+    }
     if !args.zip.exists() {
         return Err(format!("{} not found: build it first with\n  {BUILD}", args.zip.display()));
     }
@@ -1096,6 +1240,25 @@ async fn run(args: &Args, report: &mut Report) -> Result<(), String> {
         function = Some(f); // the previous one is dropped (killed); the last one serves the runs
     }
     let mut function = function.ok_or("no function process")?;
+    for (name, zip) in [("front", &args.front_zip), ("hook", &args.hook_zip)] {
+        let zip_bytes = std::fs::metadata(zip).ok().map(|m| m.len());
+        if zip_bytes.is_none() {
+            println!("== {name}: {} not found, its start is not measured", zip.display());
+            report.others.push((name, Vec::new(), None));
+            continue;
+        }
+        let own = dir.join(name);
+        let _ = std::fs::create_dir_all(&own);
+        let binary = extract_bootstrap(zip, &own)?;
+        let env = other_env(&world, &proxy.endpoint, name);
+        let mut starts = Vec::new();
+        for i in 0..args.cold_starts {
+            let mut f = Function::start(&binary, &env, dir.join(format!("{name}-{i}.log"))).await?;
+            starts.push(ms(f.ready().await?));
+        }
+        println!("== {name}: {} process starts, median ready after {:.1} ms", starts.len(), median(&starts));
+        report.others.push((name, starts, zip_bytes));
+    }
 
     println!("== {} single-service deploys", args.deploys);
     for i in 0..args.deploys {
@@ -1200,11 +1363,93 @@ async fn run(args: &Args, report: &mut Report) -> Result<(), String> {
     if let Some((hwm, _)) = function.memory_kb() {
         report.rss_peak_kb = Some(report.rss_peak_kb.unwrap_or(0).max(hwm));
     }
+    if report.fanout.is_some() {
+        let n = args.wide_targets;
+        println!("== {n} services in one invocation, every {}th call throttled", args.throttle_every);
+        for i in 21..=n {
+            let name = format!("svc-{i:02}");
+            world.add_service(&name, &name).await;
+        }
+        let targets: Vec<Value> =
+            (1..=n).map(|i| json!({"cluster": world.shape.cluster, "service": format!("svc-{i:02}")})).collect();
+        let version = versions.push(&world).await;
+        let sample = measure(&mut function, &throttling, json!({"version": version, "targets": targets})).await;
+        println!(
+            "   {n} services, {version}: {} — invocation {:.0} ms, {} calls ({} throttled)",
+            sample.status(),
+            ms(sample.invocation),
+            sample.calls,
+            sample.throttled
+        );
+        report.wide = Some((n, sample));
+        report.rss_wide_kb = function.memory_kb().map(|m| m.0);
+    }
     drop(function);
     drop(throttling);
     drop(proxy);
     drop(world);
+    run_fake(args, report).await
+}
+
+/// The fan-out of 1 and 20 services on the in-process fake.
+async fn run_fake(args: &Args, report: &mut Report) -> Result<(), String> {
+    let delay = Duration::from_millis(args.delay_ms);
+    println!("== fan-out on the in-process fake at {} ms per call", args.delay_ms);
+    for n in [1, 20] {
+        let mut windows = Vec::new();
+        for _ in 0..args.fanout_repeats {
+            windows.push(ms(fake_fanout(n, delay).await?));
+        }
+        println!("   {n:>2} services: API window median {:.0} ms", median(&windows));
+        report.fake_fanout.push((n, windows));
+    }
     Ok(())
+}
+
+/// One invocation deploying v2 to `n` services (each its own family) of the in-process fake
+/// (`deployer::testing::FakeAws`), every call of which waits `delay`; its API window, measured as on moto.
+async fn fake_fanout(n: usize, delay: Duration) -> Result<Duration, String> {
+    use deployer::request::Invocation;
+    use deployer::testing::{defaults, deployer_on, described, FakeAws, REPOSITORY};
+    let fake = FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]).with_latency(delay);
+    let names: Vec<String> = (1..=n).map(|i| format!("svc-{i:02}")).collect();
+    for name in &names {
+        fake.add_service_of_family(name, name);
+    }
+    let d = deployer_on(fake, defaults());
+    let targets: Vec<Value> = names.iter().map(|s| json!({"cluster": "prod", "service": s})).collect();
+    let request = serde_json::from_value(json!({"version": "v2", "targets": targets})).map_err(|e| e.to_string())?;
+    let answer = d.execute(request, &Invocation::default()).await.map_err(|e| format!("fake fan-out: {e}"))?;
+    let deployed = answer["targets"].as_array().map_or(0, |t| t.iter().filter(|e| e["status"] == "deployed").count());
+    if deployed != n {
+        return Err(format!("fake fan-out of {n}: {deployed} deployed: {answer}"));
+    }
+    let calls = d.ecs().calls();
+    let first = calls.iter().map(|c| c.started).min().ok_or("no call")?;
+    let last = calls.iter().filter(|c| c.op == "UpdateService").map(|c| c.ended).max().ok_or("no UpdateService")?;
+    Ok(last.duration_since(first))
+}
+
+/// The environment of the front or the hook: the local AWS behind the proxy, and what each needs to start.
+fn other_env(world: &World, endpoint: &str, name: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = world.aws_env().into_iter().filter(|(k, _)| k != "AWS_ENDPOINT_URL").collect();
+    env.extend([
+        ("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), name.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(), "128".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION".to_owned(), "$LATEST".to_owned()),
+        ("AWS_LAMBDA_LOG_FORMAT".to_owned(), "JSON".to_owned()),
+    ]);
+    if name == "front" {
+        env.extend([
+            ("DEPLOYER_FUNCTION".to_owned(), "deployer".to_owned()),
+            (
+                "AUTH_TOKEN_SECRET_ARN".to_owned(),
+                format!("arn:aws:secretsmanager:{}:123456789012:secret:front-token", deployer_tests::REGION),
+            ),
+        ]);
+    }
+    env
 }
 
 fn write_report(report: &Report, args: &Args, file: &Path) -> Result<(), String> {

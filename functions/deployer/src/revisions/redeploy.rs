@@ -235,8 +235,14 @@ impl<E: Ecs> Deployer<E> {
         }
         let checked: Vec<CheckedImage> =
             images.iter().filter_map(|i| every.iter().find(|(p, _)| *p == i).map(|(_, c)| c.clone())).collect();
-        let facts =
-            PreflightFacts { service, strategy, base: named.clone(), running: running.clone(), lookups: Vec::new() };
+        let facts = PreflightFacts {
+            service,
+            strategy,
+            base: named.clone(),
+            running: running.clone(),
+            lookups: Vec::new(),
+            running_tasks: None,
+        };
         let already = same_revision(&current, named.task_definition.task_definition_arn().unwrap_or_default());
         if !r.options.force && !already {
             preflight::refuse_foreign_rollout(&t, &facts)?;

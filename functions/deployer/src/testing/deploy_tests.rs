@@ -97,10 +97,12 @@ async fn preflight_checks_run_in_one_parallel_round() {
     let first_end = calls.iter().map(|c| c.ended).min().unwrap();
     let mut started_before: Vec<_> = calls.iter().filter(|c| c.started < first_end).map(|c| c.op).collect();
     started_before.sort_unstable();
+    // The first deploy reads the family named as the service (`web`) beside the service: a cold deploy
+    // needs no round of its own to learn the family.
     assert_eq!(
         started_before,
-        ["DescribeClusters", "DescribeImages", "DescribeServices", "PutItem"],
-        "image, cluster and service checks and the lock overlap"
+        ["DescribeClusters", "DescribeImages", "DescribeServices", "DescribeTaskDefinition", "PutItem"],
+        "image, cluster and service checks, the guessed base revision and the lock overlap"
     );
     assert_eq!(ecs_ops(&d).len(), 6, "{:?}", d.ecs().ops());
 }
@@ -302,16 +304,7 @@ async fn a_failed_register_never_updates_the_service() {
 
 /// Adds service `name` running `family:1` (app at v1) to the fake.
 fn add_service(fake: &FakeAws, name: &str, family: &str) {
-    let mut td = described(1, "v1");
-    td.task_definition.family = Some(family.into());
-    td.task_definition.task_definition_arn = Some(arn(&format!("{family}:1")));
-    let mut s = fake.state.lock().unwrap();
-    let mut service = s.services["web"].clone();
-    service.service_name = Some(name.into());
-    service.task_definition = td.task_definition.task_definition_arn.clone();
-    service.deployments = None;
-    s.services.insert(name.into(), service);
-    s.task_definitions.push(td);
+    fake.add_service_of_family(name, family);
 }
 
 fn fan_out(services: &[&str]) -> FakeDeployer {
@@ -344,6 +337,66 @@ async fn a_warm_deploy_reads_service_and_base_revision_in_the_same_round() {
     );
     let ecs: Vec<_> = calls.iter().map(|c| c.op).filter(|op| !LOCK.contains(op)).collect();
     assert_eq!(ecs.len(), 6, "{ecs:?}");
+}
+
+/// Issue 24: a cold first deploy takes 3 rounds (preflight with the family guessed from the service's name,
+/// RegisterTaskDefinition, UpdateService), not 4.
+#[tokio::test]
+async fn a_cold_first_deploy_guesses_the_family_from_the_service_name() {
+    let fake =
+        FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]).with_latency(Duration::from_millis(20));
+    let d = deployer(fake);
+    let result = d.deploy(request(json!({"version": "v2"}))).await.unwrap();
+    assert_eq!(result.task_definition.as_deref(), Some("web:8"));
+    let calls: Vec<_> = d.ecs().calls().into_iter().filter(|c| c.op != "DeleteItem").collect();
+    assert_eq!(rounds(&calls), 3, "{:?}", d.ecs().ops());
+    let described: Vec<_> =
+        d.ecs().calls().into_iter().filter(|c| c.op == "DescribeTaskDefinition").map(|c| c.arg).collect();
+    assert_eq!(described, ["web"]);
+}
+
+/// A service whose family is not named after it: the guess finds nothing, the real family is read after
+/// the service, and the deploy clones that family (one call and one round more than a good guess).
+#[tokio::test]
+async fn a_wrong_family_guess_falls_back_to_the_family_the_service_runs() {
+    let fake =
+        FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]).with_latency(Duration::from_millis(20));
+    add_service(&fake, "api", "api-task");
+    let d = deployer(fake);
+    let result = d.deploy(request(json!({"version": "v2", "service": "api"}))).await.unwrap();
+    assert_eq!(result.base_task_definition, "api-task:1");
+    assert_eq!(result.task_definition.as_deref(), Some("api-task:2"));
+    assert_eq!(d.ecs().service("api").task_definition(), Some(arn("api-task:2").as_str()));
+    let described: Vec<_> =
+        d.ecs().calls().into_iter().filter(|c| c.op == "DescribeTaskDefinition").map(|c| c.arg).collect();
+    assert_eq!(described, ["api", "api-task"]);
+    let calls: Vec<_> = d.ecs().calls().into_iter().filter(|c| c.op != "DeleteItem").collect();
+    assert_eq!(rounds(&calls), 4, "{:?}", d.ecs().ops());
+}
+
+/// Issue 24: a warm repeat of the version just deployed (`already_deployed`) reads the running tasks in the
+/// first round: 3 rounds (preflight with ListTasks, DescribeTasks, the lock's release).
+#[tokio::test]
+async fn a_warm_repeat_reads_the_running_tasks_in_the_first_round() {
+    let fake =
+        FakeAws::world(REPOSITORY, &["v1", "v2"], vec![described(7, "v1")]).with_latency(Duration::from_millis(20));
+    let d = deployer(fake);
+    let first = d.deploy(request(json!({"version": "v1"}))).await.unwrap();
+    assert_eq!(first.status, Status::AlreadyDeployed);
+    let before = d.ecs().calls().len();
+    let again = d.deploy(request(json!({"version": "v1"}))).await.unwrap();
+    assert_eq!(again.status, Status::AlreadyDeployed);
+    let calls = d.ecs().calls().split_off(before);
+    let first_end = calls.iter().map(|c| c.ended).min().unwrap();
+    let mut first_round: Vec<_> = calls.iter().filter(|c| c.started < first_end).map(|c| c.op).collect();
+    first_round.sort_unstable();
+    assert_eq!(
+        first_round,
+        ["DescribeClusters", "DescribeImages", "DescribeServices", "DescribeTaskDefinition", "ListTasks", "PutItem"]
+    );
+    assert_eq!(calls.iter().filter(|c| c.op == "ListTasks").count(), 1);
+    assert_eq!(rounds(&calls), 3, "{:?}", calls.iter().map(|c| c.op).collect::<Vec<_>>());
+    assert_eq!(mutations(&d), Vec::<&str>::new());
 }
 
 #[tokio::test]
@@ -384,7 +437,9 @@ async fn targets_are_deployed_concurrently_each_with_its_own_result() {
     assert_eq!(names, [("a".into(), "a:2".into()), ("b".into(), "b:2".into()), ("c".into(), "c:2".into())]);
     let calls = d.ecs().calls();
     let first_end = calls.iter().map(|c| c.ended).min().unwrap();
-    assert_eq!(calls.iter().filter(|c| c.started < first_end).count(), 12, "all three preflights and locks overlap");
+    // Each target: DescribeImages, DescribeClusters, DescribeServices, DescribeTaskDefinition (its family
+    // guessed from its name) and the lock.
+    assert_eq!(calls.iter().filter(|c| c.started < first_end).count(), 15, "all three preflights and locks overlap");
 }
 
 #[tokio::test]

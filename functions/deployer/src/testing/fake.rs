@@ -1045,6 +1045,19 @@ impl crate::ports::History for FakeAws {
     }
 }
 
+/// How many calls of `calls` ran one after another: the longest chain of calls each started after the one
+/// before it ended (calls that overlap are one round).
+pub fn rounds(calls: &[Call]) -> usize {
+    let mut sorted: Vec<&Call> = calls.iter().collect();
+    sorted.sort_by_key(|c| c.started);
+    let mut levels: Vec<(Instant, usize)> = Vec::with_capacity(sorted.len());
+    for c in sorted {
+        let level = 1 + levels.iter().filter(|(ended, _)| *ended <= c.started).map(|(_, l)| *l).max().unwrap_or(0);
+        levels.push((c.ended, level));
+    }
+    levels.iter().map(|(_, l)| *l).max().unwrap_or(0)
+}
+
 /// The virtual clock: it moves only when someone sleeps on it (or a test moves it).
 impl Clock for FakeAws {
     fn now(&self) -> Duration {
@@ -1107,6 +1120,21 @@ impl FakeAws {
                 )
                 .build(),
         );
+    }
+
+    /// Another service like `web` (same strategy and settings, no deployment in flight) running `family:1`, a
+    /// revision like `web:7` of its own family with the app at v1.
+    pub fn add_service_of_family(&self, name: &str, family: &str) {
+        let mut td = described(1, "v1");
+        td.task_definition.family = Some(family.into());
+        td.task_definition.task_definition_arn = Some(arn(&format!("{family}:1")));
+        let mut s = self.state.lock().unwrap();
+        let mut service = s.services["web"].clone();
+        service.service_name = Some(name.into());
+        service.task_definition = td.task_definition.task_definition_arn.clone();
+        service.deployments = None;
+        s.services.insert(name.into(), service);
+        s.task_definitions.push(td);
     }
 
     /// A task started outside any service (RunTask, a schedule), running `family_revision`.

@@ -6,7 +6,9 @@ pub mod fake;
 pub mod fake_codedeploy;
 pub mod fixtures;
 
-pub use fake::{defaults, deployer_on, standard_deployer, FakeAws, FakeDeployer, NativeStep, Recorder, Rollout};
+pub use fake::{
+    defaults, deployer_on, rounds, standard_deployer, FakeAws, FakeDeployer, NativeStep, Recorder, Rollout,
+};
 pub use fake_codedeploy::{CdDeployment, CdStep};
 pub use fixtures::*;
 
