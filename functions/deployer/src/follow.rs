@@ -133,6 +133,7 @@ pub fn deploy_state(
         service_deployment_arn: result.service_deployment.as_ref().map(|sd| sd.arn.clone()),
         codedeploy_deployment_id: result.codedeploy.as_ref().map(|cd| cd.deployment_id.clone()),
         started_at,
+        registered: t.revision.is_none(),
         policy: crate::rollout::Policy { rollback: t.options.rollback, max_failed_tasks, give_up_at: None },
         phase: Phase::RollingOut,
         traffic_steps: Vec::new(),
@@ -191,12 +192,11 @@ impl<E: Ecs> Observer for Following<'_, E> {
         _to: &str,
     ) -> Result<Option<Reading>, DeployError> {
         // A revision that existed before the deploy (`task_definition`) is not this deploy's to deregister.
-        let discard = self.t.revision.is_none();
         let r = rollback::Rollback {
             at: &self.t.at,
             strategy: self.strategy,
             from: self.new_arn,
-            discard,
+            discard: state.registered,
             to: self.previous_arn,
             deadline: self.until,
         };
@@ -216,6 +216,52 @@ impl<E: Ecs> Observer for Following<'_, E> {
         };
         *self.rolled.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(report);
         Ok(Some(reading))
+    }
+}
+
+/// The observer of a rollout that a face resumes from the state it kept (a CodePipeline continuation): reads
+/// with the strategy; goes back under the service's lock (`DeploymentInProgress` while another call holds
+/// it), reading the way back once: the next resumption follows it.
+pub struct Resuming<'a, E> {
+    pub ecs: &'a E,
+    pub clock: &'a dyn Clock,
+    pub lock: &'a dyn crate::ports::Lock,
+    pub home_region: &'a str,
+    pub inv: &'a crate::request::Invocation,
+    pub strategy: Strategy,
+    pub at: &'a ServiceRef,
+}
+
+impl<E: Ecs> Observer for Resuming<'_, E> {
+    type Seen = Seen;
+
+    async fn observe(&self, state: &mut crate::rollout::RolloutState) -> Result<(Reading, Seen), DeployError> {
+        self.strategy.observe(self.ecs, self.clock, self.at, state).await
+    }
+
+    async fn roll_back(
+        &self,
+        state: &mut crate::rollout::RolloutState,
+        to: &str,
+    ) -> Result<Option<Reading>, DeployError> {
+        let r = rollback::Rollback {
+            at: self.at,
+            strategy: self.strategy,
+            from: &state.task_definition,
+            discard: state.registered,
+            to,
+            deadline: self.clock.now(),
+        };
+        let key = self.at.lock_key(self.home_region);
+        let lease = crate::lock::lease(self.inv.budget);
+        let work = rollback::roll_back(self.ecs, self.clock, r);
+        let (report, restored) =
+            crate::lock::with_lock(self.lock, true, key, &self.inv.request_id, lease, &self.at.service, work).await?;
+        tracing::warn!(to = %report.to, "rolled back from {}", report.from);
+        if let Phase::RollingBack { id, .. } = &mut state.phase {
+            *id = restored.service_deployment_arn.or(restored.deployment_id);
+        }
+        Ok(None)
     }
 }
 

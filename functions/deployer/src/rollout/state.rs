@@ -48,6 +48,10 @@ pub struct RolloutState {
     pub codedeploy_deployment_id: Option<String>,
     /// When the rollout began, unix milliseconds.
     pub started_at: u64,
+    /// The deploy registered `task_definition`: a rollback may deregister it once nothing uses it. `false`
+    /// for a revision that existed before (a `task_definition` deploy), which is never deregistered.
+    #[serde(default)]
+    pub registered: bool,
     pub policy: Policy,
     pub phase: Phase,
     /// Production traffic weights (percent) the new revision was seen at, in order (native and CodeDeploy).
@@ -164,6 +168,7 @@ pub(crate) mod tests {
             service_deployment_arn: None,
             codedeploy_deployment_id: None,
             started_at: 1_000_000,
+            registered: true,
             policy: Policy { rollback: true, max_failed_tasks: 3, give_up_at: None },
             phase: Phase::RollingOut,
             traffic_steps: Vec::new(),

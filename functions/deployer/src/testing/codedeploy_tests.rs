@@ -609,10 +609,13 @@ async fn a_continuation_token_is_honoured_only_on_the_job_codepipeline_holds_it_
     // A token CodePipeline holds, but naming another service than the job deploys, or a CodeDeploy
     // deployment of another service's group: the job is failed NotAllowed, the other deployment not read.
     let pay = pay_in_ready_wait(&d);
-    for (id, bad) in [
-        ("job-E", r#"{"cluster":"prod","service":"api","task_definition":"api:1"}"#.to_owned()),
-        ("job-F", format!(r#"{{"cluster":"prod","service":"web","task_definition":"web:8","codedeploy":"{pay}"}}"#)),
-    ] {
+    let issued: Value = serde_json::from_str(&token).expect("the token is the rollout's state");
+    let with = |key: &str, value: &str| {
+        let mut t = issued.clone();
+        t[key] = json!(value);
+        t.to_string()
+    };
+    for (id, bad) in [("job-E", with("service", "api")), ("job-F", with("codedeploy_deployment_id", &pay))] {
         let out = invoke(&d, continued(&d, id, &bad)).await.unwrap();
         assert_eq!(out["status"], "failed", "{out}");
         let Err(message) = job_results(&d).last().unwrap().1.clone() else { panic!("a failure result") };
@@ -625,4 +628,45 @@ async fn a_continuation_token_is_honoured_only_on_the_job_codepipeline_holds_it_
     // The job CodePipeline created for the next run, with the token it holds: honoured.
     let out = invoke(&d, continued(&d, "job-G", &token)).await.unwrap();
     assert_eq!(out["status"], "continuing", "{out}");
+}
+
+/// Issue 21: one decide serves every face. The same crash-looping rolling update, followed by a `wait` deploy
+/// and by a CodePipeline job's continuations (a state in the token, driven one read at a time), ends with the
+/// same verdict: rolled back by the deployer to the revision before, for the same reason.
+#[tokio::test]
+async fn a_wait_deploy_and_a_codepipeline_job_reach_the_same_verdict_for_the_same_rollout() {
+    let crash = || {
+        [Rollout::CrashLoop { every: Duration::from_secs(10) }, Rollout::Completes { after: Duration::from_secs(20) }]
+    };
+    let running =
+        |d: &FakeDeployer| crate::plan::family_revision(d.ecs().service("web").task_definition().unwrap()).to_owned();
+    let waited = standard_deployer();
+    waited.ecs().rollouts(crash());
+    let big = Invocation { budget: Duration::from_secs(600), ..inv() };
+    let err = waited.execute(request(json!({"version": "v2", "wait": true})), &big).await.unwrap_err();
+    let r = err.details();
+    let reason = r["rollout"]["failure"]["reason"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (r["status"].as_str(), r["rollout"]["rollback"]["by"].as_str(), r["rollout"]["rollback"]["to"].as_str()),
+        (Some("rolled_back"), Some("ecs-deployer"), Some("web:7")),
+        "{r}"
+    );
+    assert_eq!(running(&waited), "web:7");
+
+    let piped = standard_deployer();
+    piped.ecs().rollouts(crash());
+    invoke(&piped, pipeline_job(None)).await.unwrap();
+    let mut runs = 0;
+    let answer = loop {
+        let (_, last) = job_results(&piped).last().unwrap().clone();
+        let Ok(Some(token)) = last else { break last };
+        runs += 1;
+        assert!(runs < 100, "the job never ended");
+        piped.clock().sleep(Duration::from_secs(5)).await;
+        invoke(&piped, continued(&piped, &format!("job-{runs}"), &token)).await.unwrap();
+    };
+    let Err(message) = answer else { panic!("the job fails: {answer:?}") };
+    assert_eq!(message, format!("prod/web: web:8 failed and was rolled back by ecs-deployer: {reason}"));
+    assert_eq!(running(&piped), "web:7", "the pipeline's rollout went back as the followed one did");
+    assert_eq!(count(&piped, "UpdateService"), 2, "the deploy and its one rollback");
 }

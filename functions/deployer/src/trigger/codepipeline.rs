@@ -16,17 +16,21 @@
 //! (`NotAllowed`), through the allow-list, and a CodeDeploy deployment of that service's own group
 //! ([`codedeploy::current_of`]); its state is read from AWS.
 
+use std::time::Duration;
+
 use contract::request::{Action, DeployRequest};
-use contract::result::Status;
-use serde::{Deserialize, Serialize};
+use contract::result::{RolledBackBy, Status};
 use serde_json::{json, Value};
 
 use crate::error::DeployError;
+use crate::follow::Resuming;
 use crate::pipeline::Deployer;
 use crate::plan::family_revision;
 use crate::ports::{Ecs, JobFacts};
 use crate::request::{resolve_service, Invocation};
-use crate::strategy::codedeploy;
+use crate::rollback::read_service;
+use crate::rollout::{drive, Phase, Policy, RolloutState, STATE_VERSION};
+use crate::strategy::{codedeploy, Strategy};
 
 /// The parts of a `CodePipeline.job` event the deployer reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,55 +59,55 @@ impl PipelineJob {
     }
 }
 
-/// Where a started rollout is, carried from one invocation of the job to the next.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Token {
-    pub cluster: String,
-    pub service: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// `family:revision` deployed.
-    pub task_definition: String,
-    /// The CodeDeploy deployment (CODE_DEPLOY services).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub codedeploy: Option<String>,
-}
-
-/// How a job stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a job stands. `Continue` carries the rollout's [`RolloutState`], the job's continuation token.
+#[derive(Debug, Clone, PartialEq)]
 pub enum JobOutcome {
     Succeeded(String),
-    Continue { token: Token, summary: String },
+    Continue { token: RolloutState, summary: String },
     Failed(String),
 }
 
-/// Pure: a rolling or ECS-native rollout of `token` as `status` shows the service (the revision it runs,
-/// `family:revision`, and its PRIMARY rollout state).
-pub fn judge_ecs(token: &Token, running: &str, rollout_state: Option<&str>) -> JobOutcome {
-    let summary = format!("{}/{} runs {running} ({})", token.cluster, token.service, rollout_state.unwrap_or("?"));
-    match (running == token.task_definition, rollout_state) {
-        (true, Some("COMPLETED")) => JobOutcome::Succeeded(summary),
-        (_, Some("FAILED")) => {
-            JobOutcome::Failed(format!("the rollout of {} failed: {summary}", token.task_definition))
-        }
-        (false, Some("COMPLETED")) => JobOutcome::Failed(format!(
-            "{} is no longer what the service runs (rolled back or replaced): {summary}",
-            token.task_definition
-        )),
-        _ => JobOutcome::Continue { token: token.clone(), summary },
-    }
+/// How long CodePipeline lets a Lambda invoke action run, continuations included: 24 hours
+/// (<https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html>, "Action timeout" of the
+/// Invoke action type).
+pub const ACTION_LIMIT: Duration = Duration::from_secs(24 * 3600);
+
+/// The margin before [`ACTION_LIMIT`] at which a rollout still under way is given up, so that the job fails
+/// with its reason before CodePipeline times it out without one (CodePipeline re-invokes a continuing job
+/// about once a minute or more slowly; the margin spans several such calls).
+pub const GIVE_UP_MARGIN: Duration = Duration::from_secs(30 * 60);
+
+/// `ecs-deployer`, `ecs-circuit-breaker`, …: who rolled back, as results name them.
+fn by_name(by: RolledBackBy) -> String {
+    serde_json::to_value(by).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-/// Pure: a CodeDeploy deployment's `status` (Succeeded, Failed, Stopped, or still moving).
-pub fn judge_codedeploy(token: &Token, status: Option<&str>, error: Option<&str>) -> JobOutcome {
-    let id = token.codedeploy.as_deref().unwrap_or("?");
-    let summary = format!("CodeDeploy deployment {id} of {}: {}", token.task_definition, status.unwrap_or("unknown"));
-    match status {
-        Some("Succeeded") => JobOutcome::Succeeded(summary),
-        Some("Failed" | "Stopped") => {
-            JobOutcome::Failed(format!("{summary}: {}", error.unwrap_or("no error information")))
+/// Pure: the job's answer once `state` was driven: success on completion, failure with the verdict's reason
+/// (rolled back, failed, given up at the action's limit), else a continuation with the state.
+pub fn outcome(state: RolloutState) -> JobOutcome {
+    let what = format!("{}/{}: {}", state.cluster, state.service, state.task_definition);
+    match &state.phase {
+        Phase::Done { status: Status::Completed, .. } => JobOutcome::Succeeded(format!("{what} completed")),
+        Phase::Done { status: Status::RolledBack, rolled_back_by, reason } => JobOutcome::Failed(format!(
+            "{what} failed and was rolled back by {}: {}",
+            rolled_back_by.map_or_else(|| "ECS".to_owned(), by_name),
+            reason.as_deref().unwrap_or("the rollout failed")
+        )),
+        Phase::Done { reason, .. } => {
+            JobOutcome::Failed(format!("{what} failed: {}", reason.as_deref().unwrap_or("the rollout failed")))
         }
-        _ => JobOutcome::Continue { token: token.clone(), summary },
+        Phase::RollingOut => {
+            let summary = match (&state.stage, state.traffic_steps.last()) {
+                (Some(stage), Some(w)) => format!("rolling out {what} ({stage}, {w}% of production traffic)"),
+                (Some(stage), None) => format!("rolling out {what} ({stage})"),
+                _ => format!("rolling out {what}"),
+            };
+            JobOutcome::Continue { token: state.clone(), summary }
+        }
+        Phase::RollingBack { reason, .. } | Phase::ServiceRollingBack { reason, .. } => {
+            let summary = format!("{what} failed ({reason}); rolling back");
+            JobOutcome::Continue { token: state.clone(), summary }
+        }
     }
 }
 
@@ -117,22 +121,51 @@ async fn start<E: Ecs>(d: &Deployer<E>, job: &PipelineJob, inv: &Invocation) -> 
     request.wait = false;
     // The pipeline's job is who asked, whatever UserParameters says.
     request.requested_by = Some(format!("codepipeline:{}", job.id));
-    let region = request.region.clone();
+    let (region, rollback, registered) = (request.region.clone(), request.rollback, request.task_definition.is_none());
+    let started_at = d.clock().unix_millis();
     let result = d.deploy_with(request, inv).await?;
     let deployed = result.task_definition.clone().unwrap_or_default();
-    match result.status {
-        Status::Deployed => {
-            let token = Token {
-                cluster: result.cluster.clone(),
-                service: result.service.clone(),
-                region,
-                task_definition: family_revision(&deployed).to_owned(),
-                codedeploy: result.codedeploy.as_ref().map(|c| c.deployment_id.clone()),
-            };
-            Ok(JobOutcome::Continue { token, summary: format!("rolling out {deployed} ({})", result.version) })
-        }
-        other => Ok(JobOutcome::Succeeded(format!("{deployed}: {}", other.as_str()))),
+    if result.status != Status::Deployed {
+        return Ok(JobOutcome::Succeeded(format!("{deployed}: {}", result.status.as_str())));
     }
+    let parsed_region = region.as_deref().map(contract::names::Region::parse).transpose()?;
+    let at = resolve_service(
+        Some(result.cluster.clone()),
+        Some(result.service.clone()),
+        parsed_region,
+        d.config(),
+        &d.scope(inv),
+    )?;
+    let ecs = d.ecs_for(at.region.as_ref())?;
+    let strategy = Strategy::for_service(&read_service(&*ecs, &at).await?, &at.service)?;
+    let previous = (!result.previous_task_definition.is_empty()
+        && family_revision(&result.previous_task_definition) != family_revision(&deployed))
+    .then(|| family_revision(&result.previous_task_definition).to_owned());
+    let limit = u64::try_from((ACTION_LIMIT - GIVE_UP_MARGIN).as_millis()).unwrap_or(u64::MAX);
+    let state = RolloutState {
+        v: STATE_VERSION,
+        cluster: result.cluster.clone(),
+        service: result.service.clone(),
+        region,
+        strategy: strategy.name(),
+        task_definition: family_revision(&deployed).to_owned(),
+        previous,
+        version: Some(result.version.clone()),
+        deployment_id: result.deployment_id.clone(),
+        service_deployment_arn: result.service_deployment.as_ref().map(|sd| sd.arn.clone()).filter(|a| !a.is_empty()),
+        codedeploy_deployment_id: result.codedeploy.as_ref().map(|c| c.deployment_id.clone()),
+        started_at,
+        registered,
+        policy: Policy {
+            rollback: rollback.unwrap_or(d.config().rollback),
+            max_failed_tasks: d.config().max_failed_tasks,
+            give_up_at: Some(started_at.saturating_add(limit)),
+        },
+        phase: Phase::RollingOut,
+        traffic_steps: Vec::new(),
+        stage: None,
+    };
+    Ok(JobOutcome::Continue { token: state, summary: format!("rolling out {deployed} ({})", result.version) })
 }
 
 /// Pure: whether CodePipeline's own record of the job (GetJobDetails) is the job as invoked: same account,
@@ -152,11 +185,11 @@ async fn check<E: Ecs>(
     token: &str,
     inv: &Invocation,
 ) -> Result<JobOutcome, DeployError> {
-    let token: Token = serde_json::from_str(token)
+    let mut state = RolloutState::from_json(token)
         .map_err(|e| DeployError::InvalidRequest { reason: format!("not this deployer's continuation token: {e}") })?;
     let scope = d.scope(inv);
-    let region = token.region.as_deref().map(contract::names::Region::parse).transpose()?;
-    let at = resolve_service(Some(token.cluster.clone()), Some(token.service.clone()), region, d.config(), &scope)?;
+    let region = state.region.as_deref().map(contract::names::Region::parse).transpose()?;
+    let at = resolve_service(Some(state.cluster.clone()), Some(state.service.clone()), region, d.config(), &scope)?;
     // The job's own target: the service its UserParameters deploy to (CodePipeline sends the same action
     // configuration with every run of the action).
     let parameters = job.user_parameters.as_deref().unwrap_or("{}");
@@ -177,14 +210,29 @@ async fn check<E: Ecs>(
         });
     }
     let ecs = d.ecs_for(at.region.as_ref())?;
-    if let Some(id) = &token.codedeploy {
-        let report = codedeploy::current_of(&*ecs, &own, id).await?;
-        let status = report.as_ref().and_then(|r| r.status.as_deref());
-        let error = report.as_ref().and_then(|r| r.error_message.as_deref());
-        return Ok(judge_codedeploy(&token, status, error));
+    let strategy = Strategy::named(state.strategy);
+    // A CodeDeploy deployment the token names must be of the service's own group (`NotAllowed`), before it is
+    // read any further.
+    for id in codedeploy_ids(&state) {
+        codedeploy::current_of(&*ecs, &own, &id).await?;
     }
-    let shown = crate::status::report(&*ecs, &at).await?;
-    Ok(judge_ecs(&token, &shown.task_definition, shown.rollout_state.as_deref()))
+    let observer =
+        Resuming { ecs: &*ecs, clock: d.clock(), lock: d.lock(), home_region: d.home_region(), inv, strategy, at: &at };
+    let now = d.clock().now();
+    drive(&observer, d.clock(), &mut state, now).await?;
+    Ok(outcome(state))
+}
+
+/// The CodeDeploy deployments a state names: the one it rolled out, and the rollback it watches.
+fn codedeploy_ids(state: &RolloutState) -> Vec<String> {
+    if Strategy::named(state.strategy) != Strategy::CodeDeploy {
+        return Vec::new();
+    }
+    let rollback = match &state.phase {
+        Phase::RollingBack { id, .. } | Phase::ServiceRollingBack { id, .. } => id.clone(),
+        _ => None,
+    };
+    state.codedeploy_deployment_id.iter().cloned().chain(rollback).collect()
 }
 
 /// Runs one invocation of a CodePipeline job and answers the job. Errors: `UntrustedEvent` (another
@@ -219,8 +267,7 @@ pub async fn on_job<E: Ecs>(d: &Deployer<E>, job: &PipelineJob, inv: &Invocation
             ("succeeded", summary)
         }
         Ok(JobOutcome::Continue { token, summary }) => {
-            let token = serde_json::to_string(&token).map_err(|e| DeployError::Internal { reason: e.to_string() })?;
-            pipeline.put_job_success(&job.id, Some(token), &summary).await?;
+            pipeline.put_job_success(&job.id, Some(token.to_json()), &summary).await?;
             ("continuing", summary)
         }
         Ok(JobOutcome::Failed(message)) => {
@@ -240,30 +287,42 @@ pub async fn on_job<E: Ecs>(d: &Deployer<E>, job: &PipelineJob, inv: &Invocation
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn token(codedeploy: Option<&str>) -> Token {
-        Token {
-            cluster: "prod".into(),
-            service: "web".into(),
-            region: None,
-            task_definition: "web:8".into(),
-            codedeploy: codedeploy.map(str::to_owned),
-        }
-    }
+    use crate::rollout::state::tests::rolling;
 
     #[test]
-    fn a_rollout_is_judged_from_the_revision_and_its_state() {
-        let t = token(None);
-        assert!(matches!(judge_ecs(&t, "web:8", Some("COMPLETED")), JobOutcome::Succeeded(_)));
-        assert!(matches!(judge_ecs(&t, "web:8", Some("IN_PROGRESS")), JobOutcome::Continue { .. }));
-        assert!(matches!(judge_ecs(&t, "web:8", Some("FAILED")), JobOutcome::Failed(_)));
-        assert!(matches!(judge_ecs(&t, "web:7", Some("COMPLETED")), JobOutcome::Failed(_)), "rolled back");
-        let t = token(Some("d-1"));
-        assert!(matches!(judge_codedeploy(&t, Some("Succeeded"), None), JobOutcome::Succeeded(_)));
-        assert!(matches!(judge_codedeploy(&t, Some("Ready"), None), JobOutcome::Continue { .. }));
-        let JobOutcome::Failed(why) = judge_codedeploy(&t, Some("Stopped"), Some("stopped by the user")) else {
-            panic!("stopped is a failure")
+    fn a_job_is_answered_from_the_rollouts_verdict() {
+        let done = |status, rolled_back_by, reason: &str| RolloutState {
+            phase: Phase::Done { status, rolled_back_by, reason: Some(reason.into()) },
+            ..rolling()
         };
-        assert!(why.contains("d-1") && why.contains("stopped by the user"), "{why}");
+        assert_eq!(
+            outcome(done(Status::Completed, None, "")),
+            JobOutcome::Succeeded("prod/web: web:8 completed".into())
+        );
+        assert_eq!(
+            outcome(done(Status::RolledBack, Some(RolledBackBy::EcsCircuitBreaker), "3 tasks failed")),
+            JobOutcome::Failed(
+                "prod/web: web:8 failed and was rolled back by ecs-circuit-breaker: 3 tasks failed".into()
+            )
+        );
+        assert_eq!(
+            outcome(done(Status::Failed, None, "given up")),
+            JobOutcome::Failed("prod/web: web:8 failed: given up".into())
+        );
+        let mut moving = rolling();
+        moving.stage = Some("BAKE_TIME".into());
+        moving.traffic_steps = vec![10.0, 100.0];
+        let JobOutcome::Continue { token, summary } = outcome(moving.clone()) else { panic!("continues") };
+        assert_eq!(
+            (token, summary.as_str()),
+            (moving, "rolling out prod/web: web:8 (BAKE_TIME, 100% of production traffic)")
+        );
+        let back = RolloutState {
+            phase: Phase::RollingBack { to: "web:7".into(), reason: "it broke".into(), id: None },
+            ..rolling()
+        };
+        assert!(
+            matches!(outcome(back), JobOutcome::Continue { summary, .. } if summary.ends_with("(it broke); rolling back"))
+        );
     }
 }
