@@ -170,14 +170,13 @@ async fn serve(listener: tokio::net::TcpListener, client: aws_sdk_codedeploy::Cl
 
 /// The world's deployer with request overrides of the CodeDeploy names allowed
 /// (`DEPLOY_ALLOW_CODEDEPLOY_OVERRIDE`) and the hook functions these tests name allowed
-/// (`DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS`).
+/// (`DEPLOY_CODEDEPLOY_HOOK_FUNCTIONS`), wired like [`World::deployer`] (its lock, history and clock).
 fn overriding(world: &World) -> deployer::pipeline::Deployer<deployer::ports::SdkEcs> {
-    let config = deployer::config::Config {
+    world.deployer_with(deployer::config::Config {
         codedeploy_override: true,
         codedeploy_hook_functions: ["smoke", "check", "fail-smoke"].map(str::to_owned).to_vec(),
         ..world.defaults()
-    };
-    deployer::pipeline::Deployer::new(deployer::ports::SdkEcs::new(&world.config), config, deployer_tests::REGION)
+    })
 }
 
 fn deploy(extra: Value) -> DeployRequest {

@@ -517,8 +517,13 @@ impl World {
     /// The deployer library wired to this world through the real SDK, with its lock table (and history);
     /// in a stepped world ([`World::start_stepped`]) it sleeps on the world's clock.
     pub fn deployer(&self) -> Deployer<SdkEcs> {
+        self.deployer_with(self.defaults())
+    }
+
+    /// [`World::deployer`] with `config` instead of the world's defaults.
+    pub fn deployer_with(&self, config: Config) -> Deployer<SdkEcs> {
         let history = DynamoHistory::new(aws_sdk_dynamodb::Client::new(&self.config), LOCK_TABLE);
-        let deployer = Deployer::new(SdkEcs::new(&self.config), self.defaults(), REGION)
+        let deployer = Deployer::new(SdkEcs::new(&self.config), config, REGION)
             .with_lock(std::sync::Arc::new(self.lock()))
             .with_history(std::sync::Arc::new(history));
         match &self.clock {
