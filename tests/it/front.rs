@@ -469,10 +469,19 @@ async fn every_front_door_deploys_through_the_deployer() {
     // What remembers it: one item in the lock table, keyed by a hash (not the signature), with a TTL; the
     // deploy's own lock was taken and released beside it.
     let items = lock_table_items(&world).await;
+    // Two: the command (for its five minutes) and the continuation it started (claimed once, for its 30
+    // minutes and one more).
     let replays: Vec<_> = items.iter().filter(|(k, _)| k.starts_with("slack-replay#")).collect();
-    assert_eq!(replays.len(), 1, "{items:?}");
-    let (now, expires) = (now_secs(), replays[0].1.parse::<u64>().expect("expires_at is a number"));
+    assert_eq!(replays.len(), 2, "{items:?}");
+    let mut expiries: Vec<u64> = replays.iter().map(|(_, e)| e.parse().expect("expires_at is a number")).collect();
+    expiries.sort_unstable();
+    let (now, expires) = (now_secs(), expiries[0]);
     assert!(now < expires && expires <= now + 360, "expires_at {expires} is not the window's end (now {now})");
+    let continuation = expiries[1];
+    assert!(
+        continuation > now + 360 && continuation <= now + 31 * 60 + 5,
+        "the continuation's expires_at {continuation}"
+    );
     assert!(items.iter().all(|(k, _)| !k.contains(&slack_signature[3..])), "{items:?}");
     assert!(!items.iter().any(|(k, _)| k.ends_with("/demo/web")), "the deploy's lock was not released: {items:?}");
 
