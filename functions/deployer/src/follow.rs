@@ -154,6 +154,8 @@ struct Following<'a, E> {
     rolled: std::sync::Mutex<Option<RollbackReport>>,
     /// The CodeDeploy deployment as the deploy started it, with every read since laid over it.
     codedeploy: std::sync::Mutex<Option<CodeDeployReport>>,
+    /// The service as last read (a read of CodeDeploy's rollback deployment alone does not read it).
+    service: std::sync::Mutex<Option<Service>>,
 }
 
 /// Lays one read of a CodeDeploy deployment (`seen`) over what was known of it (`known`): the names the deploy
@@ -182,6 +184,11 @@ impl<E: Ecs> Observer for Following<'_, E> {
             let merged = merge_codedeploy(known.take(), read);
             *known = Some(merged.clone());
             seen.codedeploy = Some(merged);
+        }
+        let mut service = self.service.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &seen.service {
+            Some(read) => *service = Some(read.clone()),
+            None => seen.service.clone_from(&service),
         }
         Ok((reading, seen))
     }
@@ -290,6 +297,7 @@ pub async fn follow_deploy<E: Ecs>(
         until: deadline,
         rolled: std::sync::Mutex::default(),
         codedeploy: std::sync::Mutex::new(result.codedeploy.as_deref().cloned()),
+        service: std::sync::Mutex::default(),
     };
     let (reading, seen) = drive(&following, clock, &mut state, deadline).await?;
     let rolled = following.rolled.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -56,7 +56,9 @@ pub async fn drive<O: Observer>(
         let reading = match pending.take() {
             Some(reading) => reading,
             None => {
-                let (reading, now_seen) = observer.observe(state).await?;
+                // Boxed: a strategy's read nests deep futures, and the drive's own must stay small enough to poll on a
+                // thread's stack in a debug build.
+                let (reading, now_seen) = Box::pin(observer.observe(state)).await?;
                 seen = now_seen;
                 reading
             }
@@ -68,7 +70,7 @@ pub async fn drive<O: Observer>(
         state.phase = phase;
         match next {
             Next::Done => return Ok((reading, seen)),
-            Next::Act(Act::RollBack { to }) => pending = observer.roll_back(state, &to).await?,
+            Next::Act(Act::RollBack { to }) => pending = Box::pin(observer.roll_back(state, &to)).await?,
             Next::Wait(interval) => {
                 let pause = interval + jitter(clock);
                 if clock.now() + pause > until {

@@ -63,7 +63,7 @@ impl PipelineJob {
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobOutcome {
     Succeeded(String),
-    Continue { token: RolloutState, summary: String },
+    Continue { token: Box<RolloutState>, summary: String },
     Failed(String),
 }
 
@@ -102,11 +102,11 @@ pub fn outcome(state: RolloutState) -> JobOutcome {
                 (Some(stage), None) => format!("rolling out {what} ({stage})"),
                 _ => format!("rolling out {what}"),
             };
-            JobOutcome::Continue { token: state.clone(), summary }
+            JobOutcome::Continue { token: Box::new(state.clone()), summary }
         }
         Phase::RollingBack { reason, .. } | Phase::ServiceRollingBack { reason, .. } => {
             let summary = format!("{what} failed ({reason}); rolling back");
-            JobOutcome::Continue { token: state.clone(), summary }
+            JobOutcome::Continue { token: Box::new(state.clone()), summary }
         }
     }
 }
@@ -165,7 +165,7 @@ async fn start<E: Ecs>(d: &Deployer<E>, job: &PipelineJob, inv: &Invocation) -> 
         traffic_steps: Vec::new(),
         stage: None,
     };
-    Ok(JobOutcome::Continue { token: state, summary: format!("rolling out {deployed} ({})", result.version) })
+    Ok(JobOutcome::Continue { token: Box::new(state), summary: format!("rolling out {deployed} ({})", result.version) })
 }
 
 /// Pure: whether CodePipeline's own record of the job (GetJobDetails) is the job as invoked: same account,
@@ -314,7 +314,7 @@ mod tests {
         moving.traffic_steps = vec![10.0, 100.0];
         let JobOutcome::Continue { token, summary } = outcome(moving.clone()) else { panic!("continues") };
         assert_eq!(
-            (token, summary.as_str()),
+            (*token, summary.as_str()),
             (moving, "rolling out prod/web: web:8 (BAKE_TIME, 100% of production traffic)")
         );
         let back = RolloutState {
