@@ -21,12 +21,10 @@ $(VENV)/.installed: requirements-dev.txt
 ## them without compiling; the debug front is also what tests/it/release.rs runs (`make test-release`: the
 ## release build). The integration tests (one binary, tests/it) mostly wait on processes: TEST_THREADS.
 TEST_THREADS ?= 4
-## RUST_MIN_STACK: the functions poll their handler on the process's main thread (8 MiB on Linux); tests that
-## run the deployer in-process poll it on libtest's threads (2 MiB unless told), where a debug build's deeply
-## nested rollout futures (drive → strategy read → rollback → restore) can overflow. Tests get the main thread's.
+## Test threads get the main thread's stack size (RUST_MIN_STACK in .cargo/config.toml, which says why).
 test: tools lint-infra test-local-aws
 	cargo build --workspace --bins --locked
-	RUST_MIN_STACK=8388608 cargo test --workspace --locked -- --test-threads $(TEST_THREADS)
+	cargo test --workspace --locked -- --test-threads $(TEST_THREADS)
 
 ## The front's release build (profile release-front as `make package` builds it, but for this machine:
 ## `--compiler cargo`, no Zig), then tests/it/release.rs on that binary. Not in `make test`: fat LTO with one

@@ -77,7 +77,19 @@ async fn world_switched(minute: f64, config: DeploymentConfiguration, hooks: boo
     if hooks {
         env.push(("LOCAL_AWS_LAMBDA_ENDPOINT", hook_endpoint()));
     }
-    let world = World::start_stepped(Shape::default(), 0.5, &env).await;
+    configured(World::start_stepped(Shape::default(), 0.5, &env).await, config).await
+}
+
+/// [`world`] on the wall clock: for a test in which someone else acts on the service (an alarm fires,
+/// another deploy) while the deployer follows its rollout; on a stepped world the rollout would be over
+/// before they act.
+async fn ticking_world(minute: f64, config: DeploymentConfiguration) -> World {
+    let env = vec![("LOCAL_AWS_MINUTE", minute.to_string())];
+    configured(World::start_configured(Shape::default(), 0.5, &env).await, config).await
+}
+
+/// `world` with its first rollout settled and `web` on `config`.
+async fn configured(world: World, config: DeploymentConfiguration) -> World {
     world.settle("web").await;
     world
         .ecs
@@ -287,8 +299,9 @@ async fn misconfigured_services_are_refused_before_any_change() {
 #[tokio::test]
 async fn an_alarm_rollback_of_a_rolling_update_is_ecs_s() {
     // ECS drops the failed deployment two ticks after its rollback starts; with 4 s ticks a read every 5-6 s
-    // sees it failed next to the rollback.
-    let world = World::start_stepped(Shape::default(), 4.0, &[]).await;
+    // sees it failed next to the rollback. The alarm fires on the wall clock while the rollout runs, so the
+    // world ticks by itself (a stepped one would finish the rollout before it fires).
+    let world = World::start_ticking(Shape::default(), 4.0).await;
     world.settle("web").await;
     // CloudWatch through the venv's boto3: the alarm, in ALARM from the start.
     let script = format!(
@@ -340,8 +353,9 @@ async fn an_alarm_rollback_of_a_rolling_update_is_ecs_s() {
 
 #[tokio::test]
 async fn an_alarm_rollback_finished_between_two_reads_is_still_ecs_s() {
-    // 1 s ticks: ECS fails the rollout, rolls back and drops the failed deployment before the next read.
-    let world = World::start_stepped(Shape::default(), 1.0, &[]).await;
+    // 1 s ticks: ECS fails the rollout, rolls back and drops the failed deployment before the next read. The
+    // alarm fires on the wall clock, so the world ticks by itself.
+    let world = World::start_ticking(Shape::default(), 1.0).await;
     world.settle("web").await;
     let script = format!(
         "import boto3; cw = boto3.client('cloudwatch', endpoint_url='{}', region_name='us-east-1', \
@@ -485,7 +499,7 @@ async fn a_stale_current_service_deployment_in_the_update_answer_is_not_followed
 
 #[tokio::test]
 async fn a_newer_deployment_over_ours_makes_ours_replaced_and_is_left_alone() {
-    let world = world(1.0, blue_green(60).build(), false).await;
+    let world = ticking_world(1.0, blue_green(60).build()).await;
     let deployer = world.deployer();
     let budget = invocation(60);
     let ours = deployer.execute(request(json!({"version": "v2", "wait": true})), &budget);
