@@ -104,11 +104,14 @@ fn answer_status(result: &Value) -> &'static str {
     read_answer(result).as_ref().map_or("unknown", Answer::status)
 }
 
-fn status_url(cluster: &str, service: &str) -> String {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("cluster", cluster)
-        .append_pair("service", service)
-        .finish();
+/// `/status?[region=…&]cluster=…&service=…`: where a caller reads how the rollout it started goes; the
+/// region only when it is not the function's own.
+fn status_url(region: Option<&str>, cluster: &str, service: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if let Some(region) = region {
+        query.append_pair("region", region);
+    }
+    let query = query.append_pair("cluster", cluster).append_pair("service", service).finish();
     format!("/status?{query}")
 }
 
@@ -219,14 +222,15 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
                 let request = DeployRequest { requested_by, ..request };
                 // Everything the deployer would refuse is refused here, before it costs an invoke. A diff or a
                 // cleanup never takes `wait` (refused there), so it is always answered synchronously.
-                let Checked { request, services } = check::check(request, &self.config, home)?;
+                let Checked { request, services, regions } = check::check(request, &self.config, home)?;
                 let action = request.action.as_str();
                 let payload = request_payload(&request);
                 if request.wait {
                     // Following a rollout takes longer than API Gateway waits (29 s): start it, answer 202.
                     self.invoker.invoke(&self.config.deployer_function, &payload, Mode::Event).await?;
                     tracing::info!(%action, ?services, "accepted: the deployer follows the rollout");
-                    let urls: Vec<String> = services.iter().map(|(c, s)| status_url(c, s)).collect();
+                    let urls: Vec<String> =
+                        services.iter().zip(&regions).map(|((c, s), r)| status_url(r.as_deref(), c, s)).collect();
                     let mut answer = json!({"status": "accepted", "action": action});
                     match urls.as_slice() {
                         [one] => {
@@ -246,9 +250,10 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
                 tracing::info!(%action, status = answer_status(&result), "done");
                 Ok(json_response(200, &result))
             }
-            Command::Status { cluster, service } => {
+            Command::Status { region, cluster, service } => {
                 let request = DeployRequest {
                     action: Action::Status,
+                    region,
                     cluster,
                     service,
                     requested_by,
@@ -256,9 +261,10 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
                 };
                 self.ask(request, home).await
             }
-            Command::History { cluster, service, limit } => {
+            Command::History { region, cluster, service, limit } => {
                 let request = DeployRequest {
                     action: Action::History,
+                    region,
                     cluster,
                     service,
                     limit,
@@ -276,7 +282,7 @@ impl<I: Invoker, S: SecretStore, R: ReplayGuard> Front<I, S, R> {
     /// A history is shown only when it is the one of the service the caller asked for and may act on (issue
     /// 23, D10): an answer about another service is withheld (`Internal`).
     async fn ask(&self, request: DeployRequest, home: Option<&Home>) -> Result<Response<Body>, FrontError> {
-        let Checked { request, services } = check::check(request, &self.config, home)?;
+        let Checked { request, services, .. } = check::check(request, &self.config, home)?;
         let payload = request_payload(&within(request.clone(), HTTP_ANSWER_WITHIN));
         let invoked = self.invoker.invoke(&self.config.deployer_function, &payload, Mode::Wait).await?;
         let result = deployer_outcome(invoked)?;

@@ -38,6 +38,8 @@ pub struct Checked {
     pub request: DeployRequest,
     /// Every service the request names, as `(cluster, service)` names, in order.
     pub services: Vec<(String, String)>,
+    /// The region of each of `services`, `None` for the function's own.
+    pub regions: Vec<Option<String>>,
 }
 
 fn invalid(reason: impl Into<String>) -> FrontError {
@@ -166,8 +168,9 @@ pub fn check(mut request: DeployRequest, config: &Config, home: Option<&Home>) -
             Some(s),
         ));
     }
+    let regions = services.iter().map(|(r, _, _)| Some(r.clone()).filter(|r| *r != home_region)).collect();
     let services = services.into_iter().map(|(_, c, s)| (c, s)).collect();
-    Ok(Checked { request, services })
+    Ok(Checked { request, services, regions })
 }
 
 fn resolve_cluster(cluster: &str, home: Option<&Home>, region: &str) -> Result<String, FrontError> {

@@ -33,9 +33,9 @@ pub enum Command {
     /// A `continue` or `reject` request: an answer to a rollout that waits for one.
     Answer(DeployRequest),
     /// `GET /status`: the service to report on, when the query names it.
-    Status { cluster: Option<String>, service: Option<String> },
+    Status { region: Option<String>, cluster: Option<String>, service: Option<String> },
     /// `GET /history`: the service, when the query names it, and how many entries.
-    History { cluster: Option<String>, service: Option<String>, limit: Option<u32> },
+    History { region: Option<String>, cluster: Option<String>, service: Option<String>, limit: Option<u32> },
     /// `POST /diff`: `action` is `diff`.
     Diff(DeployRequest),
     /// `POST /cleanup`: `action` is `cleanup`.
@@ -155,39 +155,42 @@ pub fn route(method: &Method, path: &str, query: Option<&str>, body: &[u8]) -> R
             Ok(Command::Answer(request))
         }
         "/status" => {
-            let ServiceQuery { cluster, service, .. } = service_query(path, query, false)?;
-            Ok(Command::Status { cluster, service })
+            let ServiceQuery { region, cluster, service, .. } = service_query(path, query, false)?;
+            Ok(Command::Status { region, cluster, service })
         }
         "/history" => {
-            let ServiceQuery { cluster, service, limit } = service_query(path, query, true)?;
+            let ServiceQuery { region, cluster, service, limit } = service_query(path, query, true)?;
             let limit = limit
                 .map(|l| l.parse::<u32>().map_err(|_| invalid(format!("limit is {l:?}; it takes a number"))))
                 .transpose()?;
-            Ok(Command::History { cluster, service, limit })
+            Ok(Command::History { region, cluster, service, limit })
         }
         _ => Ok(Command::Slack),
     }
 }
 
-/// What a `GET` query names: `cluster`, `service` and, where taken, `limit` (as written).
+/// What a `GET` query names: `region`, `cluster`, `service` and, where taken, `limit` (as written).
 #[derive(Debug, Default)]
 struct ServiceQuery {
+    region: Option<String>,
     cluster: Option<String>,
     service: Option<String>,
     limit: Option<String>,
 }
 
-/// `cluster`, `service` and (where `limit` is taken) `limit` from a query, each at most once; an empty value
-/// is left out.
+/// `region`, `cluster`, `service` and (where `limit` is taken) `limit` from a query, each at most once; an
+/// empty value is left out. The region is checked where a body's would be (`check::check`).
 fn service_query(path: &str, query: Option<&str>, takes_limit: bool) -> Result<ServiceQuery, FrontError> {
     let mut q = ServiceQuery::default();
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         let slot = match key.as_ref() {
+            "region" => &mut q.region,
             "cluster" => &mut q.cluster,
             "service" => &mut q.service,
             "limit" if takes_limit => &mut q.limit,
             other => {
-                let takes = if takes_limit { "cluster, service and limit" } else { "cluster and service" };
+                let takes =
+                    if takes_limit { "region, cluster, service and limit" } else { "region, cluster and service" };
                 return Err(invalid(format!("GET {path} takes {takes}, not {other:?}")));
             }
         };
@@ -269,15 +272,15 @@ mod tests {
                 "/status",
                 Some("cluster=prod&service=web"),
                 "",
-                Command::Status { cluster: Some("prod".into()), service: Some("web".into()) },
+                Command::Status { region: None, cluster: Some("prod".into()), service: Some("web".into()) },
             ),
-            ("GET", "/status", None, "", Command::Status { cluster: None, service: None }),
+            ("GET", "/status", None, "", Command::Status { region: None, cluster: None, service: None }),
             (
                 "GET",
                 "/status",
                 Some("service=my%2Dweb&cluster="),
                 "",
-                Command::Status { cluster: None, service: Some("my-web".into()) },
+                Command::Status { region: None, cluster: None, service: Some("my-web".into()) },
             ),
             ("POST", "/slack", None, "token=x&text=help", Command::Slack),
             (
@@ -292,9 +295,20 @@ mod tests {
                 "/history",
                 Some("cluster=prod&service=web&limit=5"),
                 "",
-                Command::History { cluster: Some("prod".into()), service: Some("web".into()), limit: Some(5) },
+                Command::History {
+                    region: None,
+                    cluster: Some("prod".into()),
+                    service: Some("web".into()),
+                    limit: Some(5),
+                },
             ),
-            ("GET", "/history/", None, "", Command::History { cluster: None, service: None, limit: None }),
+            (
+                "GET",
+                "/history/",
+                None,
+                "",
+                Command::History { region: None, cluster: None, service: None, limit: None },
+            ),
             (
                 "POST",
                 "/diff",

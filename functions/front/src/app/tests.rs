@@ -198,6 +198,40 @@ async fn a_top_level_region_is_forwarded_and_allowed_only_where_listed() {
     assert_eq!(f.invoker.calls().len(), 1, "a refusal invokes nothing");
 }
 
+/// Issue 23, D11, on the GET doors and the 202's status URL: `?region=` names the service's region, judged by
+/// the allow-list like a body's, and a followed deploy in another region is told where to read its status.
+#[tokio::test]
+async fn a_region_works_on_the_get_doors_and_in_the_status_url() {
+    let config = Config { allowed: AllowList::parse("demo/web,eu-west-1/demo/web").unwrap(), ..config() };
+    let answer = json!({"status": "ok", "cluster": "demo", "service": "web", "history": []});
+    let lambda = FakeLambda::default().answer("deployer", Ok(Invoked::Answer(answer)));
+    let f = Front::new(config, lambda, FakeSecrets::default(), Some(FakeReplay::default())).with_clock(|| NOW_MS);
+    assert_eq!(call(&f, v2("GET", "/status", "region=eu-west-1&service=web", bearer(TOKEN), "")).await.0, 200);
+    assert_eq!(call(&f, v2("GET", "/history", "region=eu-west-1&service=web&limit=5", bearer(TOKEN), "")).await.0, 200);
+    let sent: Vec<Value> = f.invoker.calls().into_iter().map(|(_, payload, _)| payload).collect();
+    assert_eq!(sent[0]["action"], "status");
+    assert_eq!((sent[0]["region"].as_str(), sent[0]["service"].as_str()), (Some("eu-west-1"), Some("web")));
+    assert_eq!((sent[1]["action"].as_str(), sent[1]["region"].as_str()), (Some("history"), Some("eu-west-1")));
+    let (status, body) = call(&f, v2("GET", "/status", "region=ap-south-1&service=web", bearer(TOKEN), "")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("NotAllowed")), "{body}");
+    assert_eq!(f.invoker.calls().len(), 2, "a refusal invokes nothing");
+    let (status, body) = call(
+        &f,
+        v2(
+            "POST",
+            "/deploy",
+            "",
+            bearer(TOKEN),
+            r#"{"version":"v2","region":"eu-west-1","service":"web","wait":true}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status_url"], "/status?region=eu-west-1&cluster=demo&service=web");
+    let (_, body) = call(&f, v2("POST", "/deploy", "", bearer(TOKEN), r#"{"version":"v2","wait":true}"#)).await;
+    assert_eq!(body["status_url"], "/status?cluster=demo&service=web", "the function's own region is not named");
+}
+
 /// Issue 23, D10: the history route shows the history of the service asked for (which the door allows) and
 /// nothing else, whatever the deployer answered.
 #[tokio::test]
