@@ -32,7 +32,10 @@ pub enum DeployError {
     #[error("event refused: {reason}")]
     UntrustedEvent { reason: String },
 
-    #[error("a deployment of service {service} is in progress ({holder}, since {since}); pass \"force\": true to deploy anyway")]
+    /// `holder`: another call's request id (it holds the service's lock: wait for it; `force` does not pass a
+    /// lock), or `ECS deployment <id> of <family:revision>` (a rollout this deployer did not start: wait, or
+    /// deploy over it with `"force": true`).
+    #[error("a deployment of service {service} is in progress ({holder}, since {since})")]
     DeploymentInProgress { service: String, holder: String, since: String },
 
     #[error("no revision to roll {service} back to: {reason}")]
