@@ -296,14 +296,13 @@ async fn misconfigured_services_are_refused_before_any_change() {
     assert_eq!(service_deployment_count(&world).await, before, "no service deployment started");
 }
 
-#[tokio::test]
-async fn an_alarm_rollback_of_a_rolling_update_is_ecs_s() {
-    // ECS drops the failed deployment two ticks after its rollback starts; with 4 s ticks a read every 5-6 s
-    // sees it failed next to the rollback. The alarm fires on the wall clock while the rollout runs, so the
-    // world ticks by itself (a stepped one would finish the rollout before it fires).
-    let world = World::start_ticking(Shape::default(), 4.0).await;
+/// A rolling update of `v2` whose deployment alarm `p99` goes into ALARM 3 s after the deploy starts, on a
+/// world of `tick`-second ticks: the world and the deploy's error. The alarm fires on the wall clock while the
+/// rollout runs, so the world ticks by itself (a stepped one would finish the rollout before it fires).
+async fn alarm_rollback(tick: f64) -> (World, deployer::error::DeployError) {
+    let world = World::start_ticking(Shape::default(), tick).await;
     world.settle("web").await;
-    // CloudWatch through the venv's boto3: the alarm, in ALARM from the start.
+    // CloudWatch through the venv's boto3: the alarm, not in ALARM at the deployment's start.
     let script = format!(
         "import boto3; cw = boto3.client('cloudwatch', endpoint_url='{}', region_name='us-east-1', \
          aws_access_key_id='testing', aws_secret_access_key='testing'); \
@@ -338,6 +337,14 @@ async fn an_alarm_rollback_of_a_rolling_update_is_ecs_s() {
         .await
         .expect_err("the alarm fails the rollout");
     firing.await.expect("the alarm fired");
+    (world, err)
+}
+
+#[tokio::test]
+async fn an_alarm_rollback_of_a_rolling_update_is_ecs_s() {
+    // ECS drops the failed deployment two ticks after its rollback starts; with 4 s ticks a read every 5-6 s
+    // sees it failed next to the rollback.
+    let (world, err) = alarm_rollback(4.0).await;
     assert_eq!(err.code().as_str(), "RolledBack", "{err}");
     let details = err.details();
     assert_eq!(details["rollout"]["rollback"]["by"], "ecs-alarms", "{details}");
@@ -353,44 +360,8 @@ async fn an_alarm_rollback_of_a_rolling_update_is_ecs_s() {
 
 #[tokio::test]
 async fn an_alarm_rollback_finished_between_two_reads_is_still_ecs_s() {
-    // 1 s ticks: ECS fails the rollout, rolls back and drops the failed deployment before the next read. The
-    // alarm fires on the wall clock, so the world ticks by itself.
-    let world = World::start_ticking(Shape::default(), 1.0).await;
-    world.settle("web").await;
-    let script = format!(
-        "import boto3; cw = boto3.client('cloudwatch', endpoint_url='{}', region_name='us-east-1', \
-         aws_access_key_id='testing', aws_secret_access_key='testing'); \
-         cw.put_metric_alarm(AlarmName='p99', MetricName='TargetResponseTime', Namespace='AWS/ApplicationELB', \
-         Statistic='Average', Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator='GreaterThanThreshold')",
-        world.endpoint
-    );
-    let out =
-        std::process::Command::new(deployer_tests::tool("python")).args(["-c", &script]).output().expect("python");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // Into ALARM once the deployment runs: an alarm already in ALARM at its start is not watched (ECS guide,
-    // deployment-alarm-failure.html); the rollout then waits a minute with its alarms watched.
-    let firing = alarm_fires_in(&world, Duration::from_secs(3));
-    let alarms = aws_sdk_ecs::types::DeploymentAlarms::builder()
-        .alarm_names("p99")
-        .enable(true)
-        .rollback(true)
-        .build()
-        .expect("alarms");
-    world
-        .ecs
-        .update_service()
-        .cluster("demo")
-        .service("web")
-        .deployment_configuration(DeploymentConfiguration::builder().alarms(alarms).build())
-        .send()
-        .await
-        .expect("turn the deployment alarms on");
-    let err = world
-        .deployer()
-        .execute(request(json!({"version": "v2", "wait": true})), &invocation(90))
-        .await
-        .expect_err("the alarm fails the rollout");
-    firing.await.expect("the alarm fired");
+    // 1 s ticks: ECS fails the rollout, rolls back and drops the failed deployment before the next read.
+    let (world, err) = alarm_rollback(1.0).await;
     assert_eq!(err.code().as_str(), "RolledBack", "{err}");
     let details = err.details();
     assert_eq!(details["rollout"]["rollback"]["by"], "ecs-alarms", "{details}");
