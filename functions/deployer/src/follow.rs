@@ -19,14 +19,9 @@ use crate::rollout::{drive, Observer, Phase, Reading};
 use crate::strategy::{Seen, Strategy};
 use crate::verdict::{ecs_rollout_state, judge, last_events, primary, stopped_tasks, EcsRollback, Tracked, Verdict};
 
-/// How often a rollout is read: ECS's DescribeServices allows 20/s per account, shared with every other
-/// caller, and a rollout moves in tens of seconds.
-pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
-
-/// Up to a second more, so that many deployers polling the same account do not move in lockstep.
-fn jitter(clock: &dyn Clock) -> Duration {
-    Duration::from_millis(clock.unix_millis() % 1000)
-}
+/// The one read interval and its jitter, the drive's: the strategies' own follow loops read as often.
+pub use crate::rollout::drive::jitter;
+pub use crate::rollout::POLL_INTERVAL;
 
 /// How a followed deployment ended, and the service as last seen.
 pub struct Followed {
@@ -141,6 +136,14 @@ pub fn deploy_state(
     }
 }
 
+/// Records in `state`'s rollback phase the rollout the way back started (the service deployment, else the
+/// ECS or CodeDeploy deployment), which the next reads follow.
+fn record_rollback(state: &mut crate::rollout::RolloutState, restored: crate::strategy::Restored) {
+    if let Phase::RollingBack { id, .. } = &mut state.phase {
+        *id = restored.service_deployment_arn.or(restored.deployment_id);
+    }
+}
+
 /// The observer of a deploy's own rollout, under the deploy's lock: reads with the strategy; goes back with
 /// [`rollback::roll_back`], which follows the way back until `until`.
 struct Following<'a, E> {
@@ -208,10 +211,9 @@ impl<E: Ecs> Observer for Following<'_, E> {
             deadline: self.until,
         };
         let (report, restored) = rollback::roll_back(self.ecs, self.clock, r).await?;
-        if let Phase::RollingBack { id, .. } = &mut state.phase {
-            *id = restored.service_deployment_arn.or(restored.deployment_id);
-        }
-        let reading = match restored.state {
+        let way_back = restored.state;
+        record_rollback(state, restored);
+        let reading = match way_back {
             RolloutState::Completed => Reading::Completed,
             RolloutState::Failed | RolloutState::Replaced => Reading::Failed {
                 reason: "the rollback's own rollout failed".into(),
@@ -265,9 +267,7 @@ impl<E: Ecs> Observer for Resuming<'_, E> {
         let (report, restored) =
             crate::lock::with_lock(self.lock, true, key, &self.inv.request_id, lease, &self.at.service, work).await?;
         tracing::warn!(to = %report.to, "rolled back from {}", report.from);
-        if let Phase::RollingBack { id, .. } = &mut state.phase {
-            *id = restored.service_deployment_arn.or(restored.deployment_id);
-        }
+        record_rollback(state, restored);
         Ok(None)
     }
 }

@@ -37,7 +37,7 @@ pub trait Observer: Sync {
 }
 
 /// Up to a second more between reads, so that many deployers polling one account do not move in lockstep.
-fn jitter(clock: &dyn Clock) -> Duration {
+pub fn jitter(clock: &dyn Clock) -> Duration {
     Duration::from_millis(clock.unix_millis() % 1000)
 }
 

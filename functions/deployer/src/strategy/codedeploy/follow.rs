@@ -9,7 +9,7 @@ use aws_sdk_codedeploy::types::{
 use contract::result::{CodeDeployReport, LifecycleEventReport, RolledBackBy, RolloutState};
 
 use crate::error::DeployError;
-use crate::follow::{Followed, POLL_INTERVAL};
+use crate::follow::{jitter, Followed, POLL_INTERVAL};
 use crate::ports::{Clock, Ecs};
 use crate::request::ServiceRef;
 use crate::rollback::read_service;
@@ -131,7 +131,7 @@ pub(super) async fn watch<E: Ecs>(
                 tracing::warn!("reading CodeDeploy deployment {} failed, trying again: {e}", report.deployment_id)
             }
         }
-        let pause = POLL_INTERVAL + Duration::from_millis(clock.unix_millis() % 1000);
+        let pause = POLL_INTERVAL + jitter(clock);
         if clock.now() + pause > deadline {
             return last;
         }
@@ -152,7 +152,7 @@ pub(super) async fn rollback_status<E: Ecs>(
         if terminal(status.as_ref()) {
             return status;
         }
-        let pause = POLL_INTERVAL + Duration::from_millis(clock.unix_millis() % 1000);
+        let pause = POLL_INTERVAL + jitter(clock);
         if clock.now() + pause > deadline {
             return status;
         }

@@ -12,7 +12,7 @@ use contract::result::{HookReport, RolledBackBy, RolloutState, ServiceDeployment
 
 use super::{identify, Kind};
 use crate::error::DeployError;
-use crate::follow::{Followed, POLL_INTERVAL};
+use crate::follow::{jitter, Followed, POLL_INTERVAL};
 use crate::plan::{family_revision, same_revision};
 use crate::ports::{Clock, Ecs};
 use crate::request::ServiceRef;
@@ -285,7 +285,7 @@ pub(super) async fn watch<E: Ecs>(
             Ok(None) => tracing::warn!("ECS does not list service deployment {arn} (yet)"),
             Err(e) => tracing::warn!("reading service deployment {arn} failed, trying again: {e}"),
         }
-        let pause = POLL_INTERVAL + Duration::from_millis(clock.unix_millis() % 1000);
+        let pause = POLL_INTERVAL + jitter(clock);
         if clock.now() + pause > deadline {
             return seen;
         }
@@ -312,7 +312,7 @@ pub async fn follow<E: Ecs>(
             deployment_id = rolling::deployment_for(&service, tracked.task_definition);
         }
         arn = identify(ecs, at, deployment_id.as_deref()).await;
-        let pause = POLL_INTERVAL + Duration::from_millis(clock.unix_millis() % 1000);
+        let pause = POLL_INTERVAL + jitter(clock);
         if arn.is_none() && clock.now() + pause > deadline {
             // Not found is not failed: rolling back a deployment that may be healthy would be worse than
             // answering in_progress with the status request to send later.
